@@ -1,0 +1,105 @@
+"""Points versus full masks on the Dubai aerial set: how much of full supervision do points buy?
+
+Trains the same U-Net with the same budget twice per seed: once on the dense masks
+(``--full-masks``) and once on random points at 0.01 % of pixels, on tiles 1-6, and
+evaluates both on the whole images of tile 7. Prints the mean and spread of both mIoU
+values and their ratio; writes ``summary.json`` in the output folder. Finished runs
+(a ``metrics.json`` in their folder) are not trained again, so an interrupted benchmark
+resumes where it stopped.
+
+    python benchmarks/label_efficiency.py --data ../shared/data/dubai-aerial --out benchmarks/out/label-efficiency
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pointseg.config import TrainConfig
+from pointseg.training import train
+
+
+def tile_view(source: Path, tiles: range, folder: Path) -> Path:
+    """A folder of symbolic links to some tiles of the dataset."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for tile in tiles:
+        link = folder / f"tile_{tile}"
+        if not link.exists():
+            link.symlink_to((source / f"tile_{tile}").resolve(), target_is_directory=True)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/dubai-aerial"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/label-efficiency"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--points", default="0.0001", help="point density of the points arm (default 0.01 %% of pixels)")
+    parser.add_argument("--max-steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--val-every", type=int, default=2, help="validate every N epochs (for the learning curve)")
+    args = parser.parse_args()
+
+    views = Path(tempfile.mkdtemp(prefix="pointseg-dubai-"))
+    train_root = tile_view(args.data, range(1, 7), views / "train")
+    val_root = tile_view(args.data, range(7, 8), views / "val")
+    results: dict[str, list[float]] = {"full": [], "points": []}
+    seconds: dict[str, list[float]] = {"full": [], "points": []}
+    for seed in args.seeds:
+        for arm in ("full", "points"):
+            out = args.out / f"{arm}-seed{seed}"
+            if not (out / "metrics.json").exists():
+                start = time.perf_counter()
+                config = TrainConfig(
+                    data=train_root,
+                    classes=args.data / "classes.csv",
+                    out=out,
+                    val_data=val_root,
+                    full_masks=arm == "full",
+                    points=args.points,
+                    seed=seed,
+                    max_steps=args.max_steps,
+                    batch_size=args.batch_size,
+                    crop=args.crop,
+                    width=args.width,
+                    val_every=args.val_every,
+                    progress_bar=False,
+                )
+                train(config)
+                (out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+            metrics = json.loads((out / "metrics.json").read_text())
+            results[arm].append(metrics["miou"])
+            seconds[arm].append(float((out / "seconds.txt").read_text()))
+            print(f"{arm:>6} seed {seed}: mIoU {metrics['miou']:.4f}  ({seconds[arm][-1]:.0f} s)", flush=True)
+
+    def spread(values: list[float]) -> float:
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    full, points = statistics.mean(results["full"]), statistics.mean(results["points"])
+    summary = {
+        "budget": {"max_steps": args.max_steps, "batch_size": args.batch_size, "crop": args.crop, "width": args.width},
+        "points": args.points,
+        "seeds": args.seeds,
+        "miou_full": results["full"],
+        "miou_points": results["points"],
+        "mean_full": full,
+        "std_full": spread(results["full"]),
+        "mean_points": points,
+        "std_points": spread(results["points"]),
+        "ratio": points / full,
+        "seconds_per_run": statistics.mean(seconds["full"] + seconds["points"]),
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"full masks mIoU {full:.4f} ± {summary['std_full']:.4f}")
+    print(f"points     mIoU {points:.4f} ± {summary['std_points']:.4f}")
+    print(f"ratio points / full = {summary['ratio']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

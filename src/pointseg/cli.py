@@ -1,0 +1,199 @@
+"""The ``pointseg`` command line: parse, call the library, print. No logic of its own.
+
+Errors caused by the user's input or data (:class:`~pointseg.errors.PointsegError`, bad
+option values) are printed as one message with its fix, without a traceback, and the
+command exits with status 2.
+
+Example:
+    >>> main(["points", "--help"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, get_args
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from pointseg.classes import ClassTable
+from pointseg.config import Optimizer
+from pointseg.data.points import STRATEGIES
+from pointseg.errors import PointsegError, PointsegWarning
+
+app = typer.Typer(
+    name="pointseg",
+    help="Semantic segmentation of remote sensing imagery trained from point labels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Dataset root: searched for images/ folders with a sibling masks/.")]
+ClassesOpt = Annotated[Path, typer.Option("--classes", help="Classes CSV: name,r,g,b (colour masks) or name,value (index masks).")]
+PointsOpt = Annotated[str, typer.Option("--points", help="Points per image (e.g. 50) or fraction of pixels (e.g. 0.0001).")]
+StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
+OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
+StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
+CheckpointOpt = Annotated[Path, typer.Option("--checkpoint", help="model.ckpt written by `pointseg train`.")]
+AcceleratorOpt = Annotated[str, typer.Option("--accelerator", help="auto (GPU where present), cpu, gpu, ...")]
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title)
+    table.add_column(title.split()[-1])
+    table.add_column("points", justify="right")
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    return table
+
+
+@app.command()
+def points(
+    data: DataOpt,
+    classes: ClassesOpt,
+    points: PointsOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for points.csv and points.json.")],
+    strategy: StrategyOpt = StrategyChoice.random,
+    seed: SeedOpt = 0,
+) -> None:
+    """Simulate point labels from dense masks, write them and summarise them (no training)."""
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.masks import load_masks
+    from pointseg.data.points import PointSpec, simulate_points, write_points
+
+    table = ClassTable.read_csv(classes)
+    spec = PointSpec.parse(points)
+    masks = load_masks(discover_pairs(data), table)
+    labels = simulate_points(masks, spec, strategy.value, seed)
+    path = write_points(out, labels, table, {"points": points, "strategy": strategy.value, "seed": seed})
+    per_class, per_image = labels.counts(table)
+    console.print(_counts_table("points per class", per_class))
+    console.print(_counts_table("points per image", per_image))
+    console.print(f"{len(labels)} points on {len(per_image)} images written to [bold]{path}[/bold]")
+
+
+@app.command()
+def train(
+    data: DataOpt,
+    classes: ClassesOpt,
+    out: Annotated[Path, typer.Option("--out", help="Run folder: config, points, metrics, checkpoint.")],
+    val_data: Annotated[Path | None, typer.Option("--val-data", help="Separate validation root (else a split of --data).")] = None,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of whole images held out for validation.")] = 0.2,
+    points: PointsOpt = "0.0001",
+    points_file: Annotated[Path | None, typer.Option("--points-file", help="Train on the points of this CSV (from `pointseg points`).")] = None,
+    full_masks: Annotated[bool, typer.Option("--full-masks", help="Train on the dense masks: the fully supervised reference.")] = False,
+    strategy: StrategyOpt = StrategyChoice.random,
+    seed: SeedOpt = 0,
+    width: Annotated[int, typer.Option("--width", help="U-Net: channels of the first level.")] = 16,
+    depth: Annotated[int, typer.Option("--depth", help="U-Net: number of downsamplings.")] = 4,
+    optimizer: Annotated[OptimizerChoice, typer.Option("--optimizer")] = OptimizerChoice.adam,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.0,
+    label_smoothing: Annotated[float, typer.Option("--label-smoothing")] = 0.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per batch (per device).")] = 8,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget in optimisation steps.")] = None,
+    crop: Annotated[int, typer.Option("--crop", help="Side of the square training crops in pixels.")] = 256,
+    val_every: Annotated[int, typer.Option("--val-every", help="Validate every N epochs.")] = 1,
+    num_workers: Annotated[int, typer.Option("--num-workers", help="Data loading processes.")] = 0,
+    accelerator: AcceleratorOpt = "auto",
+    devices: Annotated[str, typer.Option("--devices", help="Lightning devices: auto, a count, or a list.")] = "auto",
+    num_nodes: Annotated[int, typer.Option("--num-nodes", help="Lightning: number of machines.")] = 1,
+    trainer_strategy: Annotated[str, typer.Option("--trainer-strategy", help="Lightning strategy: auto, ddp, ddp_spawn, ...")] = "auto",
+    progress_bar: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Train a U-Net with partial cross-entropy on point labels (or full masks) and evaluate it."""
+    options = {name: getattr(value, "value", value) for name, value in locals().items() if value is not None}
+    from pointseg.config import TrainConfig
+    from pointseg.report import metrics_table
+    from pointseg.training import train as run_training
+
+    result = run_training(TrainConfig(**options))
+    if result.metrics is not None:
+        console.print(metrics_table(result.metrics, title=f"validation ({len(result.data.val_scenes)} images)"))
+    console.print(f"run folder: [bold]{out}[/bold] (checkpoint {result.checkpoint.name}, metrics.csv, metrics.json)")
+
+
+@app.command()
+def evaluate(
+    checkpoint: CheckpointOpt,
+    data: DataOpt,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for metrics.json (default: next to the checkpoint).")] = None,
+    accelerator: AcceleratorOpt = "auto",
+) -> None:
+    """Evaluate a checkpoint on whole images against their dense masks; write metrics.json."""
+    from pointseg.evaluation import evaluate as run_evaluation
+    from pointseg.report import metrics_table
+
+    out = out if out is not None else checkpoint.parent / "evaluation"
+    metrics = run_evaluation(checkpoint, data, out=out, accelerator=accelerator)
+    console.print(metrics_table(metrics, title=f"evaluation on {data}"))
+    console.print(f"metrics written to [bold]{out / 'metrics.json'}[/bold]")
+
+
+@app.command()
+def predict(
+    checkpoint: CheckpointOpt,
+    input: Annotated[Path, typer.Option("--input", help="An image or a folder of images.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the colour masks (PNG).")],
+    accelerator: AcceleratorOpt = "auto",
+) -> None:
+    """Predict colour masks, in the classes' colours, for a folder of images."""
+    from pointseg.predict import predict_folder
+
+    written = list(predict_folder(checkpoint, input, out, accelerator))
+    console.print(f"{len(written)} colour masks written to [bold]{out}[/bold]")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("pointseg-demo"),
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Training steps.")] = 300,
+    accelerator: AcceleratorOpt = "auto",
+) -> None:
+    """Run the whole pipeline on the built-in Dubai sample and write a short report."""
+    from pointseg.demo import run_demo
+    from pointseg.report import metrics_table
+
+    result = run_demo(out, max_steps=max_steps, accelerator=accelerator)
+    console.print(metrics_table(result.metrics, title="demo: validation against dense masks"))
+    console.print(f"report:      [bold]{result.report}[/bold]")
+    console.print(f"figure:      [bold]{result.figure}[/bold]")
+    console.print(f"run folder:  [bold]{result.run}[/bold] (model.ckpt, metrics.csv, points.csv)")
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+    if issubclass(category, PointsegWarning):
+        errors.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``pointseg`` command."""
+    warnings.filterwarnings("ignore", message=r".*(exists and is not empty|does not have many workers|LeafSpec|weights_only).*")
+    warnings.showwarning = _show_warning
+    try:
+        app(args=argv)
+    except PointsegError as err:
+        errors.print(f"[red]error:[/red] {err.message}", highlight=False)
+        if err.fix:
+            errors.print(f"[green]fix:[/green] {err.fix}", highlight=False)
+        sys.exit(2)
+    except ValidationError as err:
+        for problem in err.errors():
+            option = "--" + "-".join(str(p) for p in problem["loc"]).replace("_", "-") if problem["loc"] else "options"
+            errors.print(f"[red]error:[/red] {option}: {problem['msg']} (got {problem.get('input')!r})", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,90 @@
+"""Typed options of a training run, validated when they are parsed.
+
+:class:`TrainConfig` is what ``pointseg train`` parses, what a run folder records in
+``config.json``, and what later issues sweep over. A bad value fails at once with a
+message naming the option, the value and the choices.
+
+Example:
+    >>> config = TrainConfig(data="d", classes="c.csv", out="run", points="50", lr=0.01)
+    >>> config.optimizer, config.budget
+    ('adam', 'epochs=20')
+    >>> TrainConfig(data="d", classes="c.csv", out="run", optimizer="adamax")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for TrainConfig
+    optimizer
+      Input should be 'adam', 'adamw' or 'sgd' ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pointseg.data.points import PointSpec, Strategy
+from pointseg.models import ModelName
+
+Optimizer = Literal["adam", "adamw", "sgd"]
+
+
+class TrainConfig(BaseModel):
+    """Options of one training run (see ``pointseg train --help`` for each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path
+    classes: Path
+    out: Path
+    val_data: Path | None = None
+    val_fraction: float = Field(0.2, ge=0, lt=1)
+    points: str = "0.0001"
+    points_file: Path | None = None
+    full_masks: bool = False
+    strategy: Strategy = "random"
+    seed: int = 0
+    model: ModelName = "unet"
+    width: int = Field(16, ge=1)
+    depth: int = Field(4, ge=1, le=8)
+    optimizer: Optimizer = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    batch_size: int = Field(8, ge=1)
+    epochs: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    crop: int = Field(256, ge=8)
+    val_every: int = Field(1, ge=1)
+    num_workers: int = Field(0, ge=0)
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    trainer_strategy: str = "auto"
+    progress_bar: bool = True
+
+    @field_validator("points")
+    @classmethod
+    def _points_parse(cls, value: str) -> str:
+        PointSpec.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> TrainConfig:
+        if self.epochs is not None and self.max_steps is not None:
+            raise ValueError("give either --epochs or --max-steps, not both")
+        if self.epochs is None and self.max_steps is None:
+            self.epochs = 20
+        if self.full_masks and self.points_file is not None:
+            raise ValueError("--full-masks trains on the dense masks: drop --points-file")
+        return self
+
+    @property
+    def point_spec(self) -> PointSpec:
+        """The parsed ``points`` option."""
+        return PointSpec.parse(self.points)
+
+    @property
+    def budget(self) -> str:
+        """The training budget in words, e.g. ``epochs=20`` or ``max_steps=1500``."""
+        return f"epochs={self.epochs}" if self.max_steps is None else f"max_steps={self.max_steps}"

@@ -1,0 +1,1 @@
+"""Data: discovering pairs, reading imagery and masks, point labels, samples."""

@@ -1,0 +1,230 @@
+"""The sample contract, band statistics, random crops with augmentation, whole images.
+
+Every dataset yields a :class:`Sample`: a dict with
+
+* ``image``: ``float32`` tensor ``(bands, H, W)``, normalised with :class:`BandStats`;
+* ``labels``: ``int64`` tensor ``(H, W)`` of training labels (points, or a dense mask
+  with ``--full-masks``), :data:`~pointseg.classes.IGNORE_INDEX` elsewhere;
+* ``mask``: ``int64`` tensor ``(H, W)``, the dense mask where one exists (evaluation);
+* ``key``: the image key; ``origin``: ``(row, col)`` of the crop in its image.
+
+Example:
+    >>> import numpy as np
+    >>> scene = Scene("a", np.full((40, 50, 3), 7, np.uint8), labels=np.zeros((40, 50), np.int16))
+    >>> stats = BandStats.compute([scene.image])
+    >>> crops = RandomCropDataset([scene], stats, crop=32, seed=0)
+    >>> sample = crops[0]
+    >>> tuple(sample["image"].shape), tuple(sample["labels"].shape), len(crops)
+    ((3, 32, 32), (32, 32), 2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NotRequired, TypedDict
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from pointseg.classes import IGNORE_INDEX
+from pointseg.errors import DatasetError
+
+
+class Sample(TypedDict):
+    """What every pointseg dataset yields (see the module docstring)."""
+
+    image: torch.Tensor
+    labels: torch.Tensor
+    mask: NotRequired[torch.Tensor]
+    key: str
+    origin: torch.Tensor
+
+
+@dataclass
+class Scene:
+    """One image in memory with its labels.
+
+    Attributes:
+        key: Image key (see :mod:`pointseg.data.discover`).
+        image: ``(H, W, bands)`` array in the image's own data type.
+        labels: Sparse training labels ``(H, W)`` (``int16``), or None.
+        mask: Dense mask ``(H, W)`` (``int16``), or None.
+    """
+
+    key: str
+    image: np.ndarray
+    labels: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BandStats:
+    """Per-band mean and standard deviation used to normalise images.
+
+    Computed once from the training images and stored in the checkpoint, so that
+    prediction normalises exactly as training did.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def compute(cls, images: Sequence[np.ndarray]) -> BandStats:
+        """Mean and standard deviation of every band over all pixels of ``images``.
+
+        Raises:
+            DatasetError: No image, or images with different band counts.
+        """
+        if not images:
+            raise DatasetError("no training image to compute band statistics from", fix="check --data and --val-fraction")
+        bands = {image.shape[2] for image in images}
+        if len(bands) > 1:
+            raise DatasetError(f"training images have different band counts {sorted(bands)}", fix="use images with the same bands")
+        total = np.zeros(bands.pop())
+        squares = np.zeros_like(total)
+        count = 0
+        for image in images:
+            pixels = image.reshape(-1, image.shape[2]).astype(np.float64)
+            total += pixels.sum(axis=0)
+            squares += np.square(pixels).sum(axis=0)
+            count += pixels.shape[0]
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+        return cls(tuple(mean.tolist()), tuple(np.where(std > 1e-6, std, 1.0).tolist()))
+
+    @property
+    def bands(self) -> int:
+        """Number of bands."""
+        return len(self.mean)
+
+    def normalise(self, image: np.ndarray) -> torch.Tensor:
+        """``(H, W, bands)`` array -> normalised ``float32`` tensor ``(bands, H, W)``.
+
+        Raises:
+            DatasetError: The image has another number of bands than the statistics.
+        """
+        if image.shape[2] != self.bands:
+            raise DatasetError(
+                f"the image has {image.shape[2]} bands but the model was trained on {self.bands}",
+                fix="give images with the bands the model was trained on",
+            )
+        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+        mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
+        std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
+        return (tensor - mean) / std
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """JSON-ready form."""
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> BandStats:
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(data["mean"]), tuple(data["std"]))
+
+
+def _labels_tensor(labels: np.ndarray | None, shape: tuple[int, int]) -> torch.Tensor:
+    if labels is None:
+        return torch.full(shape, IGNORE_INDEX, dtype=torch.int64)
+    return torch.from_numpy(labels.astype(np.int64))
+
+
+def augment(tensors: list[torch.Tensor], rng: np.random.Generator) -> list[torch.Tensor]:
+    """Apply one random flip/rotation (of the 8 symmetries of a square) to all tensors alike.
+
+    The last two dimensions are the spatial ones.
+    """
+    k = int(rng.integers(4))
+    flip = bool(rng.integers(2))
+    out = []
+    for tensor in tensors:
+        tensor = torch.rot90(tensor, k, dims=(-2, -1))
+        out.append(torch.flip(tensor, dims=(-1,)) if flip else tensor)
+    return out
+
+
+class RandomCropDataset(Dataset[Sample]):
+    """Random square crops of training scenes, with flips and 90-degree rotations.
+
+    An epoch holds ``ceil(H * W / crop**2)`` crops of each scene, so it covers about as
+    many pixels as the scenes have. Crop ``i`` of epoch ``e`` is drawn from a generator
+    seeded with ``(seed, e, i)``: the same seed gives the same crops, in any number of
+    worker processes or on any number of devices. Scenes smaller than the crop are padded
+    (image 0 after normalisation, labels :data:`IGNORE_INDEX`).
+
+    Args:
+        scenes: Scenes with ``labels``.
+        stats: Band statistics for normalisation.
+        crop: Side of the square crops in pixels.
+        seed: Seed of crop positions and augmentations.
+        augment: Whether to flip and rotate.
+    """
+
+    def __init__(self, scenes: Sequence[Scene], stats: BandStats, crop: int, seed: int, augment: bool = True) -> None:
+        if not scenes:
+            raise DatasetError("no training image", fix="check --data and --val-fraction")
+        self.scenes = list(scenes)
+        self.stats = stats
+        self.crop = crop
+        self.seed = seed
+        self.augment = augment
+        self.epoch = 0
+        self.index = np.concatenate(
+            [np.full(math.ceil(s.image.shape[0] * s.image.shape[1] / crop**2), i) for i, s in enumerate(self.scenes)]
+        )
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw other crops in the next epoch."""
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> Sample:
+        scene = self.scenes[int(self.index[i])]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        height, width = scene.image.shape[:2]
+        top = int(rng.integers(max(height - self.crop, 0) + 1))
+        left = int(rng.integers(max(width - self.crop, 0) + 1))
+        window = (slice(top, top + self.crop), slice(left, left + self.crop))
+        image = self.stats.normalise(scene.image[window])
+        labels = _labels_tensor(None if scene.labels is None else scene.labels[window], tuple(image.shape[1:]))
+        pad_h, pad_w = self.crop - image.shape[1], self.crop - image.shape[2]
+        if pad_h or pad_w:
+            image = torch.nn.functional.pad(image, (0, pad_w, 0, pad_h))
+            labels = torch.nn.functional.pad(labels, (0, pad_w, 0, pad_h), value=IGNORE_INDEX)
+        if self.augment:
+            image, labels = augment([image, labels], rng)
+        return Sample(image=image.contiguous(), labels=labels.contiguous(), key=scene.key, origin=torch.tensor([top, left]))
+
+
+class WholeImageDataset(Dataset[Sample]):
+    """Whole scenes, one per sample, for validation and evaluation (use batch size 1).
+
+    Args:
+        scenes: Scenes, with ``mask`` for evaluation against dense masks.
+        stats: Band statistics for normalisation.
+    """
+
+    def __init__(self, scenes: Sequence[Scene], stats: BandStats) -> None:
+        self.scenes = list(scenes)
+        self.stats = stats
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def __getitem__(self, i: int) -> Sample:
+        scene = self.scenes[i]
+        shape = scene.image.shape[:2]
+        sample = Sample(
+            image=self.stats.normalise(scene.image),
+            labels=_labels_tensor(scene.labels, shape),
+            key=scene.key,
+            origin=torch.tensor([0, 0]),
+        )
+        if scene.mask is not None:
+            sample["mask"] = _labels_tensor(scene.mask, shape)
+        return sample

@@ -1,0 +1,135 @@
+"""Find image/mask pairs under a dataset root.
+
+Every folder named ``images`` that has a sibling folder ``masks`` is a source of pairs;
+an image and a mask pair by file stem (``images/a.jpg`` with ``masks/a.png``). Each pair
+gets a *key*: the image's path relative to the root, without ending, and with ``images/``
+dropped (``tile_1/images/a.jpg`` -> ``tile_1/a``). Keys name images in point files and
+reports.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for folder in ("tile_1/images", "tile_1/masks"):
+    ...     (root / folder).mkdir(parents=True)
+    >>> Image.new("RGB", (8, 6)).save(root / "tile_1/images/a.jpg")
+    >>> Image.new("RGB", (8, 6)).save(root / "tile_1/masks/a.png")
+    >>> [pair.key for pair in discover_pairs(root)]
+    ['tile_1/a']
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pointseg.data.imagery import IMAGE_SUFFIXES, image_size
+from pointseg.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """One image and its dense mask (``mask`` is None for an image without one).
+
+    Attributes:
+        key: Stable name of the image within its dataset, e.g. ``tile_1/image_part_001``.
+        image: Path of the image.
+        mask: Path of the mask, or None.
+        size: ``(height, width)`` in pixels.
+    """
+
+    key: str
+    image: Path
+    mask: Path | None
+    size: tuple[int, int]
+
+
+def _by_stem(folder: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.stem in files:
+                raise DatasetError(
+                    f"two files share the stem {path.stem!r} in {folder}: {files[path.stem].name} and {path.name}",
+                    fix="keep one file per image name",
+                )
+            files[path.stem] = path
+    return files
+
+
+def discover_pairs(root: str | Path, *, require_masks: bool = True) -> list[ImagePair]:
+    """All image/mask pairs under ``root``, sorted by key, sizes checked.
+
+    Args:
+        root: The dataset root, searched recursively for ``images`` folders.
+        require_masks: If True, every image must have a mask. If False, images without
+            a mask are returned with ``mask=None`` (prediction, real point labels).
+
+    Raises:
+        DatasetError: The root is missing or holds no pair; a mask has no image; an image
+            has no mask (when required); an image and its mask differ in size; a file is
+            unreadable.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}", fix="pass --data an existing folder")
+    folders = sorted(
+        Path(parent) / "images" for parent, dirs, _ in os.walk(root, followlinks=True) if "images" in dirs
+    )
+    pairs: list[ImagePair] = []
+    for images_dir in folders:
+        masks_dir = images_dir.parent / "masks"
+        images = _by_stem(images_dir)
+        masks = _by_stem(masks_dir) if masks_dir.is_dir() else {}
+        if require_masks and not masks_dir.is_dir():
+            raise DatasetError(f"{images_dir} has no sibling folder 'masks'", fix=f"put the masks in {masks_dir}")
+        orphans = sorted(set(masks) - set(images))
+        if orphans:
+            raise DatasetError(
+                f"mask without image: {masks[orphans[0]]}" + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else ""),
+                fix=f"add the image with the same name to {images_dir}, or remove the mask",
+            )
+        missing = sorted(set(images) - set(masks))
+        if require_masks and missing:
+            raise DatasetError(
+                f"image without mask: {images[missing[0]]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                fix=f"add its mask (same name) to {masks_dir}, or remove the image",
+            )
+        prefix = images_dir.parent.relative_to(root)
+        for stem, image_path in images.items():
+            mask_path = masks.get(stem)
+            size = image_size(image_path)
+            if mask_path is not None and (mask_size := image_size(mask_path)) != size:
+                raise DatasetError(
+                    f"{mask_path} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is "
+                    f"{size[1]}x{size[0]}",
+                    fix="resample the mask to the image's grid (nearest neighbour) or fix the pair",
+                )
+            pairs.append(ImagePair(key=(prefix / stem).as_posix(), image=image_path, mask=mask_path, size=size))
+    if not pairs:
+        raise DatasetError(
+            f"no images found under {root}",
+            fix="lay the dataset out as <root>/.../images/NAME.jpg with masks in <root>/.../masks/NAME.png",
+        )
+    return sorted(pairs, key=lambda pair: pair.key)
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Every image file under ``root`` (searched recursively), skipping ``masks`` folders.
+
+    Raises:
+        DatasetError: ``root`` is missing or holds no image.
+    """
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise DatasetError(f"input not found: {root}", fix="pass --input an image file or a folder of images")
+    images = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and "masks" not in p.relative_to(root).parts
+    )
+    if not images:
+        raise DatasetError(f"no images found under {root}", fix="pass a folder holding .jpg, .png or .tif images")
+    return images

@@ -1,0 +1,119 @@
+"""Decode a dataset's dense masks to class indices, and account for unknown colours.
+
+Pixels whose colour (or value) is in no class become :data:`~pointseg.classes.IGNORE_INDEX`.
+Over the whole dataset, unknown colours are listed in one warning with their share of
+pixels; when most pixels are unknown the classes table is wrong for these masks (for
+example the Dubai set's ``classes.original.json`` colours), and loading fails with the
+colours actually found, so the user can write the right table.
+
+Example:
+    >>> import numpy as np
+    >>> from pointseg.classes import ClassTable
+    >>> table = ClassTable.from_rows([("a", (255, 0, 0))])
+    >>> summary = UnknownSummary()
+    >>> labels = summary.decode(table, np.zeros((2, 2, 3), np.uint8) + [255, 0, 0], "x.png")
+    >>> summary.total, summary.unknown_share
+    (4, 0.0)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pointseg.classes import ClassTable, describe_key
+from pointseg.data.discover import ImagePair
+from pointseg.data.imagery import read_mask
+from pointseg.errors import ClassesError, PointsegWarning
+
+MAX_UNKNOWN_SHARE = 0.5
+"""Above this share of unknown pixels the classes table is taken to be wrong."""
+
+
+class UnknownLabelsWarning(PointsegWarning):
+    """Some mask pixels carry a colour or value in no class; they are ignored."""
+
+
+@dataclass
+class UnknownSummary:
+    """Running count of known and unknown mask pixels over a dataset."""
+
+    total: int = 0
+    unknown: Counter = field(default_factory=Counter)
+    known: Counter = field(default_factory=Counter)
+    files_with_unknown: list[str] = field(default_factory=list)
+
+    @property
+    def unknown_share(self) -> float:
+        """Share of all decoded pixels that matched no class."""
+        return sum(self.unknown.values()) / self.total if self.total else 0.0
+
+    def decode(self, table: ClassTable, raw: np.ndarray, source: str) -> np.ndarray:
+        """Decode one raw mask, counting its pixels; ``source`` names it in errors."""
+        try:
+            decoded = table.decode(raw)
+        except ClassesError as err:
+            raise ClassesError(f"{source}: {err.message}", fix=err.fix) from err
+        self.total += decoded.labels.size
+        self.unknown.update(decoded.unknown)
+        indices, counts = np.unique(decoded.labels[decoded.labels >= 0], return_counts=True)
+        self.known.update({table.keys[i]: c for i, c in zip(indices.tolist(), counts.tolist())})
+        if decoded.unknown:
+            self.files_with_unknown.append(source)
+        return decoded.labels
+
+    def check(self, table: ClassTable) -> None:
+        """Warn about unknown colours, or fail when most pixels are unknown.
+
+        Raises:
+            ClassesError: More than :data:`MAX_UNKNOWN_SHARE` of the pixels match no class.
+        """
+        if not self.unknown:
+            return
+        if self.unknown_share > MAX_UNKNOWN_SHARE:
+            found = (self.unknown + self.known).most_common(12)
+            listing = "\n".join(
+                f"    {describe_key(key)}: {count} px ({100 * count / self.total:.2f} %)"
+                + ("" if key in self.known else "  <- in no class")
+                for key, count in found
+            )
+            kind = "colours" if table.kind == "colour" else "values"
+            raise ClassesError(
+                f"{100 * self.unknown_share:.1f} % of mask pixels match no class of the table; "
+                f"the masks hold these {kind} (most frequent first):\n{listing}",
+                fix=f"write the classes table with the {kind} listed above (name,r,g,b or name,value)",
+            )
+        listing = ", ".join(
+            f"{describe_key(key)} {100 * count / self.total:.3f} %" for key, count in self.unknown.most_common()
+        )
+        warnings.warn(
+            UnknownLabelsWarning(
+                f"ignoring mask pixels in no class ({100 * self.unknown_share:.3f} % of pixels, "
+                f"in {len(self.files_with_unknown)} files): {listing}"
+            ),
+            stacklevel=3,
+        )
+
+
+def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.ndarray]:
+    """Decode the mask of every pair that has one.
+
+    Returns:
+        Labels by image key, ``int16`` with :data:`~pointseg.classes.IGNORE_INDEX` for unknown pixels.
+
+    Raises:
+        ClassesError: Most pixels are unknown, or a mask's form does not fit the table.
+        DatasetError: A mask cannot be read.
+    """
+    summary = UnknownSummary()
+    labels: dict[str, np.ndarray] = {}
+    for pair in pairs:
+        if pair.mask is not None:
+            raw = read_mask(pair.mask, table.kind)
+            labels[pair.key] = summary.decode(table, raw, str(pair.mask)).astype(np.int16)
+    summary.check(table)
+    return labels

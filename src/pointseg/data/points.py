@@ -1,0 +1,244 @@
+"""Point labels: simulate them from dense masks, save, load and summarise them.
+
+A point is ``(image key, row, col, class)``. Simulation is seeded per image (from the
+seed and the image key), so the same seed gives the same points for an image whatever
+other images the dataset holds. Three strategies:
+
+* ``random``: uniform over the image's labelled pixels (the default);
+* ``class-balanced``: the same number of points for every class present in the image;
+* ``grid``: a regular grid with a seeded offset, keeping the nodes on labelled pixels.
+
+Density is a :class:`PointSpec`: points per image (``"50"``) or a fraction of the image's
+pixels (``"0.001"``).
+
+Example:
+    >>> import numpy as np
+    >>> masks = {"a": np.zeros((100, 100), np.int16)}
+    >>> points = simulate_points(masks, PointSpec.parse("20"), "random", seed=0)
+    >>> len(points), points.classes.tolist() == [0] * 20
+    (20, True)
+    >>> PointSpec.parse("0.001").count(100 * 100)
+    10
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+
+from pointseg.classes import IGNORE_INDEX, ClassTable
+from pointseg.errors import PointsError
+
+Strategy = Literal["random", "class-balanced", "grid"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """How many points to put on an image: a count per image or a fraction of its pixels.
+
+    Attributes:
+        per_image: Points per image, or None.
+        fraction: Fraction of the image's pixels in ``(0, 1)``, or None.
+    """
+
+    per_image: int | None = None
+    fraction: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | int | float) -> PointSpec:
+        """Read ``"50"`` (points per image) or ``"0.001"`` (fraction of pixels).
+
+        Raises:
+            PointsError: Anything else.
+        """
+        raw = str(text).strip()
+        try:
+            number = float(raw)
+        except ValueError:
+            number = float("nan")
+        if number >= 1 and number == int(number) and "." not in raw and "e" not in raw.lower():
+            return cls(per_image=int(number))
+        if 0 < number < 1:
+            return cls(fraction=number)
+        raise PointsError(
+            f"--points {raw!r} is neither a whole number of points per image (e.g. 50) "
+            "nor a fraction of pixels between 0 and 1 (e.g. 0.001)",
+            fix="pass e.g. --points 50 or --points 0.0001",
+        )
+
+    def count(self, n_pixels: int) -> int:
+        """Number of points for an image of ``n_pixels`` pixels (at least one)."""
+        if self.per_image is not None:
+            return self.per_image
+        return max(1, round(self.fraction * n_pixels))  # type: ignore[operator]
+
+    def __str__(self) -> str:
+        return str(self.per_image) if self.per_image is not None else f"{self.fraction:g}"
+
+
+def image_rng(seed: int, key: str) -> np.random.Generator:
+    """The random generator of one image: depends on the seed and the image key only."""
+    return np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
+
+
+def _random(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    candidates = np.flatnonzero(labels.ravel() != IGNORE_INDEX)
+    return rng.choice(candidates, size=min(n, candidates.size), replace=False)
+
+
+def _class_balanced(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    flat = labels.ravel()
+    present = np.unique(flat[flat != IGNORE_INDEX])
+    if present.size == 0:
+        return np.empty(0, dtype=np.int64)
+    quota = np.full(present.size, n // present.size)
+    quota[rng.choice(present.size, size=n % present.size, replace=False)] += 1
+    chosen = [
+        rng.choice(pixels, size=min(q, pixels.size), replace=False)
+        for cls, q in zip(present, quota)
+        if (pixels := np.flatnonzero(flat == cls)).size
+    ]
+    return np.concatenate(chosen)
+
+
+def _grid(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    height, width = labels.shape
+    spacing = max(1.0, float(np.sqrt(height * width / n)))
+    offset = rng.uniform(0, spacing, size=2)
+    rows = np.arange(offset[0], height, spacing).astype(np.int64)
+    cols = np.arange(offset[1], width, spacing).astype(np.int64)
+    flat = (rows[:, None] * width + cols[None, :]).ravel()
+    return flat[labels.ravel()[flat] != IGNORE_INDEX]
+
+
+_SAMPLERS = {"random": _random, "class-balanced": _class_balanced, "grid": _grid}
+
+
+@dataclass(frozen=True)
+class PointLabels:
+    """A set of labelled points over the images of a dataset.
+
+    Attributes:
+        keys: Image key of each point.
+        rows: Pixel row of each point.
+        cols: Pixel column of each point.
+        classes: Class index of each point.
+    """
+
+    keys: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    classes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def label_map(self, key: str, shape: tuple[int, int]) -> np.ndarray:
+        """A sparse ``int16`` label map of one image: point classes, :data:`IGNORE_INDEX` elsewhere."""
+        labels = np.full(shape, IGNORE_INDEX, dtype=np.int16)
+        here = self.keys == key
+        labels[self.rows[here], self.cols[here]] = self.classes[here]
+        return labels
+
+    def counts(self, table: ClassTable) -> tuple[dict[str, int], dict[str, int]]:
+        """Number of points per class name and per image key."""
+        per_class = Counter(self.classes.tolist())
+        return (
+            {name: per_class.get(i, 0) for i, name in enumerate(table.names)},
+            dict(sorted(Counter(self.keys.tolist()).items())),
+        )
+
+    def write_csv(self, path: str | Path, table: ClassTable) -> None:
+        """Write ``image,row,col,class`` rows, the class by name."""
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["image", "row", "col", "class"])
+            for key, row, col, cls in zip(self.keys.tolist(), self.rows.tolist(), self.cols.tolist(), self.classes.tolist()):
+                writer.writerow([key, row, col, table.names[cls]])
+
+    @classmethod
+    def read_csv(cls, path: str | Path, table: ClassTable, sizes: Mapping[str, tuple[int, int]] | None = None) -> PointLabels:
+        """Read a file written by :meth:`write_csv` (or by hand, in that form).
+
+        Args:
+            path: The CSV file.
+            table: Classes to match the ``class`` column against, by name.
+            sizes: ``(height, width)`` by image key; when given, points must lie on a known image.
+
+        Raises:
+            PointsError: Missing file or column, unknown class or image, a point outside its image.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise PointsError(f"points file not found: {path}", fix="write one with `pointseg points` or check the path")
+        index = {name: i for i, name in enumerate(table.names)}
+        keys, rows, cols, classes = [], [], [], []
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or not {"image", "row", "col", "class"} <= set(reader.fieldnames):
+                raise PointsError(f"{path} lacks the columns image,row,col,class", fix="write points with `pointseg points`")
+            for line, record in enumerate(reader, start=2):
+                where = f"{path}, line {line}"
+                if record["class"] not in index:
+                    raise PointsError(f"{where}: class {record['class']!r} is not in the classes table", fix=f"use one of {', '.join(table.names)}")
+                try:
+                    row, col = int(record["row"]), int(record["col"])
+                except ValueError as err:
+                    raise PointsError(f"{where}: row and col must be whole numbers", fix="correct the row") from err
+                if sizes is not None:
+                    if record["image"] not in sizes:
+                        raise PointsError(f"{where}: image {record['image']!r} is not in the dataset", fix="check --data or the points file")
+                    height, width = sizes[record["image"]]
+                    if not (0 <= row < height and 0 <= col < width):
+                        raise PointsError(f"{where}: pixel ({row}, {col}) is outside the {width}x{height} image", fix="correct the row")
+                keys.append(record["image"])
+                rows.append(row)
+                cols.append(col)
+                classes.append(index[record["class"]])
+        return cls(np.asarray(keys, dtype=object), np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(classes, np.int64))
+
+
+def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: Strategy, seed: int) -> PointLabels:
+    """Sample point labels from dense masks.
+
+    Args:
+        masks: Dense labels by image key (:data:`IGNORE_INDEX` where unlabelled).
+        spec: Points per image or fraction of pixels.
+        strategy: ``"random"``, ``"class-balanced"`` or ``"grid"``.
+        seed: Seed; with the image key it fixes each image's points.
+
+    Returns:
+        The points of all images, in key order.
+    """
+    if strategy not in _SAMPLERS:
+        raise PointsError(f"unknown point strategy {strategy!r}", fix=f"use one of {', '.join(STRATEGIES)}")
+    parts = []
+    for key in sorted(masks):
+        labels = masks[key]
+        flat = _SAMPLERS[strategy](labels, spec.count(labels.size), image_rng(seed, key))
+        flat = np.sort(flat)
+        rows, cols = np.divmod(flat, labels.shape[1])
+        parts.append((np.full(flat.size, key, dtype=object), rows, cols, labels.ravel()[flat].astype(np.int64)))
+    if not parts:
+        raise PointsError("no dense mask to sample points from", fix="give a dataset with masks")
+    return PointLabels(*(np.concatenate(column) for column in zip(*parts)))
+
+
+def write_points(folder: str | Path, points: PointLabels, table: ClassTable, settings: Mapping[str, object]) -> Path:
+    """Write ``points.csv`` and ``points.json`` (settings and counts) into a folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    points.write_csv(folder / "points.csv", table)
+    per_class, per_image = points.counts(table)
+    summary = {"settings": dict(settings), "total": len(points), "per_class": per_class, "per_image": per_image}
+    (folder / "points.json").write_text(json.dumps(summary, indent=2))
+    return folder / "points.csv"

@@ -1,0 +1,65 @@
+"""Load a dataset's pairs into memory as :class:`~pointseg.data.dataset.Scene` objects, and split them.
+
+The split into training and validation is by whole image, so no validation pixel is
+ever seen in training.
+
+Example:
+    >>> from pathlib import Path
+    >>> pairs = [ImagePair(f"k{i}", Path(f"{i}.jpg"), None, (1, 1)) for i in range(10)]
+    >>> train, val = split_pairs(pairs, 0.2, seed=0)
+    >>> len(train), len(val), set(p.key for p in train) & set(p.key for p in val)
+    (8, 2, set())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pointseg.classes import ClassTable
+from pointseg.data.dataset import Scene
+from pointseg.data.discover import ImagePair
+from pointseg.data.imagery import read_image
+from pointseg.data.masks import load_masks
+from pointseg.errors import DatasetError
+
+
+def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> tuple[list[ImagePair], list[ImagePair]]:
+    """Seeded split by whole image.
+
+    Args:
+        pairs: All pairs.
+        val_fraction: Share of images for validation, in ``[0, 1)``; at least one image
+            goes to validation when it is positive.
+        seed: Seed of the shuffle.
+
+    Raises:
+        DatasetError: The fraction leaves no training image.
+    """
+    if not 0 <= val_fraction < 1:
+        raise DatasetError(f"--val-fraction {val_fraction} is outside [0, 1)", fix="pass e.g. --val-fraction 0.2")
+    n_val = max(1, round(val_fraction * len(pairs))) if val_fraction > 0 else 0
+    if n_val >= len(pairs):
+        raise DatasetError(
+            f"the dataset has {len(pairs)} image(s): none would be left for training with --val-fraction {val_fraction}",
+            fix="add images, lower --val-fraction, or pass --val-data",
+        )
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    val_index = set(order[:n_val].tolist())
+    return (
+        [p for i, p in enumerate(pairs) if i not in val_index],
+        [p for i, p in enumerate(pairs) if i in val_index],
+    )
+
+
+def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
+    """Read the images and decode the masks of ``pairs`` (see :func:`~pointseg.data.masks.load_masks`)."""
+    masks = load_masks(pairs, table)
+    scenes = []
+    for pair in pairs:
+        image = read_image(pair.image)
+        if image.shape[:2] != pair.size:
+            raise DatasetError(f"{pair.image} changed size while being read", fix="check the file")
+        scenes.append(Scene(pair.key, image, mask=masks.get(pair.key)))
+    return scenes

@@ -1,0 +1,279 @@
+"""Training with PyTorch Lightning: the LightningModule, the Trainer set-up and :func:`train`.
+
+A run folder receives everything the run produced:
+
+* ``config.json``: the :class:`~pointseg.config.TrainConfig`;
+* ``points.csv`` / ``points.json``: the point labels trained on (unless ``--full-masks``);
+* ``metrics.csv``: losses and validation metrics per step and epoch (and ``tensorboard/``
+  where TensorBoard is installed);
+* ``model.ckpt``: weights with everything needed to predict later: the model config, the
+  classes with their colours and the band statistics;
+* ``metrics.json``: the final evaluation on the validation images.
+
+Example:
+    >>> from pointseg.config import TrainConfig
+    >>> result = train(TrainConfig(data="my-data", classes="classes.csv", out="runs/a"))  # doctest: +SKIP
+    >>> result.metrics["miou"]  # doctest: +SKIP
+    0.61
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from torchmetrics import SumMetric
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from pointseg.classes import IGNORE_INDEX, ClassTable
+from pointseg.config import TrainConfig
+from pointseg.data.datamodule import PointSegDataModule
+from pointseg.data.dataset import BandStats, Sample, Scene
+from pointseg.data.discover import discover_pairs
+from pointseg.data.points import PointLabels, simulate_points, write_points
+from pointseg.data.scenes import load_scenes, split_pairs
+from pointseg.errors import PointsError, TrainingDiverged
+from pointseg.losses import PartialCrossEntropy
+from pointseg.metrics import segmentation_metrics
+from pointseg.models import ModelConfig, build_model
+
+
+class PointSegModule(L.LightningModule):
+    """A segmentation network trained with partial cross-entropy, evaluated on dense masks.
+
+    Its hyper-parameters are plain data (saved in every checkpoint), so that
+    :meth:`load_from_checkpoint` rebuilds the model, the classes and the normalisation.
+
+    Args:
+        model: :class:`~pointseg.models.ModelConfig` fields.
+        classes: :meth:`ClassTable.to_dict` of the classes.
+        band_stats: :meth:`BandStats.to_dict` of the training images.
+        optimizer: ``adam``, ``adamw`` or ``sgd``.
+        lr: Learning rate.
+        weight_decay: Weight decay.
+        label_smoothing: Label smoothing of the training loss.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        classes: dict[str, Any],
+        band_stats: dict[str, Any],
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model_config = ModelConfig(**model)
+        self.classes = ClassTable.from_dict(classes)
+        self.band_stats = BandStats.from_dict(band_stats)
+        # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
+        self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
+        self.loss = PartialCrossEntropy(label_smoothing=label_smoothing)
+        num_classes = self.classes.num_classes
+        self.val_confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, validate_args=False)
+        self.val_loss_sum = SumMetric()
+        self.val_pixels = SumMetric()
+        self.evaluation: dict[str, Any] | None = None
+        self.evaluation_step = -1
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, classes, H, W)`` of normalised images ``(N, bands, H, W)``."""
+        return self.model(image.contiguous(memory_format=torch.channels_last))
+
+    def on_train_epoch_start(self) -> None:
+        """Let the crop dataset draw new crops for this epoch."""
+        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(self.current_epoch)
+
+    def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
+        """Partial cross-entropy of a batch; stops with :class:`TrainingDiverged` on NaN/inf."""
+        loss = self.loss(self(batch["image"]), batch["labels"])
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(step=self.global_step, loss=float(loss))
+        labelled = (batch["labels"] != IGNORE_INDEX).sum()
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
+        self.log("train_labelled_pixels", labelled.float(), on_step=False, on_epoch=True, reduce_fx="sum")
+        return loss
+
+    def validation_step(self, batch: Sample, batch_idx: int) -> None:
+        """Accumulate the confusion matrix and the loss over all labelled pixels of the dense mask."""
+        target = batch["mask"]
+        logits = self(batch["image"])
+        self.val_loss_sum.update(F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum"))
+        self.val_pixels.update((target != IGNORE_INDEX).sum())
+        self.val_confusion.update(logits.argmax(dim=1), target)
+
+    def on_validation_epoch_end(self) -> None:
+        """Turn the accumulated counts into metrics, log them and keep them in :attr:`evaluation`."""
+        pixels = float(self.val_pixels.compute())
+        loss = float(self.val_loss_sum.compute()) / pixels if pixels else math.nan
+        metrics = segmentation_metrics(self.val_confusion.compute().cpu(), self.classes.names)
+        for metric in (self.val_confusion, self.val_loss_sum, self.val_pixels):
+            metric.reset()
+        self.evaluation = {"loss": loss, "pixels": int(pixels), **metrics.to_dict()}
+        self.evaluation_step = self.global_step
+        scalars = {"val_loss": loss, "val_accuracy": metrics.accuracy, "val_kappa": metrics.kappa}
+        scalars |= {f"val_iou_{name}": iou for name, iou in metrics.per_class_iou.items()}
+        self.log_dict({k: v for k, v in scalars.items() if not math.isnan(v)}, rank_zero_only=True)
+        if not math.isnan(metrics.miou):
+            self.log("val_miou", metrics.miou, prog_bar=True, rank_zero_only=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam (default), AdamW or SGD with momentum 0.9."""
+        hp = self.hparams
+        params = self.model.parameters()
+        if hp.optimizer == "adam":
+            return torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        return torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+
+
+@dataclass
+class PreparedData:
+    """The classes and the scenes of a run, with the point labels trained on."""
+
+    table: ClassTable
+    train_scenes: list[Scene]
+    val_scenes: list[Scene]
+    points: PointLabels | None
+
+
+def prepare_data(config: TrainConfig) -> PreparedData:
+    """Discover, split and load the data of a run; simulate (or read) and write its points.
+
+    Raises:
+        PointsegError: Any problem with the data, the classes or the points.
+    """
+    table = ClassTable.read_csv(config.classes)
+    pairs = discover_pairs(config.data)
+    if config.val_data is not None:
+        train_pairs, val_pairs = pairs, discover_pairs(config.val_data)
+    else:
+        train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
+    train_scenes = load_scenes(train_pairs, table)
+    val_scenes = load_scenes(val_pairs, table)
+    points = None
+    if config.full_masks:
+        for scene in train_scenes:
+            scene.labels = scene.mask
+    else:
+        if config.points_file is not None:
+            points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in train_pairs})
+        else:
+            masks = {scene.key: scene.mask for scene in train_scenes if scene.mask is not None}
+            points = simulate_points(masks, config.point_spec, config.strategy, config.seed)
+        if len(points) == 0:
+            raise PointsError("no training point: the masks have no labelled pixel", fix="check the masks and the classes table")
+        for scene in train_scenes:
+            scene.labels = points.label_map(scene.key, scene.image.shape[:2])
+        settings = {"points": config.points, "strategy": config.strategy, "seed": config.seed}
+        if config.points_file is not None:
+            settings = {"source": str(config.points_file)}
+        if rank_zero_only.rank == 0:
+            write_points(config.out, points, table, settings)
+    return PreparedData(table, train_scenes, val_scenes, points)
+
+
+def _loggers(out: Path) -> list[Logger]:
+    loggers: list[Logger] = [CSVLogger(out, name="", version="")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False))
+    return loggers
+
+
+def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.Trainer:
+    """The Lightning Trainer of a run: budget, devices, loggers, checkpointing, progress bar."""
+    devices: int | str = int(config.devices) if config.devices.isdigit() else config.devices
+    return L.Trainer(
+        default_root_dir=config.out,
+        max_epochs=config.epochs if config.max_steps is None else -1,
+        max_steps=config.max_steps if config.max_steps is not None else -1,
+        accelerator=config.accelerator,
+        devices=devices,
+        num_nodes=config.num_nodes,
+        strategy=config.trainer_strategy,
+        check_val_every_n_epoch=config.val_every,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=config.progress_bar,
+        logger=_loggers(config.out),
+        use_distributed_sampler=False,
+        callbacks=[
+            ModelCheckpoint(dirpath=config.out, filename="model", save_top_k=1, enable_version_counter=False),
+            *callbacks,
+        ],
+    )
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its checkpoint, its final validation metrics (None without validation), its data."""
+
+    checkpoint: Path
+    metrics: dict[str, Any] | None
+    data: PreparedData
+
+
+def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Run one training as ``config`` says and write its run folder (see the module docstring).
+
+    Args:
+        config: The run's options.
+        callbacks: Extra Lightning callbacks.
+
+    Raises:
+        PointsegError: Bad data or options; :class:`TrainingDiverged` when the loss turns NaN.
+    """
+    config.out.mkdir(parents=True, exist_ok=True)
+    if rank_zero_only.rank == 0:
+        (config.out / "config.json").write_text(config.model_dump_json(indent=2))
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    data = prepare_data(config)
+    stats = BandStats.compute([scene.image for scene in data.train_scenes])
+    module = PointSegModule(
+        model=ModelConfig(
+            name=config.model,
+            in_channels=stats.bands,
+            num_classes=data.table.num_classes,
+            width=config.width,
+            depth=config.depth,
+        ).model_dump(),
+        classes=data.table.to_dict(),
+        band_stats=stats.to_dict(),
+        optimizer=config.optimizer,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+    )
+    datamodule = PointSegDataModule(
+        data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
+    )
+    trainer = build_trainer(config, callbacks)
+    trainer.fit(module, datamodule=datamodule)
+    checkpoint = config.out / "model.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    metrics = None
+    if data.val_scenes:
+        if module.evaluation_step != trainer.global_step:
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+        metrics = module.evaluation
+        if trainer.is_global_zero:
+            (config.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return TrainResult(checkpoint, metrics, data)
