@@ -22,19 +22,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
-from torchmetrics import SumMetric
-from torchmetrics.classification import MulticlassConfusionMatrix
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.config import TrainConfig
@@ -43,9 +43,9 @@ from pointseg.data.dataset import BandStats, Sample, Scene
 from pointseg.data.discover import discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
-from pointseg.errors import PointsError, TrainingDiverged
+from pointseg.errors import PointsegWarning, PointsError, TrainingDiverged
 from pointseg.losses import PartialCrossEntropy
-from pointseg.metrics import segmentation_metrics
+from pointseg.metrics import confusion_matrix, segmentation_metrics
 from pointseg.models import ModelConfig, build_model
 
 
@@ -83,10 +83,7 @@ class PointSegModule(L.LightningModule):
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
         self.loss = PartialCrossEntropy(label_smoothing=label_smoothing)
-        num_classes = self.classes.num_classes
-        self.val_confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE_INDEX, validate_args=False)
-        self.val_loss_sum = SumMetric()
-        self.val_pixels = SumMetric()
+        self._reset_validation()
         self.evaluation: dict[str, Any] | None = None
         self.evaluation_step = -1
 
@@ -110,22 +107,30 @@ class PointSegModule(L.LightningModule):
         self.log("train_labelled_pixels", labelled.float(), on_step=False, on_epoch=True, reduce_fx="sum")
         return loss
 
+    def _reset_validation(self) -> None:
+        num_classes = self.classes.num_classes
+        self._val_confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+        self._val_loss_sum = torch.zeros((), dtype=torch.float64)
+
     def validation_step(self, batch: Sample, batch_idx: int) -> None:
         """Accumulate the confusion matrix and the loss over all labelled pixels of the dense mask."""
         target = batch["mask"]
         logits = self(batch["image"])
-        self.val_loss_sum.update(F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum"))
-        self.val_pixels.update((target != IGNORE_INDEX).sum())
-        self.val_confusion.update(logits.argmax(dim=1), target)
+        loss_sum = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum")
+        self._val_loss_sum = self._val_loss_sum.to(self.device) + loss_sum.double()
+        matrix = confusion_matrix(logits.argmax(dim=1), target, self.classes.num_classes)
+        self._val_confusion = self._val_confusion.to(self.device) + matrix
 
     def on_validation_epoch_end(self) -> None:
-        """Turn the accumulated counts into metrics, log them and keep them in :attr:`evaluation`."""
-        pixels = float(self.val_pixels.compute())
-        loss = float(self.val_loss_sum.compute()) / pixels if pixels else math.nan
-        metrics = segmentation_metrics(self.val_confusion.compute().cpu(), self.classes.names)
-        for metric in (self.val_confusion, self.val_loss_sum, self.val_pixels):
-            metric.reset()
-        self.evaluation = {"loss": loss, "pixels": int(pixels), **metrics.to_dict()}
+        """Sum the counts over processes, turn them into metrics, log them and keep them in :attr:`evaluation`."""
+        reduce = self.trainer.strategy.reduce
+        matrix = reduce(self._val_confusion.to(self.device), reduce_op="sum").cpu()
+        loss_sum = float(reduce(self._val_loss_sum.to(self.device), reduce_op="sum"))
+        self._reset_validation()
+        pixels = int(matrix.sum())
+        loss = loss_sum / pixels if pixels else math.nan
+        metrics = segmentation_metrics(matrix, self.classes.names)
+        self.evaluation = {"loss": loss, "pixels": pixels, **metrics.to_dict()}
         self.evaluation_step = self.global_step
         scalars = {"val_loss": loss, "val_accuracy": metrics.accuracy, "val_kappa": metrics.kappa}
         scalars |= {f"val_iou_{name}": iou for name, iou in metrics.per_class_iou.items()}
@@ -142,6 +147,22 @@ class PointSegModule(L.LightningModule):
         if hp.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
         return torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+
+
+class MetricsWriter(Callback):
+    """Write the latest validation metrics to a JSON file, from the global-zero process.
+
+    Runs inside the training processes, so it works with every Lightning strategy,
+    spawn-based ones included, and leaves the latest metrics behind if a run is stopped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Write :attr:`PointSegModule.evaluation`."""
+        if trainer.is_global_zero and not trainer.sanity_checking:
+            self.path.write_text(json.dumps(pl_module.evaluation, indent=2))
 
 
 @dataclass
@@ -174,7 +195,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             scene.labels = scene.mask
     else:
         if config.points_file is not None:
-            points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in train_pairs})
+            points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in [*train_pairs, *val_pairs]})
+            held_out = int(np.isin(points.keys, [p.key for p in val_pairs]).sum())
+            if held_out:
+                warnings.warn(
+                    PointsegWarning(f"{held_out} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"),
+                    stacklevel=2,
+                )
         else:
             masks = {scene.key: scene.mask for scene in train_scenes if scene.mask is not None}
             points = simulate_points(masks, config.point_spec, config.strategy, config.seed)
@@ -265,15 +292,27 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     datamodule = PointSegDataModule(
         data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
     )
-    trainer = build_trainer(config, callbacks)
+    metrics_path = config.out / "metrics.json"
+    if rank_zero_only.rank == 0:
+        metrics_path.unlink(missing_ok=True)
+    trainer = build_trainer(config, [MetricsWriter(metrics_path), *callbacks])
     trainer.fit(module, datamodule=datamodule)
     checkpoint = config.out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
-    metrics = None
-    if data.val_scenes:
-        if module.evaluation_step != trainer.global_step:
-            trainer.validate(module, datamodule=datamodule, verbose=False)
-        metrics = module.evaluation
-        if trainer.is_global_zero:
-            (config.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if data.val_scenes and module.evaluation_step != trainer.global_step:
+        # a Trainer without logger, so that metrics.csv of the fit is left as it is
+        final = L.Trainer(
+            accelerator=config.accelerator,
+            devices=trainer.num_devices,
+            num_nodes=config.num_nodes,
+            strategy=config.trainer_strategy,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=config.progress_bar,
+            enable_model_summary=False,
+            use_distributed_sampler=False,
+            callbacks=[MetricsWriter(metrics_path)],
+        )
+        final.validate(module, datamodule=datamodule, verbose=False)
+    metrics = json.loads(metrics_path.read_text()) if trainer.is_global_zero and metrics_path.exists() else None
     return TrainResult(checkpoint, metrics, data)

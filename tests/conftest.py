@@ -1,0 +1,64 @@
+"""Tiny generated datasets shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Three classes whose image appearance differs clearly, so a tiny network learns them fast.
+COLOURS = {"land": (132, 41, 246), "water": (226, 169, 41), "road": (110, 193, 228)}
+APPEARANCE = np.array([[200, 180, 120], [30, 60, 140], [120, 120, 120]], dtype=np.float64)
+
+
+def class_layout(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Class indices: a vertical band of water, a horizontal road, land elsewhere."""
+    labels = np.zeros((height, width), dtype=np.int64)
+    left = int(rng.integers(0, width // 2))
+    labels[:, left : left + width // 3] = 1
+    top = int(rng.integers(0, height - 4))
+    labels[top : top + 4, :] = 2
+    return labels
+
+
+def write_pair(root: Path, key: str, labels: np.ndarray, rng: np.random.Generator, palette: bool = False) -> None:
+    """Write ``root/<dir>/images/<name>.png`` and its colour mask for ``key`` = ``<dir>/<name>``."""
+    folder, name = key.rsplit("/", 1) if "/" in key else ("", key)
+    (root / folder / "images").mkdir(parents=True, exist_ok=True)
+    (root / folder / "masks").mkdir(parents=True, exist_ok=True)
+    image = APPEARANCE[labels] + rng.normal(0, 12, labels.shape + (3,))
+    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / folder / "images" / f"{name}.png")
+    if palette:  # palette index i holds the colour of class i
+        mask = Image.fromarray(labels.astype(np.uint8), mode="P")
+        mask.putpalette([c for colour in COLOURS.values() for c in colour])
+    else:
+        mask = Image.fromarray(np.array(list(COLOURS.values()), dtype=np.uint8)[labels])
+    mask.save(root / folder / "masks" / f"{name}.png")
+
+
+def write_classes(path: Path) -> Path:
+    """A ``name,r,g,b`` table of :data:`COLOURS`."""
+    path.write_text("name,r,g,b\n" + "".join(f"{n},{r},{g},{b}\n" for n, (r, g, b) in COLOURS.items()))
+    return path
+
+
+def make_dataset(root: Path, n_images: int = 6, size: tuple[int, int] = (40, 48), seed: int = 0) -> Path:
+    """A dataset of ``n_images`` pairs in two sub-folders, one palette mask among them."""
+    rng = np.random.default_rng(seed)
+    for i in range(n_images):
+        write_pair(root, f"part_{i % 2}/img_{i}", class_layout(*size, rng), rng, palette=i == 1)
+    return root
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """Root of a tiny colour-mask dataset (6 images of 40x48 px, 3 classes)."""
+    return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def classes_csv(tmp_path: Path) -> Path:
+    """The classes table of :func:`dataset`."""
+    return write_classes(tmp_path / "classes.csv")

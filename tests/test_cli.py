@@ -1,0 +1,85 @@
+"""The command line: its contract, its output and its errors (exit status 2, no traceback)."""
+
+import json
+
+import pytest
+
+from pointseg.cli import main
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def test_points_writes_and_summarises(dataset, classes_csv, tmp_path, capsys):
+    code, out, _ = run(
+        ["points", "--data", str(dataset), "--classes", str(classes_csv), "--points", "12",
+         "--strategy", "class-balanced", "--seed", "3", "--out", str(tmp_path / "pts")], capsys,
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "pts/points.json").read_text())
+    assert summary["total"] == 72
+    assert summary["per_class"] == {"land": 24, "water": 24, "road": 24}
+    assert summary["settings"] == {"points": "12", "strategy": "class-balanced", "seed": 3}
+    assert "72 points on 6 images" in out
+    assert len((tmp_path / "pts/points.csv").read_text().splitlines()) == 73
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "/no/such/folder"], "dataset folder not found: /no/such/folder"),
+        (["--points", "many"], "--points 'many' is neither"),
+        (["--classes", "/no/classes.csv"], "classes table not found"),
+    ],
+)
+def test_user_errors_are_one_message_with_a_fix(dataset, classes_csv, tmp_path, capsys, args, message):
+    base = {"--data": str(dataset), "--classes": str(classes_csv), "--points": "5", "--out": str(tmp_path / "o")}
+    base.update(dict(zip(args[::2], args[1::2])))
+    code, _, err = run(["points", *[x for kv in base.items() for x in kv]], capsys)
+    assert code == 2
+    assert message in " ".join(err.split())
+    assert "fix:" in err and "Traceback" not in err
+
+
+def test_bad_option_values_name_the_option(dataset, classes_csv, tmp_path, capsys):
+    common = ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "o")]
+    code, _, err = run([*common, "--lr", "-1"], capsys)
+    assert code == 2 and "--lr" in err and "greater than 0" in err
+    code, _, err = run([*common, "--epochs", "2", "--max-steps", "3"], capsys)
+    assert code == 2 and "either --epochs or --max-steps" in err
+    code, _, err = run([*common, "--optimizer", "adamax"], capsys)
+    assert code == 2 and "adamax" in err
+
+
+def test_a_missing_or_foreign_checkpoint(tmp_path, dataset, capsys):
+    code, _, err = run(["predict", "--checkpoint", str(tmp_path / "none.ckpt"), "--input", str(dataset), "--out", str(tmp_path)], capsys)
+    assert code == 2 and "checkpoint not found" in err
+    (tmp_path / "junk.ckpt").write_bytes(b"junk")
+    code, _, err = run(["evaluate", "--checkpoint", str(tmp_path / "junk.ckpt"), "--data", str(dataset)], capsys)
+    assert code == 2 and "is not a pointseg checkpoint" in err
+
+
+@pytest.mark.slow
+def test_train_evaluate_predict_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, out, _ = run(
+        ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(run_dir), "--points", "0.01",
+         "--max-steps", "6", "--crop", "32", "--batch-size", "2", "--width", "4", "--depth", "2",
+         "--accelerator", "cpu", "--no-progress"], capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "mIoU" in out and "run folder" in out
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["points"] == "0.01" and config["max_steps"] == 6 and config["strategy"] == "random"
+    # 0.01 of 40 x 48 pixels is 19 points on each of the 5 training images (one held out)
+    assert json.loads((run_dir / "points.json").read_text())["total"] == 5 * 19
+    code, out, _ = run(["evaluate", "--checkpoint", str(run_dir / "model.ckpt"), "--data", str(dataset), "--accelerator", "cpu"], capsys)
+    assert code == 0
+    metrics = json.loads((run_dir / "evaluation/metrics.json").read_text())
+    assert sum(map(sum, metrics["confusion_matrix"])) == 6 * 40 * 48
+    code, out, _ = run(["predict", "--checkpoint", str(run_dir / "model.ckpt"), "--input", str(dataset), "--out", str(tmp_path / "pred")], capsys)
+    assert code == 0 and "6 colour masks" in out

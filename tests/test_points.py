@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from pointseg.classes import IGNORE_INDEX, ClassTable
+from pointseg.data.points import PointLabels, PointSpec, simulate_points, write_points
+from pointseg.errors import PointsError
+
+
+def masks():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 3, (60, 50)).astype(np.int16)
+    a[:5] = IGNORE_INDEX
+    b = np.zeros((30, 40), np.int16)
+    b[:, 30:] = 2
+    return {"a": a, "b": b}
+
+
+def as_tuples(points):
+    return list(zip(points.keys.tolist(), points.rows.tolist(), points.cols.tolist(), points.classes.tolist()))
+
+
+@pytest.mark.parametrize("strategy", ["random", "class-balanced", "grid"])
+def test_same_seed_same_points_other_seed_other_points(strategy):
+    first = simulate_points(masks(), PointSpec.parse("30"), strategy, seed=1)
+    again = simulate_points(masks(), PointSpec.parse("30"), strategy, seed=1)
+    other = simulate_points(masks(), PointSpec.parse("30"), strategy, seed=2)
+    assert as_tuples(first) == as_tuples(again)
+    assert as_tuples(first) != as_tuples(other)
+
+
+def test_an_images_points_do_not_depend_on_the_other_images():
+    alone = simulate_points({"b": masks()["b"]}, PointSpec.parse("10"), "random", seed=3)
+    together = simulate_points(masks(), PointSpec.parse("10"), "random", seed=3)
+    assert as_tuples(alone) == [t for t in as_tuples(together) if t[0] == "b"]
+
+
+def test_random_points_lie_on_labelled_pixels_with_their_class():
+    data = masks()
+    points = simulate_points(data, PointSpec.parse("40"), "random", seed=0)
+    assert len(points) == 80
+    for key, row, col, cls in as_tuples(points):
+        assert data[key][row, col] == cls != IGNORE_INDEX
+    assert len(set(as_tuples(points))) == 80  # no pixel twice
+
+
+def test_fraction_of_pixels():
+    points = simulate_points(masks(), PointSpec.parse("0.01"), "random", seed=0)
+    _, per_image = points.counts(ClassTable.from_rows([("x", 0), ("y", 1), ("z", 2)]))
+    assert per_image == {"a": 30, "b": 12}
+
+
+def test_class_balanced_gives_equal_counts_per_present_class():
+    points = simulate_points(masks(), PointSpec.parse("31"), "class-balanced", seed=0)
+    a = points.classes[points.keys == "a"]
+    assert sorted(np.bincount(a).tolist()) == [10, 10, 11]
+    b = points.classes[points.keys == "b"]
+    assert np.bincount(b, minlength=3).tolist()[::2] in ([16, 15], [15, 16])
+    assert np.bincount(b, minlength=3)[1] == 0
+
+
+def test_grid_points_are_regularly_spaced():
+    data = {"g": np.zeros((100, 100), np.int16)}
+    points = simulate_points(data, PointSpec.parse("25"), "grid", seed=0)
+    assert len(points) == 25
+    assert set(np.diff(np.unique(points.rows)).tolist()) == {20}
+    assert set(np.diff(np.unique(points.cols)).tolist()) == {20}
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "1.5", "abc", "2.0", "1"])
+def test_point_spec_parsing(text):
+    if text == "1":
+        assert PointSpec.parse(text).per_image == 1
+        return
+    with pytest.raises(PointsError, match="--points"):
+        PointSpec.parse(text)
+
+
+def test_csv_round_trip(tmp_path):
+    table = ClassTable.from_rows([("x", 0), ("y", 1), ("z", 2)])
+    points = simulate_points(masks(), PointSpec.parse("7"), "random", seed=0)
+    path = write_points(tmp_path, points, table, {"seed": 0})
+    back = PointLabels.read_csv(path, table, sizes={"a": (60, 50), "b": (30, 40)})
+    assert as_tuples(back) == as_tuples(points)
+    assert (tmp_path / "points.json").exists()
+    label_map = back.label_map("b", (30, 40))
+    assert (label_map != IGNORE_INDEX).sum() == 7
+
+
+def test_csv_errors_name_the_line(tmp_path):
+    table = ClassTable.from_rows([("x", 0)])
+    path = tmp_path / "p.csv"
+    path.write_text("image,row,col,class\na,1,1,x\na,1,1,cloud\n")
+    with pytest.raises(PointsError, match=r"line 3: class 'cloud'"):
+        PointLabels.read_csv(path, table)
+    path.write_text("image,row,col,class\na,100,1,x\n")
+    with pytest.raises(PointsError, match=r"line 2: pixel \(100, 1\) is outside"):
+        PointLabels.read_csv(path, table, sizes={"a": (10, 10)})
+    path.write_text("image,row,col,class\nq,1,1,x\n")
+    with pytest.raises(PointsError, match="image 'q' is not in the dataset"):
+        PointLabels.read_csv(path, table, sizes={"a": (10, 10)})

@@ -1,0 +1,180 @@
+"""End-to-end training, evaluation and prediction on a tiny generated dataset."""
+
+import csv
+from collections import Counter
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from PIL import Image
+
+from pointseg.config import TrainConfig
+from pointseg.data.dataset import BandStats
+from pointseg.data.discover import discover_pairs
+from pointseg.data.imagery import read_image
+from pointseg.errors import PointsegWarning, TrainingDiverged
+from pointseg.evaluation import evaluate
+from pointseg.predict import Segmenter, predict_folder
+from pointseg.training import train
+
+from conftest import COLOURS
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(dataset, classes_csv, out, **overrides):
+    options = dict(
+        data=dataset, classes=classes_csv, out=out, points="20", val_fraction=0.34, crop=32, batch_size=4,
+        width=4, depth=2, max_steps=60, lr=0.01, accelerator="cpu", progress_bar=False,
+    )  # fmt: skip
+    return TrainConfig(**(options | overrides))
+
+
+def epoch_losses(run):
+    with (run / "metrics.csv").open() as handle:
+        return [float(r["train_loss_epoch"]) for r in csv.DictReader(handle) if r.get("train_loss_epoch")]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from conftest import make_dataset, write_classes
+
+    root = tmp_path_factory.mktemp("e2e")
+    dataset, classes_csv = make_dataset(root / "data"), write_classes(root / "classes.csv")
+    config = tiny_config(dataset, classes_csv, root / "run")
+    return config, train(config)
+
+
+def test_run_folder_holds_config_points_metrics_and_checkpoint(trained):
+    config, result = trained
+    for name in ("config.json", "points.csv", "points.json", "metrics.csv", "metrics.json", "model.ckpt"):
+        assert (config.out / name).is_file(), name
+    assert TrainConfig.model_validate_json((config.out / "config.json").read_text()) == config
+    summary = json.loads((config.out / "points.json").read_text())
+    assert summary["total"] == 20 * len(result.data.train_scenes) == 80
+
+
+def test_training_lowers_the_loss_and_learns_the_classes(trained):
+    config, result = trained
+    losses = epoch_losses(config.out)
+    assert losses[-1] < 0.6 * losses[0]
+    metrics = json.loads((config.out / "metrics.json").read_text())
+    assert metrics == result.metrics
+    assert {"miou", "accuracy", "kappa", "loss", "per_class_iou", "per_class_f1", "confusion_matrix"} <= set(metrics)
+    assert set(metrics["per_class_iou"]) == set(COLOURS)
+    # the confusion matrix counts every pixel of the two validation masks
+    assert np.sum(metrics["confusion_matrix"]) == metrics["pixels"] == 2 * 40 * 48
+    assert metrics["miou"] > 0.5 and metrics["accuracy"] > 0.8
+
+
+def test_checkpoint_carries_classes_stats_and_model(trained):
+    config, result = trained
+    segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
+    assert segmenter.classes.names == tuple(COLOURS)
+    assert segmenter.classes.colours == tuple(COLOURS.values())
+    expected = BandStats.compute([s.image for s in result.data.train_scenes])
+    assert segmenter.band_stats.mean == pytest.approx(expected.mean)
+    assert segmenter.module.model_config.width == 4
+
+
+def test_evaluate_reproduces_the_validation_metrics(trained, tmp_path):
+    config, result = trained
+    val_root = tmp_path / "val"
+    from conftest import write_pair  # noqa: F401 (val images are copied, not regenerated)
+
+    for scene in result.data.val_scenes:
+        pair = next(p for p in discover_pairs(config.data) if p.key == scene.key)
+        for kind, path in (("images", pair.image), ("masks", pair.mask)):
+            (val_root / kind).mkdir(parents=True, exist_ok=True)
+            (val_root / kind / path.name).write_bytes(path.read_bytes())
+    metrics = evaluate(result.checkpoint, val_root, out=tmp_path / "eval", accelerator="cpu")
+    assert metrics["confusion_matrix"] == result.metrics["confusion_matrix"]
+    assert metrics["loss"] == pytest.approx(result.metrics["loss"], rel=1e-5)
+    assert json.loads((tmp_path / "eval/metrics.json").read_text())["miou"] == pytest.approx(result.metrics["miou"])
+
+
+def test_predict_writes_masks_in_the_class_colours(trained, tmp_path):
+    config, result = trained
+    written = list(predict_folder(result.checkpoint, config.data, tmp_path / "pred", accelerator="cpu"))
+    assert len(written) == 6
+    mask = np.asarray(Image.open(tmp_path / "pred/part_0/images/img_0.png"))
+    assert mask.shape == (40, 48, 3)
+    assert {tuple(c) for c in mask.reshape(-1, 3)} <= set(COLOURS.values())
+    segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
+    labels = segmenter.predict(read_image(config.data / "part_0/images/img_0.png"))
+    assert tuple(mask[5, 7]) == list(COLOURS.values())[labels[5, 7]]
+
+
+def test_same_seed_same_run(trained, tmp_path):
+    config, _ = trained
+    again = train(config.model_copy(update={"out": tmp_path / "again", "max_steps": 8}))
+    once_more = train(config.model_copy(update={"out": tmp_path / "once-more", "max_steps": 8}))
+    assert (tmp_path / "again/points.csv").read_text() == (config.out / "points.csv").read_text()
+    assert again.metrics["confusion_matrix"] == once_more.metrics["confusion_matrix"]
+    assert epoch_losses(tmp_path / "again") == epoch_losses(tmp_path / "once-more")
+
+
+def test_full_masks_and_a_points_file(trained, tmp_path):
+    config, result = trained
+    full = train(config.model_copy(update={"out": tmp_path / "full", "full_masks": True, "max_steps": 4}))
+    assert not (tmp_path / "full/points.csv").exists()
+    assert all((s.labels == s.mask).all() for s in full.data.train_scenes)
+    reuse = {"out": tmp_path / "reuse", "points_file": config.out / "points.csv", "points": "3", "max_steps": 4}
+    reused = train(config.model_copy(update=reuse))
+    assert len(reused.data.points) == len(result.data.points)
+    assert (tmp_path / "reuse/points.csv").read_text() == (config.out / "points.csv").read_text()
+    # another seed holds out other images: points on them are reported, not trained on
+    with pytest.warns(PointsegWarning, match="lie on validation images"):
+        train(config.model_copy(update=reuse | {"out": tmp_path / "reuse9", "seed": 9}))
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error(trained, tmp_path):
+    config, _ = trained
+
+    class Poison(Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.global_step == 3:
+                batch["image"][:] = math.nan
+
+    with pytest.raises(TrainingDiverged, match="diverged at step 3") as info:
+        train(config.model_copy(update={"out": tmp_path / "nan"}), callbacks=[Poison()])
+    assert "--lr" in info.value.fix
+    assert (tmp_path / "nan/points.csv").exists() and (tmp_path / "nan/metrics.csv").exists()
+
+
+class Recorder(Callback):
+    """Writes the crops each process trains on to seen-rank<R>.txt."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        with (self.folder / f"seen-rank{trainer.global_rank}.txt").open("a") as handle:
+            for key, origin in zip(batch["key"], batch["origin"].tolist()):
+                handle.write(f"{trainer.current_epoch} {key} {origin[0]} {origin[1]}\n")
+
+
+def test_ddp_on_two_cpu_processes_splits_the_samples(trained, tmp_path):
+    config, _ = trained
+    single = train(config.model_copy(update={"out": tmp_path / "single", "max_steps": 20}), callbacks=[Recorder(tmp_path)])
+    (tmp_path / "seen-rank0.txt").rename(tmp_path / "seen-single.txt")
+    ddp_config = config.model_copy(
+        update={"out": tmp_path / "ddp", "max_steps": 20, "devices": "2", "trainer_strategy": "ddp_spawn", "batch_size": 2}
+    )
+    train(ddp_config, callbacks=[Recorder(tmp_path)])
+    seen = [(tmp_path / f"seen-rank{r}.txt").read_text().splitlines() for r in (0, 1)]
+    single_seen = (tmp_path / "seen-single.txt").read_text().splitlines()
+    # crop i of epoch e is fixed by (seed, e, i): the two processes took half of the crops each,
+    # and together exactly the crops one process takes with a batch twice as large
+    assert len(seen[0]) == len(seen[1]) == 40
+    assert Counter(seen[0]) + Counter(seen[1]) == Counter(single_seen)
+    assert Counter(seen[0]) != Counter(seen[1])
+    ddp_metrics = json.loads((tmp_path / "ddp/metrics.json").read_text())
+    assert np.shape(ddp_metrics["confusion_matrix"]) == np.shape(single.metrics["confusion_matrix"])
+    assert np.sum(ddp_metrics["confusion_matrix"]) == np.sum(single.metrics["confusion_matrix"])
+    ddp_loss, single_loss = epoch_losses(tmp_path / "ddp")[-1], epoch_losses(tmp_path / "single")[-1]
+    assert 0.5 < ddp_loss / single_loss < 2
+    assert torch.load(tmp_path / "ddp/model.ckpt", weights_only=False)["hyper_parameters"]["classes"]["names"] == list(COLOURS)
