@@ -56,7 +56,9 @@ def test_bad_option_values_name_the_option(dataset, classes_csv, tmp_path, capsy
 
 
 def test_a_missing_or_foreign_checkpoint(tmp_path, dataset, capsys):
-    code, _, err = run(["predict", "--checkpoint", str(tmp_path / "none.ckpt"), "--input", str(dataset), "--out", str(tmp_path)], capsys)
+    code, _, err = run(
+        ["predict", "--checkpoint", str(tmp_path / "none.ckpt"), "--input", str(dataset), "--out", str(tmp_path)], capsys
+    )
     assert code == 2 and "checkpoint not found" in err
     (tmp_path / "junk.ckpt").write_bytes(b"junk")
     code, _, err = run(["evaluate", "--checkpoint", str(tmp_path / "junk.ckpt"), "--data", str(dataset)], capsys)
@@ -77,9 +79,13 @@ def test_train_evaluate_predict_from_the_command_line(dataset, classes_csv, tmp_
     assert config["points"] == "0.01" and config["max_steps"] == 6 and config["strategy"] == "random"
     # 0.01 of 40 x 48 pixels is 19 points on each of the 5 training images (one held out)
     assert json.loads((run_dir / "points.json").read_text())["total"] == 5 * 19
-    code, out, _ = run(["evaluate", "--checkpoint", str(run_dir / "model.ckpt"), "--data", str(dataset), "--accelerator", "cpu"], capsys)
+    code, out, _ = run(
+        ["evaluate", "--checkpoint", str(run_dir / "model.ckpt"), "--data", str(dataset), "--accelerator", "cpu"], capsys
+    )
     assert code == 0
     metrics = json.loads((run_dir / "evaluation/metrics.json").read_text())
     assert sum(map(sum, metrics["confusion_matrix"])) == 6 * 40 * 48
-    code, out, _ = run(["predict", "--checkpoint", str(run_dir / "model.ckpt"), "--input", str(dataset), "--out", str(tmp_path / "pred")], capsys)
+    code, out, _ = run(
+        ["predict", "--checkpoint", str(run_dir / "model.ckpt"), "--input", str(dataset), "--out", str(tmp_path / "pred")], capsys
+    )
     assert code == 0 and "6 colour masks" in out

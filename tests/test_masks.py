@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import COLOURS
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import UnknownLabelsWarning, load_masks
 from pointseg.errors import ClassesError
-
-from conftest import COLOURS
 
 
 def test_rgb_and_palette_masks_decode_to_the_same_classes(dataset, classes_csv):

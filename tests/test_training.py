@@ -1,9 +1,9 @@
 """End-to-end training, evaluation and prediction on a tiny generated dataset."""
 
 import csv
-from collections import Counter
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from PIL import Image
 
+from conftest import COLOURS
 from pointseg.config import TrainConfig
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import discover_pairs
@@ -19,8 +20,6 @@ from pointseg.errors import PointsegWarning, TrainingDiverged
 from pointseg.evaluation import evaluate
 from pointseg.predict import Segmenter, predict_folder
 from pointseg.training import train
-
-from conftest import COLOURS
 
 pytestmark = pytest.mark.slow
 

@@ -37,7 +37,9 @@ console = Console()
 errors = Console(stderr=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset root: searched for images/ folders with a sibling masks/.")]
-ClassesOpt = Annotated[Path, typer.Option("--classes", help="Classes CSV: name,r,g,b (colour masks) or name,value (index masks).")]
+ClassesOpt = Annotated[
+    Path, typer.Option("--classes", help="Classes CSV: name,r,g,b (colour masks) or name,value (index masks).")
+]
 PointsOpt = Annotated[str, typer.Option("--points", help="Points per image (e.g. 50) or fraction of pixels (e.g. 0.0001).")]
 StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
@@ -86,11 +88,17 @@ def train(
     data: DataOpt,
     classes: ClassesOpt,
     out: Annotated[Path, typer.Option("--out", help="Run folder: config, points, metrics, checkpoint.")],
-    val_data: Annotated[Path | None, typer.Option("--val-data", help="Separate validation root (else a split of --data).")] = None,
+    val_data: Annotated[
+        Path | None, typer.Option("--val-data", help="Separate validation root (else a split of --data).")
+    ] = None,
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of whole images held out for validation.")] = 0.2,
     points: PointsOpt = "0.0001",
-    points_file: Annotated[Path | None, typer.Option("--points-file", help="Train on the points of this CSV (from `pointseg points`).")] = None,
-    full_masks: Annotated[bool, typer.Option("--full-masks", help="Train on the dense masks: the fully supervised reference.")] = False,
+    points_file: Annotated[
+        Path | None, typer.Option("--points-file", help="Train on the points of this CSV (from `pointseg points`).")
+    ] = None,
+    full_masks: Annotated[
+        bool, typer.Option("--full-masks", help="Train on the dense masks: the fully supervised reference.")
+    ] = False,
     strategy: StrategyOpt = StrategyChoice.random,
     seed: SeedOpt = 0,
     width: Annotated[int, typer.Option("--width", help="U-Net: channels of the first level.")] = 16,
@@ -108,7 +116,9 @@ def train(
     accelerator: AcceleratorOpt = "auto",
     devices: Annotated[str, typer.Option("--devices", help="Lightning devices: auto, a count, or a list.")] = "auto",
     num_nodes: Annotated[int, typer.Option("--num-nodes", help="Lightning: number of machines.")] = 1,
-    trainer_strategy: Annotated[str, typer.Option("--trainer-strategy", help="Lightning strategy: auto, ddp, ddp_spawn, ...")] = "auto",
+    trainer_strategy: Annotated[
+        str, typer.Option("--trainer-strategy", help="Lightning strategy: auto, ddp, ddp_spawn, ...")
+    ] = "auto",
     progress_bar: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Train a U-Net with partial cross-entropy on point labels (or full masks) and evaluate it."""

@@ -63,6 +63,5 @@ class TrainingDiverged(PointsegError):
         self.loss = loss
         super().__init__(
             f"training diverged at step {step}: the loss is {loss}",
-            fix="lower the learning rate (--lr), e.g. by a factor of 10; "
-            "metrics logged so far are kept in the run folder",
+            fix="lower the learning rate (--lr), e.g. by a factor of 10; metrics logged so far are kept in the run folder",
         )

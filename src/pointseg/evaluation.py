@@ -25,7 +25,9 @@ from pointseg.data.scenes import load_scenes
 from pointseg.predict import load_module
 
 
-def evaluate(checkpoint: str | Path, data: str | Path, out: str | Path | None = None, accelerator: str = "auto") -> dict[str, Any]:
+def evaluate(
+    checkpoint: str | Path, data: str | Path, out: str | Path | None = None, accelerator: str = "auto"
+) -> dict[str, Any]:
     """Metrics of a checkpoint on every image/mask pair under ``data``.
 
     Args:

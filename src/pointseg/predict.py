@@ -21,7 +21,7 @@ from pointseg.data.dataset import BandStats
 from pointseg.data.discover import list_images
 from pointseg.data.imagery import read_image
 from pointseg.errors import CheckpointError
-from pointseg.training import PointSegModule
+from pointseg.task import PointSegModule
 
 
 def load_module(checkpoint: str | Path, device: str | torch.device = "cpu") -> PointSegModule:

@@ -1,4 +1,4 @@
-"""Training with PyTorch Lightning: the LightningModule, the Trainer set-up and :func:`train`.
+"""Training with PyTorch Lightning: data preparation, the Trainer set-up and :func:`train`.
 
 A run folder receives everything the run produced:
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,123 +29,20 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-import torch
-import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
-from pointseg.classes import IGNORE_INDEX, ClassTable
+from pointseg.classes import ClassTable
 from pointseg.config import TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
-from pointseg.data.dataset import BandStats, Sample, Scene
+from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
-from pointseg.errors import PointsegWarning, PointsError, TrainingDiverged
-from pointseg.losses import PartialCrossEntropy
-from pointseg.metrics import confusion_matrix, segmentation_metrics
-from pointseg.models import ModelConfig, build_model
-
-
-class PointSegModule(L.LightningModule):
-    """A segmentation network trained with partial cross-entropy, evaluated on dense masks.
-
-    Its hyper-parameters are plain data (saved in every checkpoint), so that
-    :meth:`load_from_checkpoint` rebuilds the model, the classes and the normalisation.
-
-    Args:
-        model: :class:`~pointseg.models.ModelConfig` fields.
-        classes: :meth:`ClassTable.to_dict` of the classes.
-        band_stats: :meth:`BandStats.to_dict` of the training images.
-        optimizer: ``adam``, ``adamw`` or ``sgd``.
-        lr: Learning rate.
-        weight_decay: Weight decay.
-        label_smoothing: Label smoothing of the training loss.
-    """
-
-    def __init__(
-        self,
-        model: dict[str, Any],
-        classes: dict[str, Any],
-        band_stats: dict[str, Any],
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        label_smoothing: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.model_config = ModelConfig(**model)
-        self.classes = ClassTable.from_dict(classes)
-        self.band_stats = BandStats.from_dict(band_stats)
-        # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
-        self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PartialCrossEntropy(label_smoothing=label_smoothing)
-        self._reset_validation()
-        self.evaluation: dict[str, Any] | None = None
-        self.evaluation_step = -1
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, classes, H, W)`` of normalised images ``(N, bands, H, W)``."""
-        return self.model(image.contiguous(memory_format=torch.channels_last))
-
-    def on_train_epoch_start(self) -> None:
-        """Let the crop dataset draw new crops for this epoch."""
-        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(self.current_epoch)
-
-    def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
-        """Partial cross-entropy of a batch; stops with :class:`TrainingDiverged` on NaN/inf."""
-        loss = self.loss(self(batch["image"]), batch["labels"])
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(step=self.global_step, loss=float(loss))
-        labelled = (batch["labels"] != IGNORE_INDEX).sum()
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
-        self.log("train_labelled_pixels", labelled.float(), on_step=False, on_epoch=True, reduce_fx="sum")
-        return loss
-
-    def _reset_validation(self) -> None:
-        num_classes = self.classes.num_classes
-        self._val_confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-        self._val_loss_sum = torch.zeros((), dtype=torch.float64)
-
-    def validation_step(self, batch: Sample, batch_idx: int) -> None:
-        """Accumulate the confusion matrix and the loss over all labelled pixels of the dense mask."""
-        target = batch["mask"]
-        logits = self(batch["image"])
-        loss_sum = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum")
-        self._val_loss_sum = self._val_loss_sum.to(self.device) + loss_sum.double()
-        matrix = confusion_matrix(logits.argmax(dim=1), target, self.classes.num_classes)
-        self._val_confusion = self._val_confusion.to(self.device) + matrix
-
-    def on_validation_epoch_end(self) -> None:
-        """Sum the counts over processes, turn them into metrics, log them and keep them in :attr:`evaluation`."""
-        reduce = self.trainer.strategy.reduce
-        matrix = reduce(self._val_confusion.to(self.device), reduce_op="sum").cpu()
-        loss_sum = float(reduce(self._val_loss_sum.to(self.device), reduce_op="sum"))
-        self._reset_validation()
-        pixels = int(matrix.sum())
-        loss = loss_sum / pixels if pixels else math.nan
-        metrics = segmentation_metrics(matrix, self.classes.names)
-        self.evaluation = {"loss": loss, "pixels": pixels, **metrics.to_dict()}
-        self.evaluation_step = self.global_step
-        scalars = {"val_loss": loss, "val_accuracy": metrics.accuracy, "val_kappa": metrics.kappa}
-        scalars |= {f"val_iou_{name}": iou for name, iou in metrics.per_class_iou.items()}
-        self.log_dict({k: v for k, v in scalars.items() if not math.isnan(v)}, rank_zero_only=True)
-        if not math.isnan(metrics.miou):
-            self.log("val_miou", metrics.miou, prog_bar=True, rank_zero_only=True)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam (default), AdamW or SGD with momentum 0.9."""
-        hp = self.hparams
-        params = self.model.parameters()
-        if hp.optimizer == "adam":
-            return torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        return torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+from pointseg.errors import PointsegWarning, PointsError
+from pointseg.models import ModelConfig
+from pointseg.task import PointSegModule
 
 
 class MetricsWriter(Callback):
@@ -199,7 +95,9 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             held_out = int(np.isin(points.keys, [p.key for p in val_pairs]).sum())
             if held_out:
                 warnings.warn(
-                    PointsegWarning(f"{held_out} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"),
+                    PointsegWarning(
+                        f"{held_out} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"
+                    ),
                     stacklevel=2,
                 )
         else:

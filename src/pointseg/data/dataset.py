@@ -82,7 +82,9 @@ class BandStats:
             raise DatasetError("no training image to compute band statistics from", fix="check --data and --val-fraction")
         bands = {image.shape[2] for image in images}
         if len(bands) > 1:
-            raise DatasetError(f"training images have different band counts {sorted(bands)}", fix="use images with the same bands")
+            raise DatasetError(
+                f"training images have different band counts {sorted(bands)}", fix="use images with the same bands"
+            )
         total = np.zeros(bands.pop())
         squares = np.zeros_like(total)
         count = 0

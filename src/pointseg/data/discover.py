@@ -75,9 +75,7 @@ def discover_pairs(root: str | Path, *, require_masks: bool = True) -> list[Imag
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}", fix="pass --data an existing folder")
-    folders = sorted(
-        Path(parent) / "images" for parent, dirs, _ in os.walk(root, followlinks=True) if "images" in dirs
-    )
+    folders = sorted(Path(parent) / "images" for parent, dirs, _ in os.walk(root, followlinks=True) if "images" in dirs)
     pairs: list[ImagePair] = []
     for images_dir in folders:
         masks_dir = images_dir.parent / "masks"
@@ -103,8 +101,7 @@ def discover_pairs(root: str | Path, *, require_masks: bool = True) -> list[Imag
             size = image_size(image_path)
             if mask_path is not None and (mask_size := image_size(mask_path)) != size:
                 raise DatasetError(
-                    f"{mask_path} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is "
-                    f"{size[1]}x{size[0]}",
+                    f"{mask_path} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is {size[1]}x{size[0]}",
                     fix="resample the mask to the image's grid (nearest neighbour) or fix the pair",
                 )
             pairs.append(ImagePair(key=(prefix / stem).as_posix(), image=image_path, mask=mask_path, size=size))
@@ -128,7 +125,9 @@ def list_images(root: str | Path) -> list[Path]:
     if not root.is_dir():
         raise DatasetError(f"input not found: {root}", fix="pass --input an image file or a folder of images")
     images = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and "masks" not in p.relative_to(root).parts
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and "masks" not in p.relative_to(root).parts
     )
     if not images:
         raise DatasetError(f"no images found under {root}", fix="pass a folder holding .jpg, .png or .tif images")

@@ -87,12 +87,10 @@ class UnknownSummary:
                 f"the masks hold these {kind} (most frequent first):\n{listing}",
                 fix=f"write the classes table with the {kind} listed above (name,r,g,b or name,value)",
             )
-        listing = ", ".join(
-            f"{describe_key(key)} {100 * count / self.total:.3f} %" for key, count in self.unknown.most_common()
-        )
+        listing = ", ".join(f"{describe_key(key)} {100 * count / self.total:.3g} %" for key, count in self.unknown.most_common())
         warnings.warn(
             UnknownLabelsWarning(
-                f"ignoring mask pixels in no class ({100 * self.unknown_share:.3f} % of pixels, "
+                f"ignoring mask pixels in no class ({100 * self.unknown_share:.3g} % of pixels, "
                 f"in {len(self.files_with_unknown)} files): {listing}"
             ),
             stacklevel=3,

@@ -189,22 +189,31 @@ class PointLabels:
             for line, record in enumerate(reader, start=2):
                 where = f"{path}, line {line}"
                 if record["class"] not in index:
-                    raise PointsError(f"{where}: class {record['class']!r} is not in the classes table", fix=f"use one of {', '.join(table.names)}")
+                    raise PointsError(
+                        f"{where}: class {record['class']!r} is not in the classes table",
+                        fix=f"use one of {', '.join(table.names)}",
+                    )
                 try:
                     row, col = int(record["row"]), int(record["col"])
                 except ValueError as err:
                     raise PointsError(f"{where}: row and col must be whole numbers", fix="correct the row") from err
                 if sizes is not None:
                     if record["image"] not in sizes:
-                        raise PointsError(f"{where}: image {record['image']!r} is not in the dataset", fix="check --data or the points file")
+                        raise PointsError(
+                            f"{where}: image {record['image']!r} is not in the dataset", fix="check --data or the points file"
+                        )
                     height, width = sizes[record["image"]]
                     if not (0 <= row < height and 0 <= col < width):
-                        raise PointsError(f"{where}: pixel ({row}, {col}) is outside the {width}x{height} image", fix="correct the row")
+                        raise PointsError(
+                            f"{where}: pixel ({row}, {col}) is outside the {width}x{height} image", fix="correct the row"
+                        )
                 keys.append(record["image"])
                 rows.append(row)
                 cols.append(col)
                 classes.append(index[record["class"]])
-        return cls(np.asarray(keys, dtype=object), np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(classes, np.int64))
+        return cls(
+            np.asarray(keys, dtype=object), np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(classes, np.int64)
+        )
 
 
 def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: Strategy, seed: int) -> PointLabels:
