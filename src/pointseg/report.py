@@ -115,7 +115,8 @@ def prediction_figure(panels: Sequence[Panel], classes: ClassTable, path: str | 
         if panel.points is not None:
             rows, cols, cls = panel.points
             row[2].scatter(cols, rows, c=colours[cls], s=28, edgecolors="white", linewidths=0.8)
-        row[2].set_title(f"training points ({0 if panel.points is None else len(panel.points[0])})", fontsize=9)
+        points_title = "held out: no points" if panel.points is None else f"training points ({len(panel.points[0])})"
+        row[2].set_title(points_title, fontsize=9)
         row[3].imshow(colourise(panel.prediction, classes))
         row[3].set_title("prediction", fontsize=9)
         for axis in row:

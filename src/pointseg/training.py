@@ -83,35 +83,30 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         train_pairs, val_pairs = pairs, discover_pairs(config.val_data)
     else:
         train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
-    train_scenes = load_scenes(train_pairs, table)
-    val_scenes = load_scenes(val_pairs, table)
+    scenes = load_scenes([*train_pairs, *val_pairs], table)  # one pass: one report of unknown colours
+    train_scenes, val_scenes = scenes[: len(train_pairs)], scenes[len(train_pairs) :]
     points = None
     if config.full_masks:
         for scene in train_scenes:
             scene.labels = scene.mask
+        return PreparedData(table, train_scenes, val_scenes, points)
+    if config.points_file is not None:
+        points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
+        held_out = int((~np.isin(points.keys, [p.key for p in train_pairs])).sum())
+        if held_out:
+            message = f"{held_out} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"
+            warnings.warn(PointsegWarning(message), stacklevel=2)
+        settings: dict[str, object] = {"source": str(config.points_file)}
     else:
-        if config.points_file is not None:
-            points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in [*train_pairs, *val_pairs]})
-            held_out = int(np.isin(points.keys, [p.key for p in val_pairs]).sum())
-            if held_out:
-                warnings.warn(
-                    PointsegWarning(
-                        f"{held_out} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"
-                    ),
-                    stacklevel=2,
-                )
-        else:
-            masks = {scene.key: scene.mask for scene in train_scenes if scene.mask is not None}
-            points = simulate_points(masks, config.point_spec, config.strategy, config.seed)
-        if len(points) == 0:
-            raise PointsError("no training point: the masks have no labelled pixel", fix="check the masks and the classes table")
-        for scene in train_scenes:
-            scene.labels = points.label_map(scene.key, scene.image.shape[:2])
+        masks = {scene.key: scene.mask for scene in train_scenes if scene.mask is not None}
+        points = simulate_points(masks, config.point_spec, config.strategy, config.seed)
         settings = {"points": config.points, "strategy": config.strategy, "seed": config.seed}
-        if config.points_file is not None:
-            settings = {"source": str(config.points_file)}
-        if rank_zero_only.rank == 0:
-            write_points(config.out, points, table, settings)
+    if len(points) == 0:
+        raise PointsError("no training point: the masks have no labelled pixel", fix="check the masks and the classes table")
+    for scene in train_scenes:
+        scene.labels = points.label_map(scene.key, scene.image.shape[:2])
+    if rank_zero_only.rank == 0:
+        write_points(config.out, points, table, settings)
     return PreparedData(table, train_scenes, val_scenes, points)
 
 
