@@ -76,3 +76,11 @@ def test_module_weights_follow_the_device_and_match_the_function():
     module = PartialCrossEntropy(weight=[1, 2, 3, 4])
     assert torch.allclose(module(logits, labels), partial_cross_entropy(logits, labels, torch.tensor([1.0, 2, 3, 4])))
     assert "weight" in dict(module.named_buffers())
+
+
+def test_weights_with_a_positive_ignore_index():
+    logits, labels = sparse_batch(seed=4, labelled=0.3)
+    labels = labels.masked_fill(labels == IGNORE_INDEX, 255)
+    weight = torch.tensor([1.0, 2.0, 0.5, 3.0])
+    expected = F.cross_entropy(logits, labels, weight=weight, ignore_index=255)
+    assert torch.allclose(partial_cross_entropy(logits, labels, weight=weight, ignore_index=255), expected)

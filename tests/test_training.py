@@ -16,7 +16,7 @@ from pointseg.config import TrainConfig
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import discover_pairs
 from pointseg.data.imagery import read_image
-from pointseg.errors import PointsegWarning, TrainingDiverged
+from pointseg.errors import ConfigError, PointsegWarning, PointsError, TrainingDiverged
 from pointseg.evaluation import evaluate
 from pointseg.predict import Segmenter, predict_folder
 from pointseg.training import train
@@ -177,3 +177,26 @@ def test_ddp_on_two_cpu_processes_splits_the_samples(trained, tmp_path):
     ddp_loss, single_loss = epoch_losses(tmp_path / "ddp")[-1], epoch_losses(tmp_path / "single")[-1]
     assert 0.5 < ddp_loss / single_loss < 2
     assert torch.load(tmp_path / "ddp/model.ckpt", weights_only=False)["hyper_parameters"]["classes"]["names"] == list(COLOURS)
+
+
+def test_options_that_cannot_work_fail_before_training(dataset, classes_csv, tmp_path):
+    with pytest.raises(ConfigError, match="gives 2 weights for 3 classes"):
+        train(tiny_config(dataset, classes_csv, tmp_path / "w", class_weights="1,2"))
+    with pytest.raises(ConfigError, match="accelerator='gpu'") as info:
+        train(tiny_config(dataset, classes_csv, tmp_path / "g", accelerator="gpu"))
+    assert "--accelerator auto" in info.value.fix
+
+
+def test_class_weights_reach_the_loss(trained, tmp_path):
+    config, _ = trained
+    result = train(config.model_copy(update={"out": tmp_path / "cw", "class_weights": [1.0, 3.0, 2.0], "max_steps": 2}))
+    segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
+    assert segmenter.module.loss.weight.tolist() == [1.0, 3.0, 2.0]
+
+
+def test_a_points_file_of_other_images(trained, tmp_path):
+    config, result = trained
+    other = tmp_path / "other.csv"
+    other.write_text(f"image,row,col,class\n{result.data.val_scenes[0].key},1,1,land\n")
+    with pytest.raises(PointsError, match="none of the 1 points .* lies on a training image"):
+        train(config.model_copy(update={"out": tmp_path / "o", "points_file": other}))

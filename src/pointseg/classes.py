@@ -91,9 +91,7 @@ class ClassTable:
     def from_rows(cls, rows: Iterable[tuple[str, Colour | int]]) -> ClassTable:
         """Build a table from ``(name, colour)`` or ``(name, value)`` pairs."""
         rows = list(rows)
-        if not rows:
-            raise ClassesError("the classes table has no class", fix="add one row per class")
-        kind: MaskKind = "colour" if isinstance(rows[0][1], tuple) else "value"
+        kind: MaskKind = "colour" if rows and isinstance(rows[0][1], tuple) else "value"
         names = tuple(name for name, _ in rows)
         keys = tuple(tuple(int(c) for c in key) if kind == "colour" else int(key) for _, key in rows)  # type: ignore[union-attr, arg-type]
         return cls(names=names, keys=keys, kind=kind)  # type: ignore[arg-type]

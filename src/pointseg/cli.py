@@ -106,7 +106,10 @@ def train(
     optimizer: Annotated[OptimizerChoice, typer.Option("--optimizer")] = OptimizerChoice.adam,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-3,
     weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.0,
-    label_smoothing: Annotated[float, typer.Option("--label-smoothing")] = 0.0,
+    label_smoothing: Annotated[
+        float, typer.Option("--label-smoothing", help="Share of the target spread over all classes.")
+    ] = 0.0,
+    class_weights: Annotated[str | None, typer.Option("--class-weights", help="Loss weight per class, e.g. 1,2,1,1,1.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per batch (per device).")] = 8,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget in optimisation steps.")] = None,

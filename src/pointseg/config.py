@@ -43,7 +43,7 @@ class TrainConfig(BaseModel):
     points_file: Path | None = None
     full_masks: bool = False
     strategy: Strategy = "random"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     model: ModelName = "unet"
     width: int = Field(16, ge=1)
     depth: int = Field(4, ge=1, le=8)
@@ -51,6 +51,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weights: list[float] | None = None
     batch_size: int = Field(8, ge=1)
     epochs: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)
@@ -69,12 +70,24 @@ class TrainConfig(BaseModel):
         PointSpec.parse(value)
         return value
 
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _weights_parse(cls, value: object) -> object:
+        return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _one_budget(self) -> TrainConfig:
         if self.epochs is not None and self.max_steps is not None:
             raise ValueError("give either --epochs or --max-steps, not both")
         if self.epochs is None and self.max_steps is None:
             self.epochs = 20
+        if self.crop < 2 ** (self.depth + 1):
+            raise ValueError(
+                f"--crop {self.crop} is too small for --depth {self.depth}: the U-Net's deepest level would be "
+                f"under 2x2 pixels; use --crop {2 ** (self.depth + 1)} or more, or a smaller --depth"
+            )
+        if self.class_weights is not None and any(w < 0 for w in self.class_weights):
+            raise ValueError("--class-weights must not be negative")
         if self.full_masks and self.points_file is not None:
             raise ValueError("--full-masks trains on the dense masks: drop --points-file")
         return self

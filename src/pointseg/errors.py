@@ -46,6 +46,10 @@ class PointsError(PointsegError):
     """A point specification or point file that cannot be used."""
 
 
+class ConfigError(PointsegError):
+    """Options that cannot work together or on this machine (e.g. ``--accelerator gpu`` without a GPU)."""
+
+
 class CheckpointError(PointsegError):
     """A checkpoint that is missing or was not written by pointseg."""
 

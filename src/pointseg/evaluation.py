@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on whole images against their dense masks.
 
 The same code computes the validation metrics during training
-(:meth:`~pointseg.training.PointSegModule.validation_step`): loss over all labelled mask
+(:meth:`~pointseg.task.PointSegModule.validation_step`): loss over all labelled mask
 pixels, pixel accuracy, mIoU, per-class IoU and F1, kappa and the confusion matrix.
 
 Example:
@@ -16,13 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 from torch.utils.data import DataLoader
 
 from pointseg.data.dataset import WholeImageDataset
 from pointseg.data.discover import discover_pairs
 from pointseg.data.scenes import load_scenes
 from pointseg.predict import load_module
+from pointseg.training import make_trainer
 
 
 def evaluate(
@@ -42,10 +42,11 @@ def evaluate(
     module = load_module(checkpoint)
     scenes = load_scenes(discover_pairs(data), module.classes)
     loader = DataLoader(WholeImageDataset(scenes, module.band_stats), batch_size=1)
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_model_summary=False, enable_checkpointing=False)
+    trainer = make_trainer(
+        accelerator=accelerator, devices=1, logger=False, enable_model_summary=False, enable_checkpointing=False
+    )
     trainer.validate(module, dataloaders=loader, verbose=False)
     metrics = module.evaluation
-    assert metrics is not None
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))

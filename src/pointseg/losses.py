@@ -53,7 +53,7 @@ def partial_cross_entropy(
     if weight is None:
         denominator = labelled.sum()
     else:
-        denominator = weight.to(logits.dtype)[labels.clamp(min=0)].masked_fill(~labelled, 0).sum()
+        denominator = weight.to(logits.dtype)[labels.masked_fill(~labelled, 0)].masked_fill(~labelled, 0).sum()
     return per_pixel.sum() / denominator.clamp(min=1e-12) if bool(labelled.any()) else logits.sum() * 0.0
 
 

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pointseg.classes import IGNORE_INDEX
-
 
 def confusion_matrix(prediction: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``(num_classes, num_classes)`` pixel counts, rows true class, columns predicted.
@@ -106,4 +104,4 @@ def segmentation_metrics(matrix: np.ndarray | torch.Tensor, names: Sequence[str]
     )
 
 
-__all__ = ["IGNORE_INDEX", "SegmentationMetrics", "confusion_matrix", "segmentation_metrics"]
+__all__ = ["SegmentationMetrics", "confusion_matrix", "segmentation_metrics"]

@@ -20,7 +20,7 @@ from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import list_images
 from pointseg.data.imagery import read_image
-from pointseg.errors import CheckpointError
+from pointseg.errors import CheckpointError, ConfigError, DatasetError
 from pointseg.task import PointSegModule
 
 
@@ -44,10 +44,21 @@ def load_module(checkpoint: str | Path, device: str | torch.device = "cpu") -> P
 
 
 def resolve_device(accelerator: str = "auto") -> torch.device:
-    """``auto`` picks CUDA where present, else the CPU; ``cpu``/``gpu``/``cuda`` force one."""
-    if accelerator == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device("cuda" if accelerator in {"gpu", "cuda"} else accelerator)
+    """The torch device of an ``--accelerator`` value, as Lightning would pick it.
+
+    ``auto`` takes CUDA, else Apple's MPS, else the CPU; ``gpu`` takes CUDA or MPS.
+
+    Raises:
+        ConfigError: A GPU was asked for and none is there, or the value is unknown.
+    """
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if accelerator == "cpu" or (accelerator == "auto" and not (cuda or mps)):
+        return torch.device("cpu")
+    if accelerator in {"auto", "gpu", "cuda", "mps"} and (cuda or mps):
+        if accelerator == "mps" and not mps:
+            raise ConfigError("--accelerator mps: Apple's MPS is not available here", fix="use --accelerator auto")
+        return torch.device("cuda" if cuda and accelerator != "mps" else "mps")
+    raise ConfigError(f"--accelerator {accelerator}: no such device here", fix="use --accelerator auto, cpu or gpu")
 
 
 @dataclass
@@ -107,5 +118,10 @@ def predict_folder(checkpoint: str | Path, source: str | Path, out: str | Path, 
         relative = image_path.relative_to(source) if source.is_dir() else Path(image_path.name)
         target = (out / relative).with_suffix(".png")
         target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(colourise(segmenter.predict(read_image(image_path)), segmenter.classes)).save(target)
+        image = read_image(image_path)
+        try:
+            labels = segmenter.predict(image)
+        except DatasetError as err:  # bands that do not fit the model
+            raise DatasetError(f"{image_path}: {err.message}", fix=err.fix) from err
+        Image.fromarray(colourise(labels, segmenter.classes)).save(target)
         yield target

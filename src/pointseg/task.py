@@ -46,6 +46,7 @@ class PointSegModule(L.LightningModule):
         lr: Learning rate.
         weight_decay: Weight decay.
         label_smoothing: Label smoothing of the training loss.
+        class_weights: Optional weight of each class in the training loss.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class PointSegModule(L.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         label_smoothing: float = 0.0,
+        class_weights: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -65,7 +67,7 @@ class PointSegModule(L.LightningModule):
         self.band_stats = BandStats.from_dict(band_stats)
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PartialCrossEntropy(label_smoothing=label_smoothing)
+        self.loss = PartialCrossEntropy(weight=class_weights, label_smoothing=label_smoothing)
         self._reset_validation()
         self.evaluation: dict[str, Any] | None = None
         self.evaluation_step = -1
@@ -93,14 +95,14 @@ class PointSegModule(L.LightningModule):
     def _reset_validation(self) -> None:
         num_classes = self.classes.num_classes
         self._val_confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-        self._val_loss_sum = torch.zeros((), dtype=torch.float64)
+        self._val_loss_sum = 0.0  # a Python float: float64 on every device, MPS included
 
     def validation_step(self, batch: Sample, batch_idx: int) -> None:
         """Accumulate the confusion matrix and the loss over all labelled pixels of the dense mask."""
         target = batch["mask"]
         logits = self(batch["image"])
         loss_sum = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum")
-        self._val_loss_sum = self._val_loss_sum.to(self.device) + loss_sum.double()
+        self._val_loss_sum += float(loss_sum)
         matrix = confusion_matrix(logits.argmax(dim=1), target, self.classes.num_classes)
         self._val_confusion = self._val_confusion.to(self.device) + matrix
 
@@ -108,14 +110,18 @@ class PointSegModule(L.LightningModule):
         """Sum the counts over processes, turn them into metrics, log them and keep them in :attr:`evaluation`."""
         reduce = self.trainer.strategy.reduce
         matrix = reduce(self._val_confusion.to(self.device), reduce_op="sum").cpu()
-        loss_sum = float(reduce(self._val_loss_sum.to(self.device), reduce_op="sum"))
+        loss_sum = float(reduce(torch.tensor(self._val_loss_sum, device=self.device), reduce_op="sum"))
         self._reset_validation()
         pixels = int(matrix.sum())
-        loss = loss_sum / pixels if pixels else math.nan
+        loss = loss_sum / pixels if pixels else None
         metrics = segmentation_metrics(matrix, self.classes.names)
         self.evaluation = {"loss": loss, "pixels": pixels, **metrics.to_dict()}
         self.evaluation_step = self.global_step
-        scalars = {"val_loss": loss, "val_accuracy": metrics.accuracy, "val_kappa": metrics.kappa}
+        scalars = {
+            "val_loss": loss if loss is not None else math.nan,
+            "val_accuracy": metrics.accuracy,
+            "val_kappa": metrics.kappa,
+        }
         scalars |= {f"val_iou_{name}": iou for name, iou in metrics.per_class_iou.items()}
         self.log_dict({k: v for k, v in scalars.items() if not math.isnan(v)}, rank_zero_only=True)
         if not math.isnan(metrics.miou):

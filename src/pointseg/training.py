@@ -29,6 +29,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
@@ -40,7 +41,7 @@ from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
-from pointseg.errors import PointsegWarning, PointsError
+from pointseg.errors import ConfigError, PointsegWarning, PointsError
 from pointseg.models import ModelConfig
 from pointseg.task import PointSegModule
 
@@ -92,17 +93,27 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         return PreparedData(table, train_scenes, val_scenes, points)
     if config.points_file is not None:
         points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
-        held_out = int((~np.isin(points.keys, [p.key for p in train_pairs])).sum())
-        if held_out:
-            message = f"{held_out} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"
+        trained = np.isin(points.keys, [p.key for p in train_pairs])
+        if not trained.any():
+            raise PointsError(
+                f"none of the {len(points)} points of {config.points_file} lies on a training image",
+                fix="check that the points file belongs to --data, or pass --val-data so that no image of --data is held out",
+            )
+        if not trained.all():
+            message = (
+                f"{(~trained).sum()} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"
+            )
             warnings.warn(PointsegWarning(message), stacklevel=2)
+        points = points.select(trained)
         settings: dict[str, object] = {"source": str(config.points_file)}
     else:
-        masks = {scene.key: scene.mask for scene in train_scenes if scene.mask is not None}
+        masks = {scene.key: scene.mask for scene in train_scenes}
         points = simulate_points(masks, config.point_spec, config.strategy, config.seed)
         settings = {"points": config.points, "strategy": config.strategy, "seed": config.seed}
-    if len(points) == 0:
-        raise PointsError("no training point: the masks have no labelled pixel", fix="check the masks and the classes table")
+        if len(points) == 0:
+            raise PointsError(
+                "no training point: the training masks have no labelled pixel", fix="check the masks and the classes table"
+            )
     for scene in train_scenes:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
     if rank_zero_only.rank == 0:
@@ -117,10 +128,22 @@ def _loggers(out: Path) -> list[Logger]:
     return loggers
 
 
+def make_trainer(**options: Any) -> L.Trainer:
+    """A :class:`lightning.Trainer`; accelerator, device or strategy options it rejects raise :class:`ConfigError`."""
+    try:
+        return L.Trainer(**options)
+    except (MisconfigurationException, ValueError, RuntimeError) as err:
+        raise ConfigError(
+            f"cannot set up Lightning with accelerator={options.get('accelerator')!r}, devices={options.get('devices')!r}, "
+            f"strategy={options.get('strategy', 'auto')!r}: {err}",
+            fix="check --accelerator, --devices, --num-nodes and --trainer-strategy (--accelerator auto uses what is there)",
+        ) from err
+
+
 def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.Trainer:
     """The Lightning Trainer of a run: budget, devices, loggers, checkpointing, progress bar."""
     devices: int | str = int(config.devices) if config.devices.isdigit() else config.devices
-    return L.Trainer(
+    return make_trainer(
         default_root_dir=config.out,
         max_epochs=config.epochs if config.max_steps is None else -1,
         max_steps=config.max_steps if config.max_steps is not None else -1,
@@ -136,6 +159,7 @@ def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.
         logger=_loggers(config.out),
         use_distributed_sampler=False,
         callbacks=[
+            # keeps the latest epoch's weights if the run is stopped; train() writes the final ones over them
             ModelCheckpoint(dirpath=config.out, filename="model", save_top_k=1, enable_version_counter=False),
             *callbacks,
         ],
@@ -166,6 +190,11 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         (config.out / "config.json").write_text(config.model_dump_json(indent=2))
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = prepare_data(config)
+    if config.class_weights is not None and len(config.class_weights) != data.table.num_classes:
+        raise ConfigError(
+            f"--class-weights gives {len(config.class_weights)} weights for {data.table.num_classes} classes",
+            fix=f"give one weight per class, in the order {', '.join(data.table.names)}",
+        )
     stats = BandStats.compute([scene.image for scene in data.train_scenes])
     module = PointSegModule(
         model=ModelConfig(
@@ -181,6 +210,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         lr=config.lr,
         weight_decay=config.weight_decay,
         label_smoothing=config.label_smoothing,
+        class_weights=config.class_weights,
     )
     datamodule = PointSegDataModule(
         data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
@@ -194,7 +224,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     trainer.save_checkpoint(checkpoint)
     if data.val_scenes and module.evaluation_step != trainer.global_step:
         # a Trainer without logger, so that metrics.csv of the fit is left as it is
-        final = L.Trainer(
+        final = make_trainer(
             accelerator=config.accelerator,
             devices=trainer.num_devices,
             num_nodes=config.num_nodes,

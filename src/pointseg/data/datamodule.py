@@ -21,6 +21,7 @@ import lightning as L
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from pointseg.data.dataset import BandStats, RandomCropDataset, Scene, WholeImageDataset
+from pointseg.errors import DatasetError
 
 
 class ShardSampler(Sampler[int]):
@@ -90,6 +91,11 @@ class PointSegDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         """Whole images, one per batch; each image in exactly one process."""
         replicas, rank = self._replicas()
+        if len(self.val_dataset) < replicas:
+            raise DatasetError(
+                f"{len(self.val_dataset)} validation image(s) for {replicas} processes: every process needs at least one",
+                fix="hold out more images (--val-fraction, --val-data) or train on fewer devices",
+            )
         return DataLoader(
             self.val_dataset,
             batch_size=1,

@@ -76,16 +76,11 @@ class BandStats:
         """Mean and standard deviation of every band over all pixels of ``images``.
 
         Raises:
-            DatasetError: No image, or images with different band counts.
+            DatasetError: No image.
         """
         if not images:
             raise DatasetError("no training image to compute band statistics from", fix="check --data and --val-fraction")
-        bands = {image.shape[2] for image in images}
-        if len(bands) > 1:
-            raise DatasetError(
-                f"training images have different band counts {sorted(bands)}", fix="use images with the same bands"
-            )
-        total = np.zeros(bands.pop())
+        total = np.zeros(images[0].shape[2])
         squares = np.zeros_like(total)
         count = 0
         for image in images:

@@ -31,18 +31,18 @@ from pointseg.errors import DatasetError
 
 @dataclass(frozen=True)
 class ImagePair:
-    """One image and its dense mask (``mask`` is None for an image without one).
+    """One image and its dense mask.
 
     Attributes:
         key: Stable name of the image within its dataset, e.g. ``tile_1/image_part_001``.
         image: Path of the image.
-        mask: Path of the mask, or None.
+        mask: Path of the mask.
         size: ``(height, width)`` in pixels.
     """
 
     key: str
     image: Path
-    mask: Path | None
+    mask: Path
     size: tuple[int, int]
 
 
@@ -59,18 +59,19 @@ def _by_stem(folder: Path) -> dict[str, Path]:
     return files
 
 
-def discover_pairs(root: str | Path, *, require_masks: bool = True) -> list[ImagePair]:
+def _first_of(paths: list[Path]) -> str:
+    return f"{paths[0]}" + (f" (and {len(paths) - 1} more)" if len(paths) > 1 else "")
+
+
+def discover_pairs(root: str | Path) -> list[ImagePair]:
     """All image/mask pairs under ``root``, sorted by key, sizes checked.
 
     Args:
         root: The dataset root, searched recursively for ``images`` folders.
-        require_masks: If True, every image must have a mask. If False, images without
-            a mask are returned with ``mask=None`` (prediction, real point labels).
 
     Raises:
         DatasetError: The root is missing or holds no pair; a mask has no image; an image
-            has no mask (when required); an image and its mask differ in size; a file is
-            unreadable.
+            has no mask; an image and its mask differ in size; a file is unreadable.
     """
     root = Path(root)
     if not root.is_dir():
@@ -79,32 +80,27 @@ def discover_pairs(root: str | Path, *, require_masks: bool = True) -> list[Imag
     pairs: list[ImagePair] = []
     for images_dir in folders:
         masks_dir = images_dir.parent / "masks"
-        images = _by_stem(images_dir)
-        masks = _by_stem(masks_dir) if masks_dir.is_dir() else {}
-        if require_masks and not masks_dir.is_dir():
+        if not masks_dir.is_dir():
             raise DatasetError(f"{images_dir} has no sibling folder 'masks'", fix=f"put the masks in {masks_dir}")
-        orphans = sorted(set(masks) - set(images))
-        if orphans:
+        images, masks = _by_stem(images_dir), _by_stem(masks_dir)
+        if orphans := [masks[stem] for stem in sorted(set(masks) - set(images))]:
             raise DatasetError(
-                f"mask without image: {masks[orphans[0]]}" + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else ""),
+                f"mask without image: {_first_of(orphans)}",
                 fix=f"add the image with the same name to {images_dir}, or remove the mask",
             )
-        missing = sorted(set(images) - set(masks))
-        if require_masks and missing:
+        if missing := [images[stem] for stem in sorted(set(images) - set(masks))]:
             raise DatasetError(
-                f"image without mask: {images[missing[0]]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
-                fix=f"add its mask (same name) to {masks_dir}, or remove the image",
+                f"image without mask: {_first_of(missing)}", fix=f"add its mask (same name) to {masks_dir}, or remove the image"
             )
         prefix = images_dir.parent.relative_to(root)
         for stem, image_path in images.items():
-            mask_path = masks.get(stem)
-            size = image_size(image_path)
-            if mask_path is not None and (mask_size := image_size(mask_path)) != size:
+            size, mask_size = image_size(image_path), image_size(masks[stem])
+            if mask_size != size:
                 raise DatasetError(
-                    f"{mask_path} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is {size[1]}x{size[0]}",
+                    f"{masks[stem]} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is {size[1]}x{size[0]}",
                     fix="resample the mask to the image's grid (nearest neighbour) or fix the pair",
                 )
-            pairs.append(ImagePair(key=(prefix / stem).as_posix(), image=image_path, mask=mask_path, size=size))
+            pairs.append(ImagePair(key=(prefix / stem).as_posix(), image=image_path, mask=masks[stem], size=size))
     if not pairs:
         raise DatasetError(
             f"no images found under {root}",

@@ -6,7 +6,9 @@ classes table needs. Palette (``P`` mode) masks are expanded to colours for a co
 table and kept as raw indices for a value table.
 
 Example:
-    >>> from pathlib import Path
+    >>> from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
     >>> import tempfile
     >>> from PIL import Image
     >>> path = Path(tempfile.mkdtemp()) / "a.png"
@@ -19,6 +21,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +35,22 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
 """File endings recognised as images (and masks) when a folder is searched."""
 
 
-def _open(path: Path) -> Image.Image:
+_CORRUPT = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[Image.Image]:
+    """Open an image; turn every failure, while opening or decoding, into a :class:`DatasetError`."""
     try:
-        return Image.open(path)
+        with Image.open(path) as image:
+            yield image
     except FileNotFoundError as err:
         raise DatasetError(f"file not found: {path}", fix="check the path") from err
-    except (UnidentifiedImageError, OSError) as err:
+    except Image.DecompressionBombError as err:
+        raise DatasetError(
+            f"{path} is too large to read whole: {err}", fix="cut the scene into tiles of at most ~100 megapixels"
+        ) from err
+    except _CORRUPT as err:  # not an image, or truncated or corrupt pixel data
         raise DatasetError(
             f"cannot read {path}: {err}", fix="replace the file with a valid JPEG, PNG or TIFF, or remove it with its pair"
         ) from err
@@ -44,32 +58,29 @@ def _open(path: Path) -> Image.Image:
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(height, width)`` of an image, read from its header only."""
-    with _open(Path(path)) as image:
+    with _reading(Path(path)) as image:
         width, height = image.size
     return height, width
-
-
-def _load(path: Path, image: Image.Image) -> np.ndarray:
-    try:
-        return np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt pixel data
-        raise DatasetError(f"cannot decode {path}: {err}", fix="replace the corrupt file or remove it with its pair") from err
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an ``(H, W, bands)`` array in its own data type.
 
+    Palette and other indirect modes are expanded to RGB. The alpha band of PNG, GIF and
+    WebP pictures is dropped; a four-band TIFF keeps its four bands.
+
     Raises:
         DatasetError: The file is missing or not a readable image.
     """
     path = Path(path)
-    with _open(path) as image:
+    with _reading(path) as image:
+        picture = image.format in {"PNG", "GIF", "WEBP"}
         if image.mode in {"P", "PA", "CMYK", "YCbCr", "LA"}:
             image = image.convert("RGBA" if "A" in image.mode else "RGB")
-        array = _load(path, image)
+        array = np.asarray(image)
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.shape[2] == 4:  # drop the alpha band of RGBA pictures
+    if picture and array.shape[2] == 4:
         array = array[:, :, :3]
     return np.ascontiguousarray(array)
 
@@ -86,8 +97,8 @@ def read_mask(path: str | Path, kind: MaskKind) -> np.ndarray:
         DatasetError: The file is missing or not a readable image.
     """
     path = Path(path)
-    with _open(path) as image:
-        if kind == "colour" and image.mode not in {"RGB"}:
-            image = image.convert("RGB") if image.mode in {"P", "PA", "RGBA", "CMYK", "YCbCr"} else image
-        array = _load(path, image)
+    with _reading(path) as image:
+        if kind == "colour" and image.mode in {"P", "PA", "RGBA", "CMYK", "YCbCr"}:
+            image = image.convert("RGB")
+        array = np.asarray(image)
     return np.ascontiguousarray(array)

@@ -98,7 +98,7 @@ class UnknownSummary:
 
 
 def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.ndarray]:
-    """Decode the mask of every pair that has one.
+    """Decode the mask of every pair.
 
     Returns:
         Labels by image key, ``int16`` with :data:`~pointseg.classes.IGNORE_INDEX` for unknown pixels.
@@ -110,8 +110,6 @@ def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.nd
     summary = UnknownSummary()
     labels: dict[str, np.ndarray] = {}
     for pair in pairs:
-        if pair.mask is not None:
-            raw = read_mask(pair.mask, table.kind)
-            labels[pair.key] = summary.decode(table, raw, str(pair.mask)).astype(np.int16)
+        labels[pair.key] = summary.decode(table, read_mask(pair.mask, table.kind), str(pair.mask)).astype(np.int16)
     summary.check(table)
     return labels

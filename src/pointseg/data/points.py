@@ -102,11 +102,10 @@ def _class_balanced(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.
         return np.empty(0, dtype=np.int64)
     quota = np.full(present.size, n // present.size)
     quota[rng.choice(present.size, size=n % present.size, replace=False)] += 1
-    chosen = [
-        rng.choice(pixels, size=min(q, pixels.size), replace=False)
-        for cls, q in zip(present, quota)
-        if (pixels := np.flatnonzero(flat == cls)).size
-    ]
+    chosen = []
+    for cls, q in zip(present, quota):
+        pixels = np.flatnonzero(flat == cls)
+        chosen.append(rng.choice(pixels, size=min(q, pixels.size), replace=False))
     return np.concatenate(chosen)
 
 
@@ -141,6 +140,10 @@ class PointLabels:
 
     def __len__(self) -> int:
         return int(self.rows.size)
+
+    def select(self, keep: np.ndarray) -> PointLabels:
+        """The points where the boolean array ``keep`` is true."""
+        return PointLabels(self.keys[keep], self.rows[keep], self.cols[keep], self.classes[keep])
 
     def label_map(self, key: str, shape: tuple[int, int]) -> np.ndarray:
         """A sparse ``int16`` label map of one image: point classes, :data:`IGNORE_INDEX` elsewhere."""
@@ -180,37 +183,40 @@ class PointLabels:
         path = Path(path)
         if not path.is_file():
             raise PointsError(f"points file not found: {path}", fix="write one with `pointseg points` or check the path")
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                header, records = reader.fieldnames or [], list(reader)
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise PointsError(f"{path} is not a readable CSV file: {err}", fix="save the points as UTF-8 CSV") from err
+        if not {"image", "row", "col", "class"} <= set(header):
+            raise PointsError(f"{path} lacks the columns image,row,col,class", fix="write points with `pointseg points`")
         index = {name: i for i, name in enumerate(table.names)}
         keys, rows, cols, classes = [], [], [], []
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or not {"image", "row", "col", "class"} <= set(reader.fieldnames):
-                raise PointsError(f"{path} lacks the columns image,row,col,class", fix="write points with `pointseg points`")
-            for line, record in enumerate(reader, start=2):
-                where = f"{path}, line {line}"
-                if record["class"] not in index:
+        for line, record in enumerate(records, start=2):
+            where = f"{path}, line {line}"
+            if record["class"] not in index:
+                raise PointsError(
+                    f"{where}: class {record['class']!r} is not in the classes table", fix=f"use one of {', '.join(table.names)}"
+                )
+            try:
+                row, col = int(record["row"]), int(record["col"])
+            except ValueError as err:
+                raise PointsError(f"{where}: row and col must be whole numbers", fix="correct the row") from err
+            if sizes is not None:
+                if record["image"] not in sizes:
                     raise PointsError(
-                        f"{where}: class {record['class']!r} is not in the classes table",
-                        fix=f"use one of {', '.join(table.names)}",
+                        f"{where}: image {record['image']!r} is not in the dataset", fix="check --data or the points file"
                     )
-                try:
-                    row, col = int(record["row"]), int(record["col"])
-                except ValueError as err:
-                    raise PointsError(f"{where}: row and col must be whole numbers", fix="correct the row") from err
-                if sizes is not None:
-                    if record["image"] not in sizes:
-                        raise PointsError(
-                            f"{where}: image {record['image']!r} is not in the dataset", fix="check --data or the points file"
-                        )
-                    height, width = sizes[record["image"]]
-                    if not (0 <= row < height and 0 <= col < width):
-                        raise PointsError(
-                            f"{where}: pixel ({row}, {col}) is outside the {width}x{height} image", fix="correct the row"
-                        )
-                keys.append(record["image"])
-                rows.append(row)
-                cols.append(col)
-                classes.append(index[record["class"]])
+                height, width = sizes[record["image"]]
+                if not (0 <= row < height and 0 <= col < width):
+                    raise PointsError(
+                        f"{where}: pixel ({row}, {col}) is outside the {width}x{height} image", fix="correct the row"
+                    )
+            keys.append(record["image"])
+            rows.append(row)
+            cols.append(col)
+            classes.append(index[record["class"]])
         return cls(
             np.asarray(keys, dtype=object), np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(classes, np.int64)
         )

@@ -43,7 +43,7 @@ def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> t
     if n_val >= len(pairs):
         raise DatasetError(
             f"the dataset has {len(pairs)} image(s): none would be left for training with --val-fraction {val_fraction}",
-            fix="add images, lower --val-fraction, or pass --val-data",
+            fix="add images, pass --val-data, or --val-fraction 0 to train without validation",
         )
     order = np.random.default_rng(seed).permutation(len(pairs))
     val_index = set(order[:n_val].tolist())
@@ -61,5 +61,10 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
         image = read_image(pair.image)
         if image.shape[:2] != pair.size:
             raise DatasetError(f"{pair.image} changed size while being read", fix="check the file")
-        scenes.append(Scene(pair.key, image, mask=masks.get(pair.key)))
+        if scenes and image.shape[2] != scenes[0].image.shape[2]:
+            raise DatasetError(
+                f"{pair.image} has {image.shape[2]} bands but {pairs[0].image} has {scenes[0].image.shape[2]}",
+                fix="give images with the same bands",
+            )
+        scenes.append(Scene(pair.key, image, mask=masks[pair.key]))
     return scenes

@@ -1,0 +1,37 @@
+import pytest
+from pydantic import ValidationError
+
+from pointseg.config import TrainConfig
+from pointseg.errors import PointsError
+
+BASE = {"data": "d", "classes": "c.csv", "out": "o"}
+
+
+def test_defaults_and_budget():
+    config = TrainConfig(**BASE)
+    assert (config.optimizer, config.lr, config.batch_size, config.epochs, config.max_steps) == ("adam", 1e-3, 8, 20, None)
+    assert TrainConfig(**BASE, max_steps=100).budget == "max_steps=100"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"epochs": 2, "max_steps": 3}, "either --epochs or --max-steps"),
+        ({"crop": 16, "depth": 4}, "--crop 16 is too small for --depth 4"),
+        ({"seed": -1}, "greater than or equal to 0"),
+        ({"strategy": "stratified"}, "'random', 'class-balanced' or 'grid'"),
+        ({"full_masks": True, "points_file": "p.csv"}, "drop --points-file"),
+        ({"class_weights": "1,-2"}, "must not be negative"),
+    ],
+)
+def test_bad_values_fail_at_parse_time(options, message):
+    with pytest.raises(ValidationError, match=message):
+        TrainConfig(**BASE, **options)
+
+
+def test_points_and_class_weights_are_parsed():
+    config = TrainConfig(**BASE, points="0.001", class_weights="1, 2.5,1")
+    assert config.point_spec.fraction == 0.001
+    assert config.class_weights == [1.0, 2.5, 1.0]
+    with pytest.raises(PointsError):
+        TrainConfig(**BASE, points="lots")
