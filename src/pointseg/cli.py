@@ -14,7 +14,7 @@ import sys
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated, Any, get_args
 
 import typer
 from pydantic import ValidationError
@@ -24,7 +24,7 @@ from rich.table import Table
 from pointseg.classes import ClassTable
 from pointseg.config import Optimizer
 from pointseg.data.points import STRATEGIES
-from pointseg.errors import PointsegError, PointsegWarning
+from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 
 app = typer.Typer(
     name="pointseg",
@@ -165,6 +165,107 @@ def predict(
 
     written = list(predict_folder(checkpoint, input, out, accelerator))
     console.print(f"{len(written)} colour masks written to [bold]{out}[/bold]")
+
+
+def _extra_options(args: list[str]) -> dict[str, Any]:
+    """``--name value`` pairs and ``--flag`` / ``--no-flag`` switches left over by the parser."""
+    options: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        if not args[i].startswith("--"):
+            raise ConfigError(f"unexpected argument {args[i]!r}", fix="give options as --name value")
+        name = args[i][2:]
+        if i + 1 < len(args) and not args[i + 1].startswith("--"):
+            options[name] = args[i + 1]
+            i += 2
+        else:
+            options[name.removeprefix("no-")] = not name.startswith("no-")
+            i += 1
+    return options
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(
+    ctx: typer.Context,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset root (or in --config).")] = None,
+    classes: Annotated[Path | None, typer.Option("--classes", help="Classes CSV (or in --config).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Sweep folder: study, points, one run folder per configuration.")] = Path(
+        "sweep"
+    ),
+    lr: Annotated[str | None, typer.Option("--lr", help="Learning rates, comma-separated (default 0.001,0.01).")] = None,
+    batch_size: Annotated[str | None, typer.Option("--batch-size", help="Batch sizes (default 16,32,64).")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Train every configuration with seeds 0..N-1.")] = 1,
+    storage: Annotated[
+        str | None, typer.Option("--storage", help="SQLAlchemy URL of a shared study (default: SQLite in --out).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of options; the command line wins.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Budget: the same epochs for all (default 20).")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget: the same optimisation steps for all.")] = None,
+    samples: Annotated[int | None, typer.Option("--samples", help="Budget: the same number of crops seen by all.")] = None,
+) -> None:
+    """Train a grid of configurations (learning rate x batch size by default), resumably.
+
+    Any option of `pointseg train` may follow, as one value or a comma list that becomes an
+    axis of the grid: e.g. --optimizer adam,sgd --points 20,100. Re-running the same
+    command resumes; several processes given the same --storage share the work.
+    """
+    from pointseg.sweep import build_spec, run_sweep
+    from pointseg.sweep_report import results_table
+
+    options = _read_yaml(config) if config is not None else {}
+    seeds = int(options.pop("seeds", seeds))
+    storage = storage or options.pop("storage", None)
+    given = {"data": data, "classes": classes, "lr": lr, "batch_size": batch_size}
+    given |= {"epochs": epochs, "max_steps": max_steps, "samples": samples}
+    if any(given[k] is not None for k in ("epochs", "max_steps", "samples")):  # the command line's budget wins
+        for key in ("epochs", "max_steps", "samples"):
+            options.pop(key, None)
+    options |= {k: v for k, v in given.items() if v is not None} | _extra_options(ctx.args)
+    spec = build_spec(options, seeds=seeds)
+    total = len(spec.configurations())
+    count = 0
+
+    def progress(outcome: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+        miou = (outcome.get("metrics") or {}).get("miou")
+        detail = f"mIoU {miou:.4f}" if miou is not None else outcome.get("message", "")
+        console.print(f"[{count}] {outcome['name']}: [bold]{outcome['status']}[/bold] {detail}", highlight=False)
+
+    console.print(f"sweep of {total} trainings ({spec.budget} budget {spec.amount}) in [bold]{out}[/bold]")
+    try:
+        rows = run_sweep(spec, out, storage=storage, on_result=progress)
+    except KeyboardInterrupt:
+        errors.print("interrupted: finished configurations are stored; run the same command again to resume")
+        raise typer.Exit(130) from None
+    console.print(results_table(rows))
+    console.print(f"{len(rows)} of {total} configurations stored; `pointseg report {out}` writes the report")
+
+
+@app.command()
+def report(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder.")],
+) -> None:
+    """Write report.md, report.html and results.csv of a sweep, from its stored results."""
+    from pointseg.sweep_report import write_report
+
+    written = write_report(sweep_dir)
+    for path in written:
+        console.print(f"written: [bold]{path}[/bold]")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}", fix="pass --config a YAML file of options")
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}", fix="correct the file") from err
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path} must map option names to values", fix="write e.g. `lr: [0.001, 0.01]`")
+    return {str(k).replace("-", "_"): v for k, v in content.items()}
 
 
 @app.command()

@@ -44,6 +44,7 @@ class TrainConfig(BaseModel):
     full_masks: bool = False
     strategy: Strategy = "random"
     seed: int = Field(0, ge=0)
+    split_seed: int | None = Field(None, ge=0)
     model: ModelName = "unet"
     width: int = Field(16, ge=1)
     depth: int = Field(4, ge=1, le=8)

@@ -26,7 +26,7 @@ from PIL import Image
 
 from pointseg.config import TrainConfig
 from pointseg.predict import Segmenter, colourise
-from pointseg.report import Panel, metrics_markdown, prediction_figure
+from pointseg.report import metrics_markdown, prediction_figure, prediction_panels
 from pointseg.training import train
 
 CREDIT = "Dubai aerial imagery, Humans in the Loop / MBRSC, CC0 1.0"
@@ -77,19 +77,14 @@ def run_demo(out: str | Path = "pointseg-demo", max_steps: int = 300, accelerato
     result = train(config)
     assert result.metrics is not None, "the demo always validates"
     segmenter = Segmenter.from_checkpoint(result.checkpoint, accelerator)
-    panels = []
     predictions = out / "predictions"
     predictions.mkdir(parents=True, exist_ok=True)
     for scene in result.data.val_scenes:
         labels = segmenter.predict(scene.image)
         Image.fromarray(colourise(labels, segmenter.classes)).save(predictions / f"{scene.key.replace('/', '_')}.png")
-        panels.append(Panel(f"validation: {scene.key}", scene.image, scene.mask, None, labels))
     points = result.data.points
-    for scene in result.data.train_scenes[:2]:
-        here = points.keys == scene.key  # type: ignore[union-attr]
-        own = (points.rows[here], points.cols[here], points.classes[here])  # type: ignore[union-attr]
-        panels.append(Panel(f"training: {scene.key}", scene.image, scene.mask, own, segmenter.predict(scene.image)))
-    figure = prediction_figure(panels[:2] + panels[-2:], segmenter.classes, out / "predictions.png")
+    panels = prediction_panels(segmenter, result.data.val_scenes[:2], result.data.train_scenes[:2], points)
+    figure = prediction_figure(panels, segmenter.classes, out / "predictions.png")
     report = out / "report.md"
     report.write_text(
         "# pointseg demo\n\n"

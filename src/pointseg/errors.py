@@ -55,17 +55,19 @@ class CheckpointError(PointsegError):
 
 
 class TrainingDiverged(PointsegError):
-    """The training loss became NaN or infinite.
+    """The training loss became NaN or infinite, or stayed at chance level.
 
     Args:
-        step: The optimisation step at which the loss stopped being finite.
+        step: The optimisation step at which it was detected.
         loss: The offending loss value.
+        reason: What happened, in words.
     """
 
-    def __init__(self, step: int, loss: float) -> None:
+    def __init__(self, step: int, loss: float, reason: str = "the loss is not finite") -> None:
         self.step = step
         self.loss = loss
+        self.reason = reason
         super().__init__(
-            f"training diverged at step {step}: the loss is {loss}",
+            f"training diverged at step {step}: {reason} (loss {loss:.4g})",
             fix="lower the learning rate (--lr), e.g. by a factor of 10; metrics logged so far are kept in the run folder",
         )

@@ -22,12 +22,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.table import Table
 
 from pointseg.classes import ClassTable
+from pointseg.data.dataset import Scene
+from pointseg.data.points import PointLabels
+
+if TYPE_CHECKING:
+    from pointseg.predict import Segmenter
 
 _SUMMARY = (("miou", "mIoU"), ("accuracy", "pixel accuracy"), ("kappa", "kappa"), ("loss", "loss"))
 
@@ -128,3 +133,17 @@ def prediction_figure(panels: Sequence[Panel], classes: ClassTable, path: str | 
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def prediction_panels(
+    segmenter: Segmenter, held_out: Sequence[Scene], trained: Sequence[Scene], points: PointLabels | None
+) -> list[Panel]:
+    """Panels of validation scenes (no points) and of training scenes with their points."""
+    panels = [Panel(f"validation: {s.key}", s.image, s.mask, None, segmenter.predict(s.image)) for s in held_out]
+    for scene in trained:
+        own = None
+        if points is not None:
+            here = points.keys == scene.key
+            own = (points.rows[here], points.cols[here], points.classes[here])
+        panels.append(Panel(f"training: {scene.key}", scene.image, scene.mask, own, segmenter.predict(scene.image)))
+    return panels

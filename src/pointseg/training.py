@@ -34,32 +34,17 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from pointseg.callbacks import MetricsWriter
 from pointseg.classes import ClassTable
 from pointseg.config import TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import BandStats, Scene
-from pointseg.data.discover import discover_pairs
+from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
 from pointseg.errors import ConfigError, PointsegWarning, PointsError
 from pointseg.models import ModelConfig
 from pointseg.task import PointSegModule
-
-
-class MetricsWriter(Callback):
-    """Write the latest validation metrics to a JSON file, from the global-zero process.
-
-    Runs inside the training processes, so it works with every Lightning strategy,
-    spawn-based ones included, and leaves the latest metrics behind if a run is stopped.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Write :attr:`PointSegModule.evaluation`."""
-        if trainer.is_global_zero and not trainer.sanity_checking:
-            self.path.write_text(json.dumps(pl_module.evaluation, indent=2))
 
 
 @dataclass
@@ -72,18 +57,23 @@ class PreparedData:
     points: PointLabels | None
 
 
+def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], list[ImagePair], list[ImagePair]]:
+    """The classes, all pairs of ``--data``, and the training and validation pairs of a run."""
+    table = ClassTable.read_csv(config.classes)
+    pairs = discover_pairs(config.data)
+    if config.val_data is not None:
+        return table, pairs, pairs, discover_pairs(config.val_data)
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    return table, pairs, *split_pairs(pairs, config.val_fraction, split_seed)
+
+
 def prepare_data(config: TrainConfig) -> PreparedData:
     """Discover, split and load the data of a run; simulate (or read) and write its points.
 
     Raises:
         PointsegError: Any problem with the data, the classes or the points.
     """
-    table = ClassTable.read_csv(config.classes)
-    pairs = discover_pairs(config.data)
-    if config.val_data is not None:
-        train_pairs, val_pairs = pairs, discover_pairs(config.val_data)
-    else:
-        train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
+    table, pairs, train_pairs, val_pairs = split_dataset(config)
     scenes = load_scenes([*train_pairs, *val_pairs], table)  # one pass: one report of unknown colours
     train_scenes, val_scenes = scenes[: len(train_pairs)], scenes[len(train_pairs) :]
     points = None

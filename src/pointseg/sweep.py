@@ -1,0 +1,366 @@
+"""A resumable grid of trainings kept in an Optuna study: the learning-rate and batch-size study and its kin.
+
+A sweep folder holds:
+
+* ``study.db``: the Optuna study (SQLite) unless ``--storage`` names another database;
+  several processes or machines given the same storage share the work;
+* ``sweep.json``: the sweep's specification (fixed options, axes, seeds, budget);
+* ``points/``: the point labels every configuration trains on (one set per point
+  density and strategy), drawn once;
+* ``runs/<name>/``: one ordinary run folder per configuration and seed.
+
+Each configuration is an Optuna trial of a :class:`optuna.samplers.GridSampler`. Its
+outcome is stored with it as user attributes: ``status`` (``done``, ``diverged`` or
+``failed``), the final metrics, the step of divergence or the error message. A failure is
+a result: the sweep goes on. Re-running the same command resumes: finished trials are
+skipped; a trial that was interrupted (Ctrl-C) or whose process died is run again.
+
+Example:
+    >>> spec = SweepSpec(base={"data": "d", "classes": "c.csv"}, axes={"lr": [0.001, 0.01], "batch_size": [16, 32]}, seeds=2)
+    >>> len(spec.configurations())
+    8
+    >>> run_name({"lr": 0.01, "batch_size": 16, "seed": 1})
+    'lr=0.01_batch_size=16_seed=1'
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from pointseg.callbacks import ChanceMonitor
+from pointseg.classes import ClassTable
+from pointseg.config import TrainConfig
+from pointseg.errors import ConfigError, TrainingDiverged
+from pointseg.training import prepare_data, train
+
+Budget = Literal["epochs", "steps", "samples"]
+STUDY_NAME = "pointseg-sweep"
+DEFAULT_AXES: dict[str, list[Any]] = {"lr": [0.001, 0.01], "batch_size": [16, 32, 64]}
+
+# options that belong to the sweep or to each run, not to the grid
+_RESERVED = frozenset({"out", "seed", "points_file", "split_seed", "epochs", "max_steps"})
+
+
+class SweepSpec(BaseModel):
+    """What a sweep trains: fixed options, the axes of the grid, seeds and the budget.
+
+    Attributes:
+        base: :class:`TrainConfig` options shared by every configuration (``data``, ``classes``...).
+        axes: Option name -> values; the grid is their product.
+        seeds: Each configuration is trained with seeds ``0 .. seeds - 1``.
+        budget: The same number of ``epochs`` for every configuration (a larger batch
+            takes fewer steps), the same number of ``steps``, or the same number of
+            ``samples`` seen (steps = samples / batch size).
+        amount: The budget's number: epochs, steps or samples.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: dict[str, Any]
+    axes: dict[str, list[Any]] = Field(default_factory=lambda: dict(DEFAULT_AXES))
+    seeds: int = Field(1, ge=1)
+    budget: Budget = "epochs"
+    amount: int = Field(20, ge=1)
+
+    def configurations(self) -> list[dict[str, Any]]:
+        """Every grid point with every seed, in a stable order."""
+        names = list(self.axes)
+        return [
+            {**dict(zip(names, values)), "seed": seed}
+            for values in itertools.product(*self.axes.values())
+            for seed in range(self.seeds)
+        ]
+
+    def train_config(self, params: Mapping[str, Any], out: Path, points_file: Path | None) -> TrainConfig:
+        """The :class:`TrainConfig` of one configuration.
+
+        Raises:
+            pydantic.ValidationError: An option value is invalid.
+        """
+        options = {**self.base, **params, "out": out}
+        options["split_seed"] = self.base.get("seed", 0)
+        if points_file is not None:
+            options["points_file"] = points_file
+        if self.budget == "epochs":
+            options["epochs"] = self.amount
+        elif self.budget == "steps":
+            options["max_steps"] = self.amount
+        else:
+            options["max_steps"] = max(1, math.ceil(self.amount / int(options.get("batch_size", 8))))
+        return TrainConfig(**options)
+
+    def validate_all(self, out: Path) -> None:
+        """Check every configuration before anything is trained.
+
+        Raises:
+            ConfigError: An axis or option is unknown, reserved or has an invalid value.
+        """
+        for name in [*self.base, *self.axes]:
+            if name not in TrainConfig.model_fields or (name in _RESERVED and name in self.axes):
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} cannot be a sweep option",
+                    fix="use the options of `pointseg train`; the seed is repeated with --seeds and the budget set with --budget",
+                )
+        for params in self.configurations():
+            try:
+                self.train_config(params, out, None)
+            except ValidationError as err:
+                problem = err.errors()[0]
+                option = "-".join(str(p) for p in problem["loc"]).replace("_", "-") or "options"
+                raise ConfigError(
+                    f"configuration {run_name(params)}: --{option}: {problem['msg']}", fix="correct the value or the axis"
+                ) from err
+
+
+def build_spec(options: Mapping[str, Any], seeds: int = 1) -> SweepSpec:
+    """A :class:`SweepSpec` from command-line or YAML options.
+
+    Args:
+        options: ``pointseg train`` option names (``lr`` or ``batch-size``) -> a value, a list,
+            or a comma-separated string (``"0.001,0.01"``); several values make an axis of the
+            grid. The budget is one of ``epochs``, ``max_steps`` or ``samples`` (default 20 epochs).
+        seeds: Number of seeds each configuration is trained with.
+
+    Raises:
+        ConfigError: An unknown option, a value of the wrong type, or two budgets.
+
+    >>> spec = build_spec({"data": "d", "classes": "c.csv", "lr": "0.001,0.01", "optimizer": "adam,sgd", "max-steps": 50})
+    >>> spec.axes, spec.budget, spec.amount
+    ({'lr': [0.001, 0.01], 'batch_size': [16, 32, 64], 'optimizer': ['adam', 'sgd']}, 'steps', 50)
+    """
+    options = {name.replace("-", "_"): value for name, value in options.items() if value is not None}
+    budgets = [
+        (key, mode) for key, mode in (("epochs", "epochs"), ("max_steps", "steps"), ("samples", "samples")) if key in options
+    ]
+    if len(budgets) > 1:
+        raise ConfigError("give one budget: --epochs, --max-steps or --samples", fix="keep one of them")
+    budget, amount = (budgets[0][1], int(options.pop(budgets[0][0]))) if budgets else ("epochs", 20)
+    base: dict[str, Any] = {}
+    axes = dict(DEFAULT_AXES)
+    for name, raw in options.items():
+        field = TrainConfig.model_fields.get(name)
+        if field is None:
+            raise ConfigError(f"--{name.replace('_', '-')} is not an option of pointseg train", fix="see pointseg train --help")
+        whole = "list" in str(field.annotation)  # e.g. class weights: one value made of numbers
+        if isinstance(raw, list):
+            values = raw
+        elif isinstance(raw, str) and "," in raw and not whole:
+            values = [part.strip() for part in raw.split(",")]
+        else:
+            values = [raw]
+        try:
+            typed = values if whole else [TypeAdapter(field.annotation).validate_python(v) for v in values]
+        except ValidationError as err:
+            raise ConfigError(
+                f"--{name.replace('_', '-')} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type"
+            ) from err
+        if len(typed) > 1:
+            axes[name] = typed
+        else:
+            base[name] = typed[0]
+            axes.pop(name, None)
+    return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount)
+
+
+def run_name(params: Mapping[str, Any]) -> str:
+    """Folder name of a configuration: its parameters in order, ``name=value`` joined by ``_``."""
+    return "_".join(f"{name}={value}" for name, value in params.items())
+
+
+def _points_key(options: Mapping[str, Any]) -> str:
+    return f"{options.get('points', '0.0001')}_{options.get('strategy', 'random')}"
+
+
+def _draw_points(spec: SweepSpec, folder: Path) -> dict[str, Path]:
+    """Draw, once, the points of every point density and strategy of the sweep."""
+    files = {}
+    for params in spec.configurations():
+        options = {**spec.base, **params}
+        if options.get("full_masks") or options.get("points_file"):
+            continue
+        key = _points_key(options)
+        out = folder / key
+        if key not in files and not (out / "points.csv").exists():
+            config = spec.train_config({**params, "seed": spec.base.get("seed", 0)}, out, None)
+            prepare_data(config)
+        files[key] = out / "points.csv"
+    return files
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return {k: str(v) for k, v in a.items()} == {k: str(v) for k, v in b.items()}
+
+
+def _taken_by_another(trial: optuna.Trial, params: Mapping[str, Any]) -> bool:
+    """True if an earlier trial of the same configuration is running or has its outcome.
+
+    Two processes may draw the same grid point at the same moment; the later trial
+    (higher number) then leaves it to the earlier one.
+    """
+    for other in trial.study.get_trials(deepcopy=False):
+        if other.number < trial.number and _same(other.params, params):
+            if other.state == optuna.trial.TrialState.RUNNING or "status" in other.user_attrs:
+                return True
+    return False
+
+
+def _outcome(config: TrainConfig, num_classes: int) -> dict[str, Any]:
+    """Train one configuration and describe what happened; every failure becomes a result."""
+    try:
+        result = train(config, callbacks=[ChanceMonitor(num_classes)])
+    except TrainingDiverged as err:
+        return {"status": "diverged", "step": err.step, "message": err.message}
+    except Exception as err:  # out of memory, a bad option, a bug: recorded, and the sweep goes on
+        return {"status": "failed", "message": f"{type(err).__name__}: {err}".splitlines()[0]}
+    return {"status": "done", "metrics": result.metrics}
+
+
+def _requeue_interrupted(study: optuna.Study) -> int:
+    """Queue again each configuration whose last trial was interrupted or died before its outcome was stored."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    active = {optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING}
+    settled = [t.params for t in trials if "status" in t.user_attrs or t.state in active]
+    requeued = 0
+    for trial in trials:
+        if trial.state == optuna.trial.TrialState.FAIL and trial.params and not any(_same(trial.params, p) for p in settled):
+            study.add_trial(  # as optuna's RetryFailedTrialCallback does: same grid point, same parameters
+                optuna.trial.create_trial(
+                    state=optuna.trial.TrialState.WAITING,
+                    params=trial.params,
+                    distributions=trial.distributions,
+                    system_attrs=trial.system_attrs,
+                )
+            )
+            settled.append(trial.params)
+            requeued += 1
+    return requeued
+
+
+def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
+    """The sweep's Optuna study: SQLite in ``out/study.db`` unless ``storage`` is a SQLAlchemy URL.
+
+    A heartbeat lets a later run detect the trials of processes that died.
+    """
+    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+    return optuna.create_study(study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    storage: str | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train every configuration of ``spec`` not yet done, sharing the work through the study.
+
+    Args:
+        spec: The sweep.
+        out: The sweep folder.
+        storage: SQLAlchemy URL of the study (default: SQLite in the sweep folder).
+        on_result: Called with each outcome as it is stored (for progress output).
+
+    Returns:
+        The rows of :func:`collect_results`.
+
+    Raises:
+        ConfigError: An invalid configuration, or a sweep folder that holds another sweep.
+        KeyboardInterrupt: Ctrl-C; finished configurations stay stored, the interrupted one runs again on resume.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec.validate_all(out)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {**spec.axes, "seed": list(range(spec.seeds))}
+    study = open_study(out, storage, optuna.samplers.GridSampler(space, seed=0))
+    stored = study.user_attrs.get("spec")
+    if stored is not None and stored != spec.model_dump(mode="json"):
+        raise ConfigError(
+            f"{out} holds a sweep with other options: {json.dumps(stored)}",
+            fix="run the same command to resume it, or give another --out (or --storage) for a new sweep",
+        )
+    study.set_user_attr("spec", spec.model_dump(mode="json"))
+    (out / "sweep.json").write_text(json.dumps({**spec.model_dump(mode="json"), "storage": storage}, indent=2))
+    points = _draw_points(spec, out / "points")
+    num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
+    _requeue_interrupted(study)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
+        if _taken_by_another(trial, params):
+            raise optuna.TrialPruned("taken by another process")
+        options = {**spec.base, **params}
+        config = spec.train_config(params, out / "runs" / run_name(params), points.get(_points_key(options)))
+        trial.set_user_attr("run", str(config.out.relative_to(out)))
+        outcome = _outcome(config, num_classes)
+        for key, value in outcome.items():
+            trial.set_user_attr(key, value)
+        (config.out / "outcome.json").write_text(json.dumps({"params": params, **outcome}, indent=2))
+        if on_result is not None:
+            on_result({"name": run_name(params), **outcome})
+        if outcome["status"] != "done":
+            raise optuna.TrialPruned(outcome["status"])
+        miou = (outcome["metrics"] or {}).get("miou")
+        return float("nan") if miou is None else miou
+
+    remaining = len(spec.configurations()) - sum("status" in t.user_attrs for t in study.get_trials(deepcopy=False))
+    if remaining > 0:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*re-evaluating a configuration.*")
+            study.optimize(objective, n_trials=remaining + len(study.get_trials(states=(optuna.trial.TrialState.WAITING,))))
+    return collect_results(out, storage)
+
+
+def _last_train_loss(run: Path) -> float | None:
+    """Mean training loss of the last logged epoch of a run."""
+    path = run / "metrics.csv"
+    if not path.exists():
+        return None
+    with path.open() as handle:
+        losses = [row["train_loss_epoch"] for row in csv.DictReader(handle) if row.get("train_loss_epoch")]
+    return float(losses[-1]) if losses else None
+
+
+def collect_results(out: str | Path, storage: str | None = None) -> list[dict[str, Any]]:
+    """One row per configuration and seed with an outcome, from the study store.
+
+    Columns: the sweep's axes and ``seed``, ``status``, ``train_loss``, ``val_loss``,
+    ``val_accuracy``, ``miou``, ``kappa``, ``iou_<class>`` for each class, ``step`` (of
+    divergence), ``message`` and ``run`` (the run folder, relative to the sweep folder).
+    """
+    out = Path(out)
+    rows = []
+    for trial in open_study(out, storage).get_trials(deepcopy=False):
+        attrs = trial.user_attrs
+        if "status" not in attrs:
+            continue
+        metrics = attrs.get("metrics") or {}
+        rows.append(
+            {
+                **trial.params,
+                "status": attrs["status"],
+                "train_loss": _last_train_loss(out / attrs["run"]),
+                "val_loss": metrics.get("loss"),
+                "val_accuracy": metrics.get("accuracy"),
+                "miou": metrics.get("miou"),
+                "kappa": metrics.get("kappa"),
+                **{f"iou_{name}": iou for name, iou in (metrics.get("per_class_iou") or {}).items()},
+                "step": attrs.get("step"),
+                "message": attrs.get("message"),
+                "run": attrs["run"],
+            }
+        )
+    return rows

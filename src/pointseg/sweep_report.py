@@ -1,0 +1,431 @@
+"""The report of a sweep: results table, figures and conclusions computed from the stored results.
+
+:func:`write_report` reads the study store and the run folders only, so it can be run at
+any time, on a half-finished sweep too, and writes into the sweep folder:
+
+* ``results.csv``: one row per configuration and seed (see :func:`~pointseg.sweep.collect_results`);
+* ``report.md`` and ``report.html`` (self-contained, figures embedded): the table in the
+  classic form (one row per configuration, mean and spread over seeds, diverged and failed
+  runs marked), a heatmap of mIoU over learning rate and batch size, learning curves,
+  prediction panels of the best configuration, and conclusions;
+* ``figures/``: the figures as PNG files.
+
+Every sentence of the conclusions is computed from the numbers (:func:`conclusions`).
+
+Example:
+    >>> rows = [{"lr": 0.001, "seed": 0, "status": "done", "miou": 0.6}, {"lr": 0.01, "seed": 0, "status": "done", "miou": 0.5}]
+    >>> [c.miou for c in summarise(rows, ["lr"])]
+    [0.6, 0.5]
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from pointseg.errors import ConfigError
+from pointseg.sweep import SweepSpec, collect_results
+
+_METRICS = ("train_loss", "val_loss", "val_accuracy", "miou", "kappa")
+
+
+@dataclass
+class Configuration:
+    """One configuration's results over its seeds.
+
+    Attributes:
+        params: The axis values (without the seed).
+        seeds: Number of seeds with an outcome.
+        statuses: Status of each seed's run.
+        values: Metric name -> values of the finished (``done``) runs.
+        steps: Steps at which runs diverged.
+    """
+
+    params: dict[str, Any]
+    seeds: int = 0
+    statuses: list[str] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    steps: list[int] = field(default_factory=list)
+
+    def mean(self, metric: str) -> float | None:
+        """Mean of a metric over the finished runs, None if there is none."""
+        values = self.values.get(metric, [])
+        return statistics.mean(values) if values else None
+
+    def spread(self, metric: str) -> float | None:
+        """Sample standard deviation of a metric over finished runs (None below two runs)."""
+        values = self.values.get(metric, [])
+        return statistics.stdev(values) if len(values) > 1 else None
+
+    @property
+    def miou(self) -> float | None:
+        """Mean mIoU over finished runs."""
+        return self.mean("miou")
+
+    @property
+    def status(self) -> str:
+        """``done`` if every seed finished, else the statuses counted, e.g. ``diverged (2/2)``."""
+        if all(s == "done" for s in self.statuses):
+            return "done"
+        counts = {s: self.statuses.count(s) for s in dict.fromkeys(self.statuses) if s != "done"}
+        return ", ".join(f"{s} ({n}/{len(self.statuses)})" for s, n in counts.items())
+
+    @property
+    def label(self) -> str:
+        """The parameters in words, e.g. ``lr=0.001, batch_size=16``."""
+        return ", ".join(f"{k}={v}" for k, v in self.params.items())
+
+
+def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str]) -> list[Configuration]:
+    """Group result rows by configuration (all axes but the seed), in first-seen order."""
+    groups: dict[tuple, Configuration] = {}
+    for row in rows:
+        params = {name: row.get(name) for name in axes}
+        group = groups.setdefault(tuple(str(v) for v in params.values()), Configuration(params))
+        group.seeds += 1
+        group.statuses.append(row["status"])
+        if row.get("train_loss") is not None and row["status"] != "done":  # how far a diverged run got
+            group.values.setdefault("train_loss", []).append(float(row["train_loss"]))
+        if row["status"] == "done":
+            for metric in [*_METRICS, *(k for k in row if k.startswith("iou_"))]:
+                if row.get(metric) is not None:
+                    group.values.setdefault(metric, []).append(float(row[metric]))
+        elif row["status"] == "diverged" and row.get("step") is not None:
+            group.steps.append(int(row["step"]))
+    return list(groups.values())
+
+
+def _fmt(value: float | None, spread: float | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if spread is None else f"{value:.4f} ± {spread:.4f}"
+
+
+def _marginal_means(configs: Sequence[Configuration], axis: str) -> dict[Any, float]:
+    """Mean mIoU of the finished configurations for each value of one axis."""
+    by_value: dict[Any, list[float]] = {}
+    for config in configs:
+        if config.miou is not None:
+            by_value.setdefault(config.params[axis], []).append(config.miou)
+    return {value: statistics.mean(mious) for value, mious in by_value.items()}
+
+
+def _ranked(configs: Sequence[Configuration]) -> list[Configuration]:
+    """Configurations with a finished run, best mean mIoU first."""
+    return sorted((c for c in configs if c.miou is not None), key=lambda c: -c.miou)  # type: ignore[operator]
+
+
+def _best_line(finished: Sequence[Configuration]) -> str:
+    best = finished[0]
+    runs = len(best.values["miou"])
+    line = f"Best configuration: {best.label} with mIoU {best.miou:.4f} ({runs} finished run{'s' * (runs > 1)})."
+    if len(finished) == 1:
+        return line
+    second = finished[1]
+    margin = best.miou - second.miou  # type: ignore[operator]
+    line += f" Its margin over the next best ({second.label}, {second.miou:.4f}) is {margin:.4f}"
+    spreads = [s for c in finished if (s := c.spread("miou")) is not None]
+    if not spreads:
+        return line + "; with one run per configuration the spread across seeds is unknown, so the margin may be noise."
+    spread = statistics.mean(spreads)
+    if margin > spread:
+        return line + f", larger than the mean spread across seeds ({spread:.4f}): the ranking holds."
+    return line + f", within the mean spread across seeds ({spread:.4f}): the two are not distinguishable with these seeds."
+
+
+def _axis_line(axis: str, finished: Sequence[Configuration]) -> str | None:
+    means = _marginal_means(finished, axis)
+    if len(means) < 2:
+        return None
+    numeric = all(isinstance(v, int | float) for v in means)
+    ordered = sorted(means.items(), key=lambda item: item[0] if numeric else str(item[0]))
+    listing = ", ".join(f"{m:.4f} at {axis}={v}" for v, m in ordered)
+    top = max(ordered, key=lambda item: item[1])
+    name = {"lr": "Learning rate", "batch_size": "Batch size"}.get(axis, axis)
+    text = f"{name}: mean mIoU {listing}; the best value is {axis}={top[0]} (+{top[1] - min(means.values()):.4f} over the worst)"
+    if numeric and len(ordered) > 2:
+        steps = [b[1] - a[1] for a, b in zip(ordered, ordered[1:])]
+        if all(d > 0 for d in steps):
+            text += f"; mIoU rises with {axis}"
+        elif all(d < 0 for d in steps):
+            text += f"; mIoU falls as {axis} grows"
+    return text + "."
+
+
+def _failure_lines(configs: Sequence[Configuration]) -> list[str]:
+    lines = []
+    for status in ("diverged", "failed"):
+        parts = []
+        for c in (c for c in configs if status in c.statuses):
+            at = f", at step {', '.join(map(str, c.steps))}" if status == "diverged" and c.steps else ""
+            parts.append(f"{c.label} ({c.statuses.count(status)} of {len(c.statuses)} seeds{at})")
+        if parts:
+            lines.append(f"{status.capitalize()}: " + "; ".join(parts) + ".")
+    return lines or ["No configuration diverged or failed."]
+
+
+def conclusions(configs: Sequence[Configuration]) -> list[str]:
+    """Findings computed from the results, one sentence each.
+
+    The best configuration and its margin over the next best against the spread across
+    seeds; the mean mIoU at each value of each axis (over the other axes) and any
+    monotonic trend; which configurations diverged or failed, and when.
+    """
+    finished = _ranked(configs)
+    if not finished:
+        return ["No configuration has finished yet: there is nothing to conclude.", *_failure_lines(configs)]
+    axis_lines = (_axis_line(axis, finished) for axis in finished[0].params)
+    return [_best_line(finished), *(line for line in axis_lines if line), *_failure_lines(configs)]
+
+
+def table_rows(configs: Sequence[Configuration]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the classic table: axes, losses, accuracy, mIoU, kappa, per-class IoU, status."""
+    axes = list(configs[0].params) if configs else []
+    classes = list(dict.fromkeys(k for c in configs for k in c.values if k.startswith("iou_")))
+    header = [
+        *axes,
+        "training loss",
+        "validation loss",
+        "validation accuracy",
+        "mIoU",
+        "kappa",
+        *(k[4:] for k in classes),
+        "status",
+    ]
+    rows = []
+    for config in configs:
+        cells = [str(config.params[a]) for a in axes]
+        cells += [_fmt(config.mean(m), config.spread(m)) for m in _METRICS]
+        cells += [_fmt(config.mean(k)) for k in classes]
+        rows.append([*cells, config.status])
+    return header, rows
+
+
+def results_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """A rich table of result rows (one per configuration and seed), for the terminal."""
+    table = Table(title="sweep results")
+    keys = [k for k in (rows[0] if rows else {}) if k not in {"message", "run", "step"} and not k.startswith("iou_")]
+    for key in keys:
+        table.add_column(key, justify="right")
+    for row in rows:
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in (row.get(k) for k in keys)))
+    return table
+
+
+def _plt():  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def heatmap_figure(configs: Sequence[Configuration], path: Path) -> Path | None:
+    """mIoU over learning rate (rows) and batch size (columns); None without both axes.
+
+    A cell without a finished run (diverged, failed or not run yet) is grey; where other axes vary too,
+    a cell shows the best of its configurations.
+    """
+    if not configs or not {"lr", "batch_size"} <= set(configs[0].params):
+        return None
+    import numpy as np
+
+    plt = _plt()
+    lrs = sorted({c.params["lr"] for c in configs})
+    sizes = sorted({c.params["batch_size"] for c in configs})
+    grid = np.full((len(lrs), len(sizes)), np.nan)
+    missing: dict[tuple[int, int], str] = {}
+    for c in configs:
+        i, j = lrs.index(c.params["lr"]), sizes.index(c.params["batch_size"])
+        if c.miou is not None:
+            grid[i, j] = np.fmax(grid[i, j], c.miou)
+        missing[i, j] = "diverged" if "diverged" in c.statuses else missing.get((i, j), "failed")
+    fig, ax = plt.subplots(figsize=(1.6 * len(sizes) + 2.5, 1.1 * len(lrs) + 1.6))
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("lightgrey")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap)
+    middle = np.nanmean(grid) if not np.isnan(grid).all() else 0.0
+    for (i, j), value in np.ndenumerate(grid):
+        text, colour = (
+            (missing.get((i, j), "not run"), "black")
+            if np.isnan(value)
+            else (f"{value:.3f}", "black" if value >= middle else "white")
+        )
+        ax.text(j, i, text, ha="center", va="center", color=colour)
+    ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+    ax.set_yticks(range(len(lrs)), [str(lr) for lr in lrs])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("learning rate")
+    ax.set_title("validation mIoU (mean over seeds)")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _curves(run: Path) -> dict[str, dict[int, float]]:
+    """Per-epoch train loss, validation loss and mIoU of a run's metrics.csv."""
+    curves: dict[str, dict[int, float]] = {"train_loss_epoch": {}, "val_loss": {}, "val_miou": {}}
+    path = run / "metrics.csv"
+    if path.exists():
+        with path.open() as handle:
+            for row in csv.DictReader(handle):
+                for name, curve in curves.items():
+                    if row.get(name):
+                        curve[int(row["epoch"])] = float(row[name])
+    return curves
+
+
+def curves_figure(rows: Sequence[dict[str, Any]], axes: Sequence[str], sweep_dir: Path, path: Path) -> Path:
+    """Training loss, validation loss and validation mIoU per epoch, one line per configuration (mean over seeds)."""
+    plt = _plt()
+    fig, panels = plt.subplots(1, 3, figsize=(16, 4.5))
+    grouped: dict[str, list[dict[str, dict[int, float]]]] = {}
+    for row in rows:
+        label = ", ".join(f"{a}={row.get(a)}" for a in axes)
+        grouped.setdefault(label, []).append(_curves(sweep_dir / row["run"]))
+    for label, runs in grouped.items():
+        for panel, name in zip(panels, ("train_loss_epoch", "val_loss", "val_miou")):
+            epochs = sorted(set().union(*(r[name] for r in runs)))
+            means = [statistics.mean(r[name][e] for r in runs if e in r[name]) for e in epochs]
+            panel.plot([e + 1 for e in epochs], means, marker="o", markersize=3, label=label)
+    for panel, title in zip(panels, ("training loss", "validation loss", "validation mIoU")):
+        panel.set_title(title)
+        panel.set_xlabel("epoch")
+        panel.grid(alpha=0.3)
+    panels[0].set_yscale("log")
+    panels[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def panels_figure(run: Path, path: Path) -> Path | None:
+    """Prediction panels of a finished run: two validation images and one training image with its points."""
+    from pointseg.config import TrainConfig
+    from pointseg.data.points import PointLabels
+    from pointseg.data.scenes import load_scenes
+    from pointseg.predict import Segmenter
+    from pointseg.report import prediction_figure, prediction_panels
+    from pointseg.training import split_dataset
+
+    if not (run / "model.ckpt").exists():
+        return None
+    config = TrainConfig.model_validate_json((run / "config.json").read_text())
+    table, _, train_pairs, val_pairs = split_dataset(config)
+    points = PointLabels.read_csv(run / "points.csv", table) if (run / "points.csv").exists() else None
+    segmenter = Segmenter.from_checkpoint(run / "model.ckpt")
+    scenes = load_scenes([*val_pairs[:2], *train_pairs[:1]], table)
+    panels = prediction_panels(segmenter, scenes[: len(val_pairs[:2])], scenes[len(val_pairs[:2]) :], points)
+    return prediction_figure(panels, segmenter.classes, path)
+
+
+def _image_data(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+@dataclass
+class _Report:
+    intro: str
+    header: list[str]
+    table: list[list[str]]
+    findings: list[str]
+    figures: list[tuple[Path, str]]
+
+    def markdown(self) -> str:
+        lines = ["# Sweep report", "", self.intro, "", "## Results", ""]
+        lines += ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.table]
+        lines += ["", _SPREAD_NOTE, "", "## Conclusions", "", *(f"- {line}" for line in self.findings), ""]
+        for image, caption in self.figures:
+            lines += [f"## {caption}", "", f"![{caption}](figures/{image.name})", ""]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.table)
+        figures = "".join(
+            f"<h2>{html.escape(caption)}</h2><img src='{_image_data(image)}' alt='{html.escape(caption)}'>"
+            for image, caption in self.figures
+        )
+        findings = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Sweep report</title><style>"
+            "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+            "img{max-width:100%}</style></head><body>"
+            f"<h1>Sweep report</h1><p>{html.escape(self.intro)}</p><h2>Results</h2><table><tr>{head}</tr>{body}</table>"
+            f"<p>{_SPREAD_NOTE}</p><h2>Conclusions</h2><ul>{findings}</ul>{figures}</body></html>"
+        )
+
+
+_SPREAD_NOTE = "Values are mean ± standard deviation over seeds, for the runs that finished."
+_BUDGET_WORDS = {"epochs": "epochs", "steps": "optimisation steps", "samples": "training crops seen"}
+
+
+def read_sweep(sweep_dir: Path) -> tuple[SweepSpec, str | None]:
+    """The specification and storage URL recorded in a sweep folder.
+
+    Raises:
+        ConfigError: The folder is not a sweep folder.
+    """
+    if not (sweep_dir / "sweep.json").is_file():
+        raise ConfigError(f"{sweep_dir} is not a sweep folder (no sweep.json)", fix="pass the --out folder of `pointseg sweep`")
+    stored = json.loads((sweep_dir / "sweep.json").read_text())
+    storage = stored.pop("storage", None)
+    return SweepSpec(**stored), storage
+
+
+def write_report(sweep_dir: str | Path) -> list[Path]:
+    """Write ``results.csv``, ``report.md``, ``report.html`` and ``figures/`` of a sweep folder.
+
+    Raises:
+        ConfigError: The folder is not a sweep folder.
+    """
+    sweep_dir = Path(sweep_dir)
+    spec, storage = read_sweep(sweep_dir)
+    rows = collect_results(sweep_dir, storage)
+    axes = list(spec.axes)
+    configs = summarise(rows, axes)
+    with (sweep_dir / "results.csv").open("w", newline="") as handle:
+        columns = list(dict.fromkeys(k for row in rows for k in row)) or [*axes, "seed", "status", *_METRICS]
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    figures_dir = sweep_dir / "figures"
+    figures_dir.mkdir(exist_ok=True)
+    figures = [(heatmap_figure(configs, figures_dir / "heatmap.png"), "Validation mIoU by learning rate and batch size")]
+    if rows:
+        figures.append((curves_figure(rows, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
+    finished = _ranked(configs)
+    if finished:
+        best = finished[0]
+        run = next(sweep_dir / r["run"] for r in rows if r["status"] == "done" and all(r.get(a) == best.params[a] for a in axes))
+        caption = f"Predictions of the best configuration ({best.label}): image, ground truth, training points, prediction"
+        figures.append((panels_figure(run, figures_dir / "predictions.png"), caption))
+
+    fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in {"data", "classes", "val_data"})
+    intro = (
+        f"{len(rows)} of {len(spec.configurations())} trainings stored "
+        f"({len(configs)} configurations, {spec.seeds} seed(s) each). "
+        f"Every configuration had the same budget: {spec.amount} {_BUDGET_WORDS[spec.budget]}. Fixed options: {fixed}. "
+        f"Data: {spec.base.get('data')}" + (f", validated on {spec.base['val_data']}." if spec.base.get("val_data") else ".")
+    )
+    header, table = table_rows(configs)
+    report = _Report(intro, header, table, conclusions(configs), [(p, c) for p, c in figures if p is not None])
+    (sweep_dir / "report.md").write_text(report.markdown())
+    (sweep_dir / "report.html").write_text(report.html())
+    return [sweep_dir / "report.md", sweep_dir / "report.html", sweep_dir / "results.csv"]
