@@ -6,9 +6,7 @@ classes table needs. Palette (``P`` mode) masks are expanded to colours for a co
 table and kept as raw indices for a value table.
 
 Example:
-    >>> from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+    >>> from pathlib import Path
     >>> import tempfile
     >>> from PIL import Image
     >>> path = Path(tempfile.mkdtemp()) / "a.png"
