@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pointseg.classes import ClassTable
-from pointseg.config import Optimizer
+from pointseg.config import Optimizer, describe_error
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 
@@ -307,7 +307,5 @@ def main(argv: list[str] | None = None) -> None:
             errors.print(f"[green]fix:[/green] {err.fix}", highlight=False)
         sys.exit(2)
     except ValidationError as err:
-        for problem in err.errors():
-            option = "--" + "-".join(str(p) for p in problem["loc"]).replace("_", "-") if problem["loc"] else "options"
-            errors.print(f"[red]error:[/red] {option}: {problem['msg']} (got {problem.get('input')!r})", highlight=False)
+        errors.print(f"[red]error:[/red] {describe_error(err)}", highlight=False)
         sys.exit(2)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
@@ -102,3 +102,20 @@ class TrainConfig(BaseModel):
     def budget(self) -> str:
         """The training budget in words, e.g. ``epochs=20`` or ``max_steps=1500``."""
         return f"epochs={self.epochs}" if self.max_steps is None else f"max_steps={self.max_steps}"
+
+
+def describe_error(err: ValidationError) -> str:
+    """The first problem of a validation error in command-line words.
+
+    >>> try:
+    ...     TrainConfig(data="d", classes="c", out="o", lr=-1)
+    ... except ValidationError as err:
+    ...     print(describe_error(err))
+    --lr: Input should be greater than 0 (got -1)
+    """
+    problem = err.errors()[0]
+    message = problem["msg"].removeprefix("Value error, ")
+    if not problem["loc"]:  # a check across options names them itself
+        return message
+    option = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")
+    return f"{option}: {message} (got {problem.get('input')!r})"

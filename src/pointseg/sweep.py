@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
-from pointseg.config import TrainConfig
+from pointseg.config import TrainConfig, describe_error
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.training import prepare_data, train
 
@@ -115,10 +115,8 @@ class SweepSpec(BaseModel):
             try:
                 self.train_config(params, out, None)
             except ValidationError as err:
-                problem = err.errors()[0]
-                option = "-".join(str(p) for p in problem["loc"]).replace("_", "-") or "options"
                 raise ConfigError(
-                    f"configuration {run_name(params)}: --{option}: {problem['msg']}", fix="correct the value or the axis"
+                    f"configuration {run_name(params)}: {describe_error(err)}", fix="correct the value or the axis"
                 ) from err
 
 
@@ -304,6 +302,7 @@ def run_sweep(
             raise optuna.TrialPruned("taken by another process")
         options = {**spec.base, **params}
         config = spec.train_config(params, out / "runs" / run_name(params), points.get(_points_key(options)))
+        config.out.mkdir(parents=True, exist_ok=True)
         trial.set_user_attr("run", str(config.out.relative_to(out)))
         outcome = _outcome(config, num_classes)
         for key, value in outcome.items():

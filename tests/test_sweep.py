@@ -1,0 +1,132 @@
+"""The sweep: a grid in an Optuna study that resumes, records failures and shares work."""
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import pytest
+
+import pointseg.sweep as sweep_module
+from pointseg.errors import ConfigError
+from pointseg.sweep import build_spec, collect_results, run_sweep
+from pointseg.sweep_report import write_report
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_options(dataset, classes_csv, **extra):
+    options = {
+        "data": str(dataset), "classes": str(classes_csv), "points": "20", "val_fraction": 0.34, "crop": 32,
+        "width": 4, "depth": 2, "accelerator": "cpu", "progress_bar": False, "batch_size": 2, "max_steps": 6,
+    }  # fmt: skip
+    return options | extra
+
+
+@pytest.fixture
+def count_trainings(monkeypatch):
+    calls = []
+    real = sweep_module.train
+
+    def counting(config, callbacks=()):
+        calls.append(config.out.name)
+        return real(config, callbacks=callbacks)
+
+    monkeypatch.setattr(sweep_module, "train", counting)
+    return calls
+
+
+def test_sweep_stores_results_resumes_and_reports(dataset, classes_csv, tmp_path, count_trainings):
+    spec = build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.003"))
+    out = tmp_path / "sweep"
+    rows = run_sweep(spec, out)
+    assert sorted(count_trainings) == ["lr=0.003_seed=0", "lr=0.01_seed=0"]
+    assert {(r["lr"], r["status"]) for r in rows} == {(0.01, "done"), (0.003, "done")}
+    for row in rows:
+        metrics = json.loads((out / row["run"] / "metrics.json").read_text())
+        assert row["miou"] == metrics["miou"] and row["kappa"] == metrics["kappa"]
+    # every run trained on the same points, drawn once
+    points = {(out / r["run"] / "points.csv").read_text() for r in rows}
+    assert len(points) == 1
+    # resume: nothing is trained again
+    run_sweep(spec, out)
+    assert len(count_trainings) == 2
+    write_report(out)
+    with (out / "results.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert sorted(float(r["miou"]) for r in table) == sorted(r["miou"] for r in rows)
+    report = (out / "report.md").read_text()
+    for row in rows:
+        assert f"| {row['lr']} | " in report and f"{row['miou']:.4f}" in report
+    assert "report.html" and "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def test_a_diverging_configuration_is_recorded_and_the_others_finish(dataset, classes_csv, tmp_path):
+    spec = build_spec(tiny_options(dataset, classes_csv, lr="0.01,1000000"))
+    rows = {r["lr"]: r for r in run_sweep(spec, tmp_path / "sweep")}
+    assert rows[0.01]["status"] == "done" and rows[0.01]["miou"] is not None
+    assert rows[1000000.0]["status"] == "diverged"
+    assert rows[1000000.0]["step"] > 0 and "chance level" in rows[1000000.0]["message"]
+
+
+def test_an_exception_is_a_failed_result(dataset, classes_csv, tmp_path, monkeypatch):
+    real = sweep_module.train
+
+    def flaky(config, callbacks=()):
+        if config.lr > 0.005:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(config, callbacks=callbacks)
+
+    monkeypatch.setattr(sweep_module, "train", flaky)
+    rows = {r["lr"]: r for r in run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.003")), tmp_path / "s")}
+    assert rows[0.01]["status"] == "failed" and "out of memory" in rows[0.01]["message"]
+    assert rows[0.003]["status"] == "done"
+
+
+def test_an_interrupted_configuration_runs_again_on_resume(dataset, classes_csv, tmp_path, monkeypatch):
+    real = sweep_module.train
+    calls = []
+
+    def interrupted_once(config, callbacks=()):
+        calls.append(config.out.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(config, callbacks=callbacks)
+
+    monkeypatch.setattr(sweep_module, "train", interrupted_once)
+    spec = build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.003"))
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, tmp_path / "s")
+    assert len(collect_results(tmp_path / "s")) == 1  # the finished one is kept
+    rows = run_sweep(spec, tmp_path / "s")
+    assert calls[2] == calls[1] and len(calls) == 3
+    assert sorted(r["status"] for r in rows) == ["done", "done"]
+
+
+def test_two_processes_share_one_study(dataset, classes_csv, tmp_path):
+    options = tiny_options(dataset, classes_csv, lr="0.01,0.003", batch_size="2,4")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pointseg.sweep import build_spec, run_sweep
+        spec = build_spec({options!r})
+        with open(sys.argv[1], "w") as log:
+            run_sweep(spec, {str(tmp_path / "shared")!r}, on_result=lambda o: (log.write(o["name"] + "\\n"), log.flush()))
+        """
+    )
+    (tmp_path / "shared").mkdir()
+    run_sweep(build_spec(options | {"lr": "0.01"}), tmp_path / "warm")  # points drawn and imports warm
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"log{i}")]) for i in range(2)]
+    assert [w.wait(timeout=600) for w in workers] == [0, 0]
+    trained = Counter(line for i in range(2) for line in (tmp_path / f"log{i}").read_text().splitlines())
+    assert sorted(trained) == sorted(f"lr={lr}_batch_size={b}_seed=0" for lr in (0.01, 0.003) for b in (2, 4))
+    assert set(trained.values()) == {1}
+    assert len(collect_results(tmp_path / "shared")) == 4
+
+
+def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_path):
+    run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), tmp_path / "s")
+    with pytest.raises(ConfigError, match="holds a sweep with other options"):
+        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.02", max_steps=2)), tmp_path / "s")

@@ -1,0 +1,62 @@
+"""Conclusions follow the numbers: two hand-written result tables give different findings."""
+
+from pointseg.sweep_report import Configuration, conclusions, summarise, table_rows
+
+AXES = ["lr", "batch_size"]
+
+
+def row(lr, batch_size, seed, miou, status="done", step=None):
+    return {"lr": lr, "batch_size": batch_size, "seed": seed, "status": status, "miou": miou, "train_loss": 0.5, "step": step}
+
+
+def test_summarise_groups_seeds_with_mean_and_spread():
+    configs = summarise([row(0.001, 16, 0, 0.60), row(0.001, 16, 1, 0.64), row(0.01, 16, 0, None, "diverged", 30)], AXES)
+    assert [c.params for c in configs] == [{"lr": 0.001, "batch_size": 16}, {"lr": 0.01, "batch_size": 16}]
+    assert abs(configs[0].miou - 0.62) < 1e-12 and abs(configs[0].spread("miou") - 0.028284) < 1e-6
+    assert configs[1].miou is None and configs[1].status == "diverged (1/1)" and configs[1].steps == [30]
+    header, rows = table_rows(configs)
+    assert header[:2] == AXES and header[-1] == "status"
+    assert rows[0][header.index("mIoU")] == "0.6200 ± 0.0283"
+    assert rows[1][header.index("mIoU")] == "-" and rows[1][-1] == "diverged (1/1)"
+
+
+def test_conclusions_of_a_clear_winner_with_a_diverged_run():
+    table = [
+        row(0.001, 16, 0, 0.60), row(0.001, 16, 1, 0.62),
+        row(0.001, 32, 0, 0.55), row(0.001, 32, 1, 0.56),
+        row(0.01, 16, 0, 0.50), row(0.01, 16, 1, 0.52),
+        row(0.01, 32, 0, None, "diverged", 40), row(0.01, 32, 1, 0.40),
+    ]  # fmt: skip
+    lines = conclusions(summarise(table, AXES))
+    assert lines[0] == (
+        "Best configuration: lr=0.001, batch_size=16 with mIoU 0.6100 (2 finished runs). Its margin over the next best "
+        "(lr=0.001, batch_size=32, 0.5550) is 0.0550, larger than the mean spread across seeds (0.0118): the ranking holds."
+    )
+    assert lines[1] == (
+        "Learning rate: mean mIoU 0.5825 at lr=0.001, 0.4550 at lr=0.01; the best value is lr=0.001 (+0.1275 over the worst)."
+    )
+    assert lines[2].startswith("Batch size: mean mIoU 0.5600 at batch_size=16, 0.4775 at batch_size=32")
+    assert lines[3] == "Diverged: lr=0.01, batch_size=32 (1 of 2 seeds, at step 40)."
+
+
+def test_conclusions_change_when_the_numbers_change():
+    table = [
+        row(0.001, 16, 0, 0.50), row(0.001, 16, 1, 0.58),
+        row(0.01, 16, 0, 0.55), row(0.01, 16, 1, 0.56),
+        row(0.001, 64, 0, 0.40), row(0.01, 64, 0, 0.45),
+        row(0.001, 32, 0, 0.45), row(0.01, 32, 0, 0.50),
+    ]  # fmt: skip
+    lines = conclusions(summarise(table, AXES))
+    assert lines[0].startswith("Best configuration: lr=0.01, batch_size=16 with mIoU 0.5550")
+    assert "within the mean spread across seeds" in lines[0] and "not distinguishable" in lines[0]
+    assert "the best value is lr=0.01" in lines[1]
+    assert lines[2].endswith("mIoU falls as batch_size grows.")
+    assert lines[3] == "No configuration diverged or failed."
+
+
+def test_conclusions_without_a_finished_run():
+    configs = [Configuration({"lr": 1.0}, 1, ["failed"])]
+    assert conclusions(configs) == [
+        "No configuration has finished yet: there is nothing to conclude.",
+        "Failed: lr=1.0 (1 of 1 seeds).",
+    ]
