@@ -71,7 +71,7 @@ def test_train_evaluate_predict_from_the_command_line(dataset, classes_csv, tmp_
     code, out, _ = run(
         ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(run_dir), "--points", "0.01",
          "--max-steps", "6", "--crop", "32", "--batch-size", "2", "--width", "4", "--depth", "2",
-         "--accelerator", "cpu", "--no-progress"], capsys,
+         "--accelerator", "cpu", "--no-progress-bar"], capsys,
     )  # fmt: skip
     assert code == 0
     assert "mIoU" in out and "run folder" in out
@@ -89,3 +89,23 @@ def test_train_evaluate_predict_from_the_command_line(dataset, classes_csv, tmp_
         ["predict", "--checkpoint", str(run_dir / "model.ckpt"), "--input", str(dataset), "--out", str(tmp_path / "pred")], capsys
     )
     assert code == 0 and "6 colour masks" in out
+
+
+@pytest.mark.slow
+def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(f"data: {dataset}\nclasses: {classes_csv}\ncrop: 32\nwidth: 4\ndepth: 2\nmax_steps: 100\n")
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--config", str(config), "--out", str(out), "--lr", "0.01,0.005", "--batch-size", "2", "--max-steps", "3",
+            "--points", "20", "--val-fraction", "0.34", "--accelerator", "cpu", "--no-progress-bar"]  # fmt: skip
+    code, out_text, _ = run(argv, capsys)
+    assert code == 0
+    assert "sweep of 2 trainings (steps budget 3)" in out_text and "2 of 2 configurations stored" in out_text
+    stored = json.loads((out / "sweep.json").read_text())
+    assert stored["axes"] == {"lr": [0.01, 0.005]} and stored["base"]["crop"] == 32 and stored["amount"] == 3
+    code, out_text, _ = run(["report", str(out)], capsys)
+    assert code == 0 and "report.html" in out_text
+    assert (out / "results.csv").read_text().count("\n") == 3
+    code, _, err = run(["sweep", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "x"),
+                        "--learning-rate", "0.1"], capsys)  # fmt: skip
+    assert code == 2 and "--learning-rate is not an option of pointseg train" in err

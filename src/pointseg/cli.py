@@ -122,7 +122,7 @@ def train(
     trainer_strategy: Annotated[
         str, typer.Option("--trainer-strategy", help="Lightning strategy: auto, ddp, ddp_spawn, ...")
     ] = "auto",
-    progress_bar: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    progress_bar: Annotated[bool, typer.Option("--progress-bar/--no-progress-bar", help="Show a progress bar.")] = True,
 ) -> None:
     """Train a U-Net with partial cross-entropy on point labels (or full masks) and evaluate it."""
     options = {name: getattr(value, "value", value) for name, value in locals().items() if value is not None}
