@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from enum import Enum
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pointseg`` command."""
     warnings.filterwarnings("ignore", message=r".*(exists and is not empty|does not have many workers|LeafSpec|weights_only).*")
     warnings.showwarning = _show_warning
+    # Lightning advertises a cloud logger at every Trainer; nothing a pointseg user can act on
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
     try:
         app(args=argv)
     except PointsegError as err:
