@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import zlib
 from collections import Counter
 from collections.abc import Mapping
@@ -161,12 +162,19 @@ class PointLabels:
         )
 
     def write_csv(self, path: str | Path, table: ClassTable) -> None:
-        """Write ``image,row,col,class`` rows, the class by name."""
-        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        """Write ``image,row,col,class`` rows, the class by name.
+
+        The file appears whole or not at all (written aside, then renamed), so that a
+        process reading it while another writes it never sees half a file.
+        """
+        path = Path(path)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["image", "row", "col", "class"])
             for key, row, col, cls in zip(self.keys.tolist(), self.rows.tolist(), self.cols.tolist(), self.classes.tolist()):
                 writer.writerow([key, row, col, table.names[cls]])
+        os.replace(partial, path)
 
     @classmethod
     def read_csv(cls, path: str | Path, table: ClassTable, sizes: Mapping[str, tuple[int, int]] | None = None) -> PointLabels:
