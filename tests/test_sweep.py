@@ -85,14 +85,15 @@ def test_an_exception_is_a_failed_result(dataset, classes_csv, tmp_path, monkeyp
     assert rows[0.003]["status"] == "done"
 
 
-def test_an_interrupted_configuration_runs_again_on_resume(dataset, classes_csv, tmp_path, monkeypatch):
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, lambda: SystemExit(1)], ids=["ctrl-c", "lightning-exit"])
+def test_an_interrupted_configuration_runs_again_on_resume(dataset, classes_csv, tmp_path, monkeypatch, interruption):
     real = sweep_module.train
     calls = []
 
     def interrupted_once(config, callbacks=()):
         calls.append(config.out.name)
         if len(calls) == 2:
-            raise KeyboardInterrupt
+            raise interruption()  # Lightning answers Ctrl-C during fit with sys.exit(1)
         return real(config, callbacks=callbacks)
 
     monkeypatch.setattr(sweep_module, "train", interrupted_once)

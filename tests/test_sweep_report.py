@@ -29,8 +29,9 @@ def test_conclusions_of_a_clear_winner_with_a_diverged_run():
     ]  # fmt: skip
     lines = conclusions(summarise(table, AXES))
     assert lines[0] == (
-        "Best configuration: lr=0.001, batch_size=16 with mIoU 0.6100 (2 finished runs). Its margin over the next best "
-        "(lr=0.001, batch_size=32, 0.5550) is 0.0550, larger than the mean spread across seeds (0.0118): the ranking holds."
+        "Best configuration: lr=0.001, batch_size=16 with mIoU 0.6100 (2 runs). Its margin over the next best "
+        "(lr=0.001, batch_size=32, 0.5550) is 0.0550, more than twice the standard error of the difference (0.0112): "
+        "the ranking holds."
     )
     assert lines[1] == (
         "Learning rate: mean mIoU 0.5825 at lr=0.001, 0.4550 at lr=0.01; the best value is lr=0.001 (+0.1275 over the worst)."
@@ -48,15 +49,22 @@ def test_conclusions_change_when_the_numbers_change():
     ]  # fmt: skip
     lines = conclusions(summarise(table, AXES))
     assert lines[0].startswith("Best configuration: lr=0.01, batch_size=16 with mIoU 0.5550")
-    assert "within the mean spread across seeds" in lines[0] and "not distinguishable" in lines[0]
+    assert "within twice the standard error of the difference (0.0403)" in lines[0] and "not distinguishable" in lines[0]
     assert "the best value is lr=0.01" in lines[1]
     assert lines[2].endswith("mIoU falls as batch_size grows.")
     assert lines[3] == "No configuration diverged or failed."
 
 
 def test_conclusions_without_a_finished_run():
-    configs = [Configuration({"lr": 1.0}, 1, ["failed"])]
+    configs = [Configuration({"lr": 1.0}, ["failed"])]
     assert conclusions(configs) == [
         "No configuration has finished yet: there is nothing to conclude.",
         "Failed: lr=1.0 (1 of 1 seeds).",
     ]
+
+
+def test_axis_values_with_unfinished_configurations_say_so():
+    table = [row(0.001, 16, 0, 0.6), row(0.001, 32, 0, 0.5), row(0.1, 16, 0, 0.55), row(0.1, 32, 0, None, "diverged", 12)]
+    lines = conclusions(summarise(table, AXES))
+    assert "0.5500 at lr=0.1 (1 of 2 configurations without result)" in lines[1]
+    assert "(1 run)" in lines[0] and "single finished run" in lines[0]

@@ -210,12 +210,13 @@ def sweep(
     axis of the grid: e.g. --optimizer adam,sgd --points 20,100. Re-running the same
     command resumes; several processes given the same --storage share the work.
     """
-    from pointseg.sweep import build_spec, run_sweep
+    from pointseg.sweep import build_spec, run_sweep, running_elsewhere
     from pointseg.sweep_report import results_table
 
     options = _read_yaml(config) if config is not None else {}
     seeds = int(options.pop("seeds", seeds))
-    storage = storage or options.pop("storage", None)
+    storage = storage or options.pop("storage", None)  # the command line's storage wins
+    options.pop("storage", None)
     given = {"data": data, "classes": classes, "lr": lr, "batch_size": batch_size}
     given |= {"epochs": epochs, "max_steps": max_steps, "samples": samples}
     if any(given[k] is not None for k in ("epochs", "max_steps", "samples")):  # the command line's budget wins
@@ -241,6 +242,11 @@ def sweep(
         raise typer.Exit(130) from None
     console.print(results_table(rows))
     console.print(f"{len(rows)} of {total} configurations stored; `pointseg report {out}` writes the report")
+    if elsewhere := running_elsewhere(out, storage):
+        console.print(
+            f"{elsewhere} configuration(s) still marked running: in other processes, or in one that died "
+            "(re-run this command in two minutes to train those again)"
+        )
 
 
 @app.command()

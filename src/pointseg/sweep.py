@@ -216,6 +216,8 @@ def _outcome(config: TrainConfig, num_classes: int) -> dict[str, Any]:
     """Train one configuration and describe what happened; every failure becomes a result."""
     try:
         result = train(config, callbacks=[ChanceMonitor(num_classes)])
+    except SystemExit as err:  # Lightning turns Ctrl-C during fit into a graceful shutdown and exit(1)
+        raise KeyboardInterrupt from err
     except TrainingDiverged as err:
         return {"status": "diverged", "step": err.step, "message": err.message}
     except Exception as err:  # out of memory, a bad option, a bug: recorded, and the sweep goes on
@@ -303,24 +305,49 @@ def run_sweep(
         options = {**spec.base, **params}
         config = spec.train_config(params, out / "runs" / run_name(params), points.get(_points_key(options)))
         config.out.mkdir(parents=True, exist_ok=True)
-        trial.set_user_attr("run", str(config.out.relative_to(out)))
         outcome = _outcome(config, num_classes)
-        for key, value in outcome.items():
-            trial.set_user_attr(key, value)
+        # the outcome goes to disk first and "status" into the study last: a trial with a
+        # status always has all its results, and a failed database write loses nothing
         (config.out / "outcome.json").write_text(json.dumps({"params": params, **outcome}, indent=2))
+        trial.set_user_attr("run", str(config.out.relative_to(out)))
+        for key, value in outcome.items():
+            if key != "status":
+                trial.set_user_attr(key, value)
+        trial.set_user_attr("status", outcome["status"])
         if on_result is not None:
             on_result({"name": run_name(params), **outcome})
-        if outcome["status"] != "done":
+        miou = (outcome.get("metrics") or {}).get("miou")
+        if outcome["status"] != "done" or miou is None:  # diverged, failed, or trained without validation
             raise optuna.TrialPruned(outcome["status"])
-        miou = (outcome["metrics"] or {}).get("miou")
-        return float("nan") if miou is None else miou
+        return miou
 
-    remaining = len(spec.configurations()) - sum("status" in t.user_attrs for t in study.get_trials(deepcopy=False))
-    if remaining > 0:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*re-evaluating a configuration.*")
-            study.optimize(objective, n_trials=remaining + len(study.get_trials(states=(optuna.trial.TrialState.WAITING,))))
+    total = len(spec.configurations())
+    while True:
+        progress = _progress(study)
+        if progress[0] >= total:
+            break
+        # GridSampler stops a study once every grid point has a trial, even while requeued
+        # trials still wait: go round until nothing more can be done here
+        study.optimize(objective, n_trials=total - progress[0] + progress[1])
+        if _progress(study) == progress:  # the rest is running in other processes
+            break
     return collect_results(out, storage)
+
+
+def _progress(study: optuna.Study) -> tuple[int, int]:
+    """Trials with an outcome, and trials waiting to run."""
+    trials = study.get_trials(deepcopy=False)
+    return sum("status" in t.user_attrs for t in trials), sum(t.state == optuna.trial.TrialState.WAITING for t in trials)
+
+
+def running_elsewhere(out: str | Path, storage: str | None = None) -> int:
+    """Trials without outcome still marked running: in other processes, or in one that died.
+
+    Optuna's heartbeat marks the trials of a dead process as failed two minutes after its
+    last beat; the next run of the sweep then trains them again.
+    """
+    trials = open_study(Path(out), storage).get_trials(deepcopy=False)
+    return sum(t.state == optuna.trial.TrialState.RUNNING and "status" not in t.user_attrs for t in trials)
 
 
 def _last_train_loss(run: Path) -> float | None:

@@ -24,6 +24,7 @@ import base64
 import csv
 import html
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,17 +45,17 @@ class Configuration:
 
     Attributes:
         params: The axis values (without the seed).
-        seeds: Number of seeds with an outcome.
         statuses: Status of each seed's run.
         values: Metric name -> values of the finished (``done``) runs.
         steps: Steps at which runs diverged.
+        last_losses: Last training loss of the runs that did not finish.
     """
 
     params: dict[str, Any]
-    seeds: int = 0
     statuses: list[str] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=dict)
     steps: list[int] = field(default_factory=list)
+    last_losses: list[float] = field(default_factory=list)
 
     def mean(self, metric: str) -> float | None:
         """Mean of a metric over the finished runs, None if there is none."""
@@ -70,6 +71,11 @@ class Configuration:
     def miou(self) -> float | None:
         """Mean mIoU over finished runs."""
         return self.mean("miou")
+
+    @property
+    def finished(self) -> int:
+        """Number of runs with an mIoU."""
+        return len(self.values.get("miou", []))
 
     @property
     def status(self) -> str:
@@ -91,15 +97,15 @@ def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str]) -> list[Confi
     for row in rows:
         params = {name: row.get(name) for name in axes}
         group = groups.setdefault(tuple(str(v) for v in params.values()), Configuration(params))
-        group.seeds += 1
         group.statuses.append(row["status"])
-        if row.get("train_loss") is not None and row["status"] != "done":  # how far a diverged run got
-            group.values.setdefault("train_loss", []).append(float(row["train_loss"]))
         if row["status"] == "done":
             for metric in [*_METRICS, *(k for k in row if k.startswith("iou_"))]:
                 if row.get(metric) is not None:
                     group.values.setdefault(metric, []).append(float(row[metric]))
-        elif row["status"] == "diverged" and row.get("step") is not None:
+            continue
+        if row.get("train_loss") is not None:
+            group.last_losses.append(float(row["train_loss"]))
+        if row["status"] == "diverged" and row.get("step") is not None:
             group.steps.append(int(row["step"]))
     return list(groups.values())
 
@@ -110,48 +116,60 @@ def _fmt(value: float | None, spread: float | None = None) -> str:
     return f"{value:.4f}" if spread is None else f"{value:.4f} ± {spread:.4f}"
 
 
-def _marginal_means(configs: Sequence[Configuration], axis: str) -> dict[Any, float]:
-    """Mean mIoU of the finished configurations for each value of one axis."""
-    by_value: dict[Any, list[float]] = {}
-    for config in configs:
-        if config.miou is not None:
-            by_value.setdefault(config.params[axis], []).append(config.miou)
-    return {value: statistics.mean(mious) for value, mious in by_value.items()}
-
-
 def _ranked(configs: Sequence[Configuration]) -> list[Configuration]:
     """Configurations with a finished run, best mean mIoU first."""
     return sorted((c for c in configs if c.miou is not None), key=lambda c: -c.miou)  # type: ignore[operator]
 
 
+def _runs(config: Configuration) -> str:
+    total = len(config.statuses)
+    return f"{config.finished} run{'s' * (config.finished != 1)}" + (f" of {total} finished" if config.finished < total else "")
+
+
 def _best_line(finished: Sequence[Configuration]) -> str:
+    """The best configuration and whether its margin exceeds twice the standard error of the difference."""
     best = finished[0]
-    runs = len(best.values["miou"])
-    line = f"Best configuration: {best.label} with mIoU {best.miou:.4f} ({runs} finished run{'s' * (runs > 1)})."
+    line = f"Best configuration: {best.label} with mIoU {best.miou:.4f} ({_runs(best)})."
     if len(finished) == 1:
         return line
     second = finished[1]
     margin = best.miou - second.miou  # type: ignore[operator]
     line += f" Its margin over the next best ({second.label}, {second.miou:.4f}) is {margin:.4f}"
-    spreads = [s for c in finished if (s := c.spread("miou")) is not None]
-    if not spreads:
-        return line + "; with one run per configuration the spread across seeds is unknown, so the margin may be noise."
-    spread = statistics.mean(spreads)
-    if margin > spread:
-        return line + f", larger than the mean spread across seeds ({spread:.4f}): the ranking holds."
-    return line + f", within the mean spread across seeds ({spread:.4f}): the two are not distinguishable with these seeds."
+    spreads = [best.spread("miou"), second.spread("miou")]
+    if None in spreads:
+        return line + "; with a single finished run on one side the spread across seeds is unknown, so the margin may be noise."
+    error = math.sqrt(spreads[0] ** 2 / best.finished + spreads[1] ** 2 / second.finished)  # type: ignore[operator]
+    if margin > 2 * error:
+        return line + f", more than twice the standard error of the difference ({error:.4f}): the ranking holds."
+    return (
+        line
+        + f", within twice the standard error of the difference ({error:.4f}): the two are not distinguishable with these seeds."
+    )
 
 
-def _axis_line(axis: str, finished: Sequence[Configuration]) -> str | None:
-    means = _marginal_means(finished, axis)
+def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
+    """Mean mIoU at each value of one axis over the finished configurations, unfinished ones counted."""
+    by_value: dict[Any, list[Configuration]] = {}
+    for config in configs:
+        by_value.setdefault(config.params[axis], []).append(config)
+    means = {
+        v: statistics.mean(c.miou for c in group if c.miou is not None)
+        for v, group in by_value.items()
+        if any(c.miou is not None for c in group)
+    }  # type: ignore[misc]
     if len(means) < 2:
         return None
     numeric = all(isinstance(v, int | float) for v in means)
     ordered = sorted(means.items(), key=lambda item: item[0] if numeric else str(item[0]))
-    listing = ", ".join(f"{m:.4f} at {axis}={v}" for v, m in ordered)
+    parts = []
+    for value, mean in ordered:
+        unfinished = sum(c.miou is None for c in by_value[value])
+        note = f" ({unfinished} of {len(by_value[value])} configurations without result)" if unfinished else ""
+        parts.append(f"{mean:.4f} at {axis}={value}{note}")
     top = max(ordered, key=lambda item: item[1])
     name = {"lr": "Learning rate", "batch_size": "Batch size"}.get(axis, axis)
-    text = f"{name}: mean mIoU {listing}; the best value is {axis}={top[0]} (+{top[1] - min(means.values()):.4f} over the worst)"
+    gain = top[1] - min(means.values())
+    text = f"{name}: mean mIoU {', '.join(parts)}; the best value is {axis}={top[0]} (+{gain:.4f} over the worst)"
     if numeric and len(ordered) > 2:
         steps = [b[1] - a[1] for a, b in zip(ordered, ordered[1:])]
         if all(d > 0 for d in steps):
@@ -176,14 +194,15 @@ def _failure_lines(configs: Sequence[Configuration]) -> list[str]:
 def conclusions(configs: Sequence[Configuration]) -> list[str]:
     """Findings computed from the results, one sentence each.
 
-    The best configuration and its margin over the next best against the spread across
-    seeds; the mean mIoU at each value of each axis (over the other axes) and any
-    monotonic trend; which configurations diverged or failed, and when.
+    The best configuration and whether its margin over the next best exceeds twice the
+    standard error of the difference (from the spread across seeds); the mean mIoU at each
+    value of each axis over the other axes, with any monotonic trend and the configurations
+    left without result; which configurations diverged or failed, and when.
     """
     finished = _ranked(configs)
     if not finished:
         return ["No configuration has finished yet: there is nothing to conclude.", *_failure_lines(configs)]
-    axis_lines = (_axis_line(axis, finished) for axis in finished[0].params)
+    axis_lines = (_axis_line(axis, configs) for axis in finished[0].params)
     return [_best_line(finished), *(line for line in axis_lines if line), *_failure_lines(configs)]
 
 
@@ -205,6 +224,8 @@ def table_rows(configs: Sequence[Configuration]) -> tuple[list[str], list[list[s
     for config in configs:
         cells = [str(config.params[a]) for a in axes]
         cells += [_fmt(config.mean(m), config.spread(m)) for m in _METRICS]
+        if config.mean("train_loss") is None and config.last_losses:  # how far the unfinished runs got
+            cells[len(axes)] = f"{statistics.mean(config.last_losses):.4g} (last)"
         cells += [_fmt(config.mean(k)) for k in classes]
         rows.append([*cells, config.status])
     return header, rows
@@ -249,7 +270,8 @@ def heatmap_figure(configs: Sequence[Configuration], path: Path) -> Path | None:
         i, j = lrs.index(c.params["lr"]), sizes.index(c.params["batch_size"])
         if c.miou is not None:
             grid[i, j] = np.fmax(grid[i, j], c.miou)
-        missing[i, j] = "diverged" if "diverged" in c.statuses else missing.get((i, j), "failed")
+        if "diverged" in c.statuses or "failed" in c.statuses:
+            missing[i, j] = "diverged" if "diverged" in c.statuses else missing.get((i, j), "failed")
     fig, ax = plt.subplots(figsize=(1.6 * len(sizes) + 2.5, 1.1 * len(lrs) + 1.6))
     cmap = plt.get_cmap("viridis").copy()
     cmap.set_bad("lightgrey")
@@ -371,7 +393,10 @@ class _Report:
         )
 
 
-_SPREAD_NOTE = "Values are mean ± standard deviation over seeds, for the runs that finished."
+_SPREAD_NOTE = (
+    "Values are mean ± standard deviation over the seeds whose run finished; "
+    "a training loss marked (last) is where runs that did not finish stopped."
+)
 _BUDGET_WORDS = {"epochs": "epochs", "steps": "optimisation steps", "samples": "training crops seen"}
 
 
