@@ -13,6 +13,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import tempfile
@@ -31,6 +32,34 @@ def tile_view(source: Path, tiles: range, folder: Path) -> Path:
         if not link.exists():
             link.symlink_to((source / f"tile_{tile}").resolve(), target_is_directory=True)
     return folder
+
+
+def plot_curves(out: Path, seeds: list[int]) -> Path:
+    """Validation mIoU against steps for every run (the last point is the final evaluation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for arm, colour in (("full", "tab:blue"), ("points", "tab:orange")):
+        for seed in seeds:
+            run = out / f"{arm}-seed{seed}"
+            with (run / "metrics.csv").open() as handle:
+                points = [(int(r["step"]), float(r["val_miou"])) for r in csv.DictReader(handle) if r.get("val_miou")]
+            config = json.loads((run / "config.json").read_text())
+            points.append((config["max_steps"], json.loads((run / "metrics.json").read_text())["miou"]))
+            steps, mious = zip(*points)
+            label = f"{'full masks' if arm == 'full' else 'points 0.01 %'}, seed {seed}"
+            ax.plot(steps, mious, marker="o", color=colour, alpha=0.6 + 0.4 * (seed == seeds[0]), label=label)
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel("validation mIoU (tile 7)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=100)
+    plt.close(fig)
+    return out / "curves.png"
 
 
 def main() -> None:
@@ -96,6 +125,7 @@ def main() -> None:
         "seconds_per_run": statistics.mean(seconds["full"] + seconds["points"]),
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot_curves(args.out, args.seeds)
     print(f"full masks mIoU {full:.4f} ± {summary['std_full']:.4f}")
     print(f"points     mIoU {points:.4f} ± {summary['std_points']:.4f}")
     print(f"ratio points / full = {summary['ratio']:.3f}")
