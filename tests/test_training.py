@@ -200,3 +200,20 @@ def test_a_points_file_of_other_images(trained, tmp_path):
     other.write_text(f"image,row,col,class\n{result.data.val_scenes[0].key},1,1,land\n")
     with pytest.raises(PointsError, match="none of the 1 points .* lies on a training image"):
         train(config.model_copy(update={"out": tmp_path / "o", "points_file": other}))
+
+
+def test_cosine_schedule_anneals_the_learning_rate(trained, tmp_path):
+    config, _ = trained
+    seen = []
+
+    class Rates(Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    train(config.model_copy(update={"out": tmp_path / "cos", "max_steps": 10, "lr": 0.01}), callbacks=[Rates()])
+    assert seen[0] == pytest.approx(0.01)
+    assert all(b < a for a, b in zip(seen, seen[1:]))
+    assert seen[-1] == pytest.approx(0.01 * (1 + math.cos(math.pi * 9 / 10)) / 2)
+    seen.clear()
+    train(config.model_copy(update={"out": tmp_path / "flat", "max_steps": 4, "lr_schedule": "constant"}), callbacks=[Rates()])
+    assert seen == [config.lr] * 4

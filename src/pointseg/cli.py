@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pointseg.classes import ClassTable
-from pointseg.config import Optimizer, describe_error
+from pointseg.config import Optimizer, Schedule, describe_error
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 
@@ -43,6 +43,7 @@ ClassesOpt = Annotated[
 ]
 PointsOpt = Annotated[str, typer.Option("--points", help="Points per image (e.g. 50) or fraction of pixels (e.g. 0.0001).")]
 StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
+ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
 StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
@@ -105,7 +106,10 @@ def train(
     width: Annotated[int, typer.Option("--width", help="U-Net: channels of the first level.")] = 16,
     depth: Annotated[int, typer.Option("--depth", help="U-Net: number of downsamplings.")] = 4,
     optimizer: Annotated[OptimizerChoice, typer.Option("--optimizer")] = OptimizerChoice.adam,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-3,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (the peak of the schedule).")] = 1e-3,
+    lr_schedule: Annotated[ScheduleChoice, typer.Option("--lr-schedule", help="cosine: annealed to 0 over the budget.")] = (
+        ScheduleChoice.cosine
+    ),
     weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.0,
     label_smoothing: Annotated[
         float, typer.Option("--label-smoothing", help="Share of the target spread over all classes.")

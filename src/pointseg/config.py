@@ -27,6 +27,7 @@ from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
+Schedule = Literal["cosine", "constant"]
 
 
 class TrainConfig(BaseModel):
@@ -50,6 +51,7 @@ class TrainConfig(BaseModel):
     depth: int = Field(4, ge=1, le=8)
     optimizer: Optimizer = "adam"
     lr: float = Field(1e-3, gt=0)
+    lr_schedule: Schedule = "cosine"
     weight_decay: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weights: list[float] | None = None

@@ -47,6 +47,7 @@ class PointSegModule(L.LightningModule):
         weight_decay: Weight decay.
         label_smoothing: Label smoothing of the training loss.
         class_weights: Optional weight of each class in the training loss.
+        lr_schedule: ``constant``, or ``cosine`` annealing to zero over the training budget.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class PointSegModule(L.LightningModule):
         weight_decay: float = 0.0,
         label_smoothing: float = 0.0,
         class_weights: list[float] | None = None,
+        lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -127,12 +129,18 @@ class PointSegModule(L.LightningModule):
         if not math.isnan(metrics.miou):
             self.log("val_miou", metrics.miou, prog_bar=True, rank_zero_only=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam (default), AdamW or SGD with momentum 0.9."""
+    def configure_optimizers(self) -> dict[str, Any]:
+        """Adam (default), AdamW or SGD with momentum 0.9; the learning rate constant or cosine-annealed to zero."""
         hp = self.hparams
         params = self.model.parameters()
         if hp.optimizer == "adam":
-            return torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        return torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+            optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        elif hp.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+        if hp.lr_schedule == "constant":
+            return {"optimizer": optimizer}
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -201,6 +201,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         weight_decay=config.weight_decay,
         label_smoothing=config.label_smoothing,
         class_weights=config.class_weights,
+        lr_schedule=config.lr_schedule,
     )
     datamodule = PointSegDataModule(
         data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
