@@ -29,6 +29,7 @@ import csv
 import itertools
 import json
 import math
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
@@ -255,8 +257,17 @@ def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.B
     A heartbeat lets a later run detect the trials of processes that died.
     """
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
-    rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
-    return optuna.create_study(study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True)
+
+    def create() -> optuna.Study:
+        rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+        return optuna.create_study(study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True)
+
+    for delay in (0.2, 0.4, 0.8, 1.6):
+        try:
+            return create()
+        except (IntegrityError, OperationalError):  # processes creating the same new database at once
+            time.sleep(delay)
+    return create()  # the last try lets its error through
 
 
 def run_sweep(
