@@ -143,7 +143,7 @@ def prediction_panels(
     for scene in trained:
         own = None
         if points is not None:
-            here = points.keys == scene.key
-            own = (points.rows[here], points.cols[here], points.classes[here])
+            mine = points.of_image(scene.key)
+            own = (mine.rows, mine.cols, mine.classes)
         panels.append(Panel(f"training: {scene.key}", scene.image, scene.mask, own, segmenter.predict(scene.image)))
     return panels

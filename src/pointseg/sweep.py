@@ -178,7 +178,9 @@ def run_name(params: Mapping[str, Any]) -> str:
 
 
 def _points_key(options: Mapping[str, Any]) -> str:
-    return f"{options.get('points', '0.0001')}_{options.get('strategy', 'random')}"
+    """Name of the point set of a configuration: its density and strategy (TrainConfig's defaults where unset)."""
+    points, strategy = (options.get(name, TrainConfig.model_fields[name].default) for name in ("points", "strategy"))
+    return f"{points}_{strategy}"
 
 
 def _draw_points(spec: SweepSpec, folder: Path) -> dict[str, Path]:

@@ -146,11 +146,15 @@ class PointLabels:
         """The points where the boolean array ``keep`` is true."""
         return PointLabels(self.keys[keep], self.rows[keep], self.cols[keep], self.classes[keep])
 
+    def of_image(self, key: str) -> PointLabels:
+        """The points of one image."""
+        return self.select(self.keys == key)
+
     def label_map(self, key: str, shape: tuple[int, int]) -> np.ndarray:
         """A sparse ``int16`` label map of one image: point classes, :data:`IGNORE_INDEX` elsewhere."""
         labels = np.full(shape, IGNORE_INDEX, dtype=np.int16)
-        here = self.keys == key
-        labels[self.rows[here], self.cols[here]] = self.classes[here]
+        own = self.of_image(key)
+        labels[own.rows, own.cols] = own.classes
         return labels
 
     def counts(self, table: ClassTable) -> tuple[dict[str, int], dict[str, int]]:
