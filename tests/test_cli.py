@@ -97,7 +97,8 @@ def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, 
     config.write_text(f"data: {dataset}\nclasses: {classes_csv}\ncrop: 32\nwidth: 4\ndepth: 2\nmax_steps: 100\n")
     out = tmp_path / "sweep"
     argv = ["sweep", "--config", str(config), "--out", str(out), "--lr", "0.01,0.005", "--batch-size", "2", "--max-steps", "3",
-            "--points", "20", "--val-fraction", "0.34", "--accelerator", "cpu", "--no-progress-bar"]  # fmt: skip
+            "--points", "20", "--val-fraction", "0.34", "--accelerator", "cpu", "--no-progress-bar",
+            "--description", "Toy rasters made by the tests."]  # fmt: skip
     code, out_text, _ = run(argv, capsys)
     assert code == 0
     assert "sweep of 2 trainings (steps budget 3)" in out_text and "2 of 2 configurations stored" in out_text
@@ -105,6 +106,7 @@ def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, 
     assert stored["axes"] == {"lr": [0.01, 0.005]} and stored["base"]["crop"] == 32 and stored["amount"] == 3
     code, out_text, _ = run(["report", str(out)], capsys)
     assert code == 0 and "report.html" in out_text
+    assert "\n\nToy rasters made by the tests. 2 of 2 trainings stored" in (out / "report.md").read_text()
     assert (out / "results.csv").read_text().count("\n") == 3
     code, _, err = run(["sweep", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "x"),
                         "--learning-rate", "0.1"], capsys)  # fmt: skip

@@ -10,9 +10,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -189,6 +191,30 @@ def _extra_options(args: list[str]) -> dict[str, Any]:
     return options
 
 
+def _progress_printer() -> Callable[[dict[str, Any]], None]:
+    """Prints each configuration's outcome of a sweep as it is stored."""
+    count = 0
+
+    def progress(outcome: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+        miou = (outcome.get("metrics") or {}).get("miou")
+        detail = f"mIoU {miou:.4f}" if miou is not None else outcome.get("message", "")
+        console.print(f"[{count}] {outcome['name']}: [bold]{outcome['status']}[/bold] {detail}", highlight=False)
+
+    return progress
+
+
+@contextlib.contextmanager
+def _resumable() -> Iterator[None]:
+    """Ctrl-C during a sweep: say that nothing finished is lost, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        errors.print("interrupted: finished configurations are stored; run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sweep(
     ctx: typer.Context,
@@ -207,6 +233,9 @@ def sweep(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget: the same epochs for all (default 20).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget: the same optimisation steps for all.")] = None,
     samples: Annotated[int | None, typer.Option("--samples", help="Budget: the same number of crops seen by all.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="What the sweep is about (data credit, question); opens the report.")
+    ] = None,
 ) -> None:
     """Train a grid of configurations (learning rate x batch size by default), resumably.
 
@@ -219,6 +248,8 @@ def sweep(
 
     options = _read_yaml(config) if config is not None else {}
     seeds = int(options.pop("seeds", seeds))
+    description = description or str(options.pop("description", ""))
+    options.pop("description", None)
     storage = storage or options.pop("storage", None)  # the command line's storage wins
     options.pop("storage", None)
     given = {"data": data, "classes": classes, "lr": lr, "batch_size": batch_size}
@@ -227,23 +258,11 @@ def sweep(
         for key in ("epochs", "max_steps", "samples"):
             options.pop(key, None)
     options |= {k: v for k, v in given.items() if v is not None} | _extra_options(ctx.args)
-    spec = build_spec(options, seeds=seeds)
+    spec = build_spec(options, seeds=seeds, description=description)
     total = len(spec.configurations())
-    count = 0
-
-    def progress(outcome: dict[str, Any]) -> None:
-        nonlocal count
-        count += 1
-        miou = (outcome.get("metrics") or {}).get("miou")
-        detail = f"mIoU {miou:.4f}" if miou is not None else outcome.get("message", "")
-        console.print(f"[{count}] {outcome['name']}: [bold]{outcome['status']}[/bold] {detail}", highlight=False)
-
     console.print(f"sweep of {total} trainings ({spec.budget} budget {spec.amount}) in [bold]{out}[/bold]")
-    try:
-        rows = run_sweep(spec, out, storage=storage, on_result=progress)
-    except KeyboardInterrupt:
-        errors.print("interrupted: finished configurations are stored; run the same command again to resume")
-        raise typer.Exit(130) from None
+    with _resumable():
+        rows = run_sweep(spec, out, storage=storage, on_result=_progress_printer())
     console.print(results_table(rows))
     console.print(f"{len(rows)} of {total} configurations stored; `pointseg report {out}` writes the report")
     if elsewhere := running_elsewhere(out, storage):
@@ -281,19 +300,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("pointseg-demo"),
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Training steps.")] = 300,
+    out: Annotated[Path, typer.Option("--out", help="Sweep folder of the demo.")] = Path("pointseg-demo"),
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of every configuration.")] = 25,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Run the whole pipeline on the built-in Dubai sample and write a short report."""
+    """Run the learning-rate x batch-size study on the built-in Dubai sample and write its report."""
     from pointseg.demo import run_demo
-    from pointseg.report import metrics_table
+    from pointseg.sweep_report import results_table
 
-    result = run_demo(out, max_steps=max_steps, accelerator=accelerator)
-    console.print(metrics_table(result.metrics, title="demo: validation against dense masks"))
-    console.print(f"report:      [bold]{result.report}[/bold]")
-    console.print(f"figure:      [bold]{result.figure}[/bold]")
-    console.print(f"run folder:  [bold]{result.run}[/bold] (model.ckpt, metrics.csv, points.csv)")
+    console.print(f"pointseg demo: 6 configurations x {epochs} epochs on the built-in sample, in [bold]{out}[/bold]")
+    with _resumable():
+        result = run_demo(out, epochs=epochs, accelerator=accelerator, on_result=_progress_printer())
+    console.print(results_table(result.rows))
+    console.print(f"report:   [bold]{result.report}[/bold] and {result.html.name} (figures in {out / 'figures'})")
+    console.print(f"results:  [bold]{result.results}[/bold]")
 
 
 _default_showwarning = warnings.showwarning

@@ -64,6 +64,8 @@ class SweepSpec(BaseModel):
             takes fewer steps), the same number of ``steps``, or the same number of
             ``samples`` seen (steps = samples / batch size).
         amount: The budget's number: epochs, steps or samples.
+        description: What the sweep is about, in words (the data's origin and credit, the
+            question asked); the report opens with it.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +75,7 @@ class SweepSpec(BaseModel):
     seeds: int = Field(1, ge=1)
     budget: Budget = "epochs"
     amount: int = Field(20, ge=1)
+    description: str = ""
 
     def configurations(self) -> list[dict[str, Any]]:
         """Every grid point with every seed, in a stable order."""
@@ -122,7 +125,7 @@ class SweepSpec(BaseModel):
                 ) from err
 
 
-def build_spec(options: Mapping[str, Any], seeds: int = 1) -> SweepSpec:
+def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = "") -> SweepSpec:
     """A :class:`SweepSpec` from command-line or YAML options.
 
     Args:
@@ -130,6 +133,7 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1) -> SweepSpec:
             or a comma-separated string (``"0.001,0.01"``); several values make an axis of the
             grid. The budget is one of ``epochs``, ``max_steps`` or ``samples`` (default 20 epochs).
         seeds: Number of seeds each configuration is trained with.
+        description: See :class:`SweepSpec`.
 
     Raises:
         ConfigError: An unknown option, a value of the wrong type, or two budgets.
@@ -169,7 +173,7 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1) -> SweepSpec:
         else:
             base[name] = typed[0]
             axes.pop(name, None)
-    return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount)
+    return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount, description=description)
 
 
 def run_name(params: Mapping[str, Any]) -> str:

@@ -444,7 +444,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
 
     fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in {"data", "classes", "val_data"})
     intro = (
-        f"{len(rows)} of {len(spec.configurations())} trainings stored "
+        (f"{spec.description} " if spec.description else "") + f"{len(rows)} of {len(spec.configurations())} trainings stored "
         f"({len(configs)} configurations, {spec.seeds} seed(s) each). "
         f"Every configuration had the same budget: {spec.amount} {_BUDGET_WORDS[spec.budget]}. Fixed options: {fixed}. "
         f"Data: {spec.base.get('data')}" + (f", validated on {spec.base['val_data']}." if spec.base.get("val_data") else ".")
