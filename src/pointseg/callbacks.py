@@ -1,11 +1,4 @@
-"""Lightning callbacks of a run: metrics written as they come, and training that stays at chance stopped.
-
-Example:
-    >>> import math
-    >>> monitor = ChanceMonitor(num_classes=5, after_epochs=2)
-    >>> round(monitor.threshold, 3) == round(0.98 * math.log(5), 3)
-    True
-"""
+"""Lightning callbacks of a run: metrics written as they come, and training that stays at chance stopped."""
 
 from __future__ import annotations
 
@@ -36,32 +29,48 @@ class MetricsWriter(Callback):
 
 
 class ChanceMonitor(Callback):
-    """Stop a run whose training loss stays at chance level.
+    """Stop a run whose training loss stays at chance level, or explodes past it.
 
     A network that has learnt nothing predicts every class alike and its cross-entropy is
-    ``ln(num_classes)``. After ``after_epochs`` epochs, an epoch whose mean training loss
-    is still above ``fraction * ln(num_classes)`` raises :class:`TrainingDiverged` (a
-    sweep records the run as diverged, with the step).
+    ``ln(num_classes)``. Once ``after_steps`` optimisation steps are done, an epoch whose
+    mean training loss is still above ``fraction * ln(num_classes)`` raises
+    :class:`TrainingDiverged` (a sweep records the run as diverged, with the step). The
+    grace is counted in steps, not epochs: a large batch on a small dataset takes few steps
+    per epoch, and a run is not stuck before it has had the updates to learn. An epoch
+    whose loss exceeds ``explode * ln(num_classes)`` (confidently wrong, as after a far too
+    large learning rate) is stopped at once.
 
     Args:
         num_classes: Number of classes.
-        after_epochs: Epochs granted before the check starts.
+        after_steps: Optimisation steps granted before the check for chance level starts.
         fraction: Share of ``ln(num_classes)`` above which the loss counts as chance.
+        explode: Multiple of ``ln(num_classes)`` above which the loss has exploded.
+
+    Example:
+        >>> monitor = ChanceMonitor(num_classes=5)
+        >>> round(monitor.chance, 4), monitor.after_steps
+        (1.6094, 200)
     """
 
-    def __init__(self, num_classes: int, after_epochs: int = 2, fraction: float = 0.98) -> None:
-        self.threshold = fraction * math.log(num_classes)
-        self.after_epochs = after_epochs
+    def __init__(self, num_classes: int, after_steps: int = 200, fraction: float = 0.98, explode: float = 10.0) -> None:
+        self.chance = math.log(num_classes)
+        self.after_steps = after_steps
+        self.fraction = fraction
+        self.explode = explode
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Check the epoch's mean training loss."""
         loss = trainer.callback_metrics.get("train_loss_epoch")
-        if loss is None or trainer.current_epoch + 1 < self.after_epochs:
+        if loss is None:
             return
-        if float(loss) > self.threshold:
-            raise TrainingDiverged(
-                step=trainer.global_step,
-                loss=float(loss),
-                reason=f"after {trainer.current_epoch + 1} epochs the training loss is still above chance level "
-                f"({self.threshold:.3f} = {self.threshold / math.log(pl_module.classes.num_classes):.2f} ln C)",
+        loss = float(loss)
+        if loss > self.explode * self.chance:
+            reason = f"the training loss exploded to over {self.explode:g} times chance level ({self.explode:g} ln C)"
+        elif trainer.global_step >= self.after_steps and loss > self.fraction * self.chance:
+            reason = (
+                f"after {trainer.global_step} steps the training loss is still above chance level "
+                f"({self.fraction * self.chance:.3f} = {self.fraction:.2f} ln C)"
             )
+        else:
+            return
+        raise TrainingDiverged(step=trainer.global_step, loss=loss, reason=reason)

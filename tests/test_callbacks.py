@@ -1,0 +1,36 @@
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from pointseg.callbacks import ChanceMonitor
+from pointseg.errors import TrainingDiverged
+
+
+def _epoch_end(monitor, loss, step):
+    trainer = SimpleNamespace(callback_metrics={"train_loss_epoch": torch.tensor(loss)}, global_step=step)
+    monitor.on_train_epoch_end(trainer, pl_module=None)
+
+
+def test_a_loss_at_chance_after_the_grace_stops_the_run():
+    monitor = ChanceMonitor(num_classes=5, after_steps=200)
+    with pytest.raises(TrainingDiverged) as caught:
+        _epoch_end(monitor, loss=1.60, step=240)
+    assert caught.value.step == 240 and caught.value.loss == pytest.approx(1.60)
+    assert "after 240 steps" in caught.value.message and "0.98 ln C" in caught.value.message
+
+
+def test_few_steps_or_a_loss_below_chance_go_on():
+    monitor = ChanceMonitor(num_classes=5, after_steps=200)
+    _epoch_end(monitor, loss=1.90, step=199)  # a large batch after a few epochs: too early to judge
+    _epoch_end(monitor, loss=1.50, step=400)  # learning
+    _epoch_end(monitor, loss=1.00, step=10_000)
+
+
+def test_an_exploded_loss_stops_the_run_at_once():
+    monitor = ChanceMonitor(num_classes=5, after_steps=200)
+    _epoch_end(monitor, loss=10 * math.log(5) - 0.01, step=3)
+    with pytest.raises(TrainingDiverged) as caught:
+        _epoch_end(monitor, loss=10 * math.log(5) + 0.01, step=3)
+    assert caught.value.step == 3 and "exploded to over 10 times chance level" in caught.value.message
