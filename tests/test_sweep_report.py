@@ -10,8 +10,9 @@ def row(lr, batch_size, seed, miou, status="done", step=None):
 
 
 def test_summarise_groups_seeds_with_mean_and_spread():
-    configs = summarise([row(0.001, 16, 0, 0.60), row(0.001, 16, 1, 0.64), row(0.01, 16, 0, None, "diverged", 30)], AXES)
-    assert [c.params for c in configs] == [{"lr": 0.001, "batch_size": 16}, {"lr": 0.01, "batch_size": 16}]
+    finished_in_this_order = [row(0.01, 16, 0, None, "diverged", 30), row(0.001, 16, 0, 0.60), row(0.001, 16, 1, 0.64)]
+    configs = summarise(finished_in_this_order, AXES)
+    assert [c.params for c in configs] == [{"lr": 0.001, "batch_size": 16}, {"lr": 0.01, "batch_size": 16}]  # grid order
     assert abs(configs[0].miou - 0.62) < 1e-12 and abs(configs[0].spread("miou") - 0.028284) < 1e-6
     assert configs[1].miou is None and configs[1].status == "diverged (1/1)" and configs[1].steps == [30]
     header, rows = table_rows(configs)

@@ -301,7 +301,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Sweep folder of the demo.")] = Path("pointseg-demo"),
-    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of every configuration.")] = 25,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of every configuration.")] = 20,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
     """Run the learning-rate x batch-size study on the built-in Dubai sample and write its report."""

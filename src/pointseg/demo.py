@@ -31,7 +31,7 @@ from pointseg.sweep import SweepSpec, build_spec, run_sweep
 from pointseg.sweep_report import write_report
 
 CREDIT = "Dubai aerial imagery, Humans in the Loop / MBRSC, CC0 1.0"
-DEMO_EPOCHS = 25
+DEMO_EPOCHS = 20
 
 
 def sample_root() -> Path:
@@ -44,7 +44,7 @@ def demo_spec(epochs: int = DEMO_EPOCHS, accelerator: str = "auto") -> SweepSpec
 
     >>> spec = demo_spec()
     >>> spec.axes, spec.budget, spec.amount, spec.base["points"]
-    ({'lr': [0.001, 0.01], 'batch_size': [16, 32, 64]}, 'epochs', 25, '0.0004')
+    ({'lr': [0.001, 0.01], 'batch_size': [16, 32, 64]}, 'epochs', 20, '0.0004')
     """
     root = sample_root()
     options = {
@@ -85,7 +85,7 @@ def run_demo(
 
     Args:
         out: Sweep folder.
-        epochs: Epochs of every configuration (25 take about eight minutes in all on two CPU cores).
+        epochs: Epochs of every configuration (20 take eight minutes in all on two CPU cores).
         accelerator: ``auto`` uses a GPU where present.
         on_result: Called with each configuration's outcome as it is stored.
     """

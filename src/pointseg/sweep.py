@@ -31,7 +31,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,6 +174,15 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
             base[name] = typed[0]
             axes.pop(name, None)
     return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount, description=description)
+
+
+def grid_key(params: Mapping[str, Any], names: Sequence[str]) -> tuple:
+    """Sort key of a configuration: its values of ``names`` in that order, numbers by value.
+
+    >>> sorted([{"lr": 0.01, "batch_size": 16}, {"lr": 0.001, "batch_size": 64}], key=lambda p: grid_key(p, ["lr"]))[0]
+    {'lr': 0.001, 'batch_size': 64}
+    """
+    return tuple((0, v, "") if isinstance(v, int | float) else (1, 0, str(v)) for v in (params.get(n) for n in names))
 
 
 def run_name(params: Mapping[str, Any]) -> str:
@@ -378,7 +387,7 @@ def _last_train_loss(run: Path) -> float | None:
 
 
 def collect_results(out: str | Path, storage: str | None = None) -> list[dict[str, Any]]:
-    """One row per configuration and seed with an outcome, from the study store.
+    """One row per configuration and seed with an outcome, from the study store, in grid order.
 
     Columns: the sweep's axes and ``seed``, ``status``, ``train_loss``, ``val_loss``,
     ``val_accuracy``, ``miou``, ``kappa``, ``iou_<class>`` for each class, ``step`` (of
@@ -386,11 +395,13 @@ def collect_results(out: str | Path, storage: str | None = None) -> list[dict[st
     """
     out = Path(out)
     rows = []
+    names: list[str] = []
     for trial in open_study(out, storage).get_trials(deepcopy=False):
         attrs = trial.user_attrs
         if "status" not in attrs:
             continue
         metrics = attrs.get("metrics") or {}
+        names = list(trial.params)
         rows.append(
             {
                 **trial.params,
@@ -406,4 +417,4 @@ def collect_results(out: str | Path, storage: str | None = None) -> list[dict[st
                 "run": attrs["run"],
             }
         )
-    return rows
+    return sorted(rows, key=lambda row: grid_key(row, names))

@@ -34,7 +34,7 @@ from typing import Any
 from rich.table import Table
 
 from pointseg.errors import ConfigError
-from pointseg.sweep import SweepSpec, collect_results
+from pointseg.sweep import SweepSpec, collect_results, grid_key
 
 _METRICS = ("train_loss", "val_loss", "val_accuracy", "miou", "kappa")
 
@@ -92,7 +92,7 @@ class Configuration:
 
 
 def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str]) -> list[Configuration]:
-    """Group result rows by configuration (all axes but the seed), in first-seen order."""
+    """Group result rows by configuration (all axes but the seed), in grid order."""
     groups: dict[tuple, Configuration] = {}
     for row in rows:
         params = {name: row.get(name) for name in axes}
@@ -107,7 +107,7 @@ def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str]) -> list[Confi
             group.last_losses.append(float(row["train_loss"]))
         if row["status"] == "diverged" and row.get("step") is not None:
             group.steps.append(int(row["step"]))
-    return list(groups.values())
+    return sorted(groups.values(), key=lambda c: grid_key(c.params, axes))
 
 
 def _fmt(value: float | None, spread: float | None = None) -> str:
@@ -327,6 +327,7 @@ def curves_figure(rows: Sequence[dict[str, Any]], axes: Sequence[str], sweep_dir
         panel.set_xlabel("epoch")
         panel.grid(alpha=0.3)
     panels[0].set_yscale("log")
+    panels[1].set_yscale("log")
     panels[2].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
