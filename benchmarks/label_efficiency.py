@@ -16,22 +16,13 @@ import argparse
 import csv
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
+from dubai import DUBAI, dubai_split
+
 from pointseg.config import TrainConfig
 from pointseg.training import train
-
-
-def tile_view(source: Path, tiles: range, folder: Path) -> Path:
-    """A folder of symbolic links to some tiles of the dataset."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for tile in tiles:
-        link = folder / f"tile_{tile}"
-        if not link.exists():
-            link.symlink_to((source / f"tile_{tile}").resolve(), target_is_directory=True)
-    return folder
 
 
 def plot_curves(out: Path, seeds: list[int]) -> Path:
@@ -64,7 +55,7 @@ def plot_curves(out: Path, seeds: list[int]) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/dubai-aerial"))
+    parser.add_argument("--data", type=Path, default=DUBAI)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/label-efficiency"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--points", default="0.0001", help="point density of the points arm (default 0.01 %% of pixels)")
@@ -75,9 +66,7 @@ def main() -> None:
     parser.add_argument("--val-every", type=int, default=4, help="validate every N epochs (for the learning curve)")
     args = parser.parse_args()
 
-    views = Path(tempfile.mkdtemp(prefix="pointseg-dubai-"))
-    train_root = tile_view(args.data, range(1, 7), views / "train")
-    val_root = tile_view(args.data, range(7, 8), views / "val")
+    train_root, val_root, classes = dubai_split(args.data)
     results: dict[str, list[float]] = {"full": [], "points": []}
     seconds: dict[str, list[float]] = {"full": [], "points": []}
     for seed in args.seeds:
@@ -87,7 +76,7 @@ def main() -> None:
                 start = time.perf_counter()
                 config = TrainConfig(
                     data=train_root,
-                    classes=args.data / "classes.csv",
+                    classes=classes,
                     out=out,
                     val_data=val_root,
                     full_masks=arm == "full",
