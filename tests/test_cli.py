@@ -1,5 +1,6 @@
 """The command line: its contract, its output and its errors (exit status 2, no traceback)."""
 
+import csv
 import json
 
 import pytest
@@ -111,3 +112,20 @@ def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, 
     code, _, err = run(["sweep", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "x"),
                         "--learning-rate", "0.1"], capsys)  # fmt: skip
     assert code == 2 and "--learning-rate is not an option of pointseg train" in err
+
+
+@pytest.mark.slow
+def test_models_measures_every_network(tmp_path, capsys):
+    from pointseg.models import ModelConfig, build_model
+
+    code, out_text, _ = run(
+        ["models", "--size", "32", "--batch", "1", "--width", "2", "--repeats", "1", "--csv", str(tmp_path / "m.csv")], capsys
+    )
+    assert code == 0 and "networks at width 2, 32 x 32 px, 3 bands, on cpu" in out_text
+    with (tmp_path / "m.csv").open() as handle:
+        rows = {r["name"]: r for r in csv.DictReader(handle)}
+    assert list(rows) == ["unet", "resunet", "attention-unet", "deeplabv3plus", "segformer"]
+    for name, row in rows.items():
+        model = build_model(ModelConfig(name=name, num_classes=6, width=2))
+        assert int(row["parameters"]) == sum(p.numel() for p in model.parameters())
+        assert float(row["gflops"]) > 0 and float(row["train_images_per_s"]) > 0

@@ -217,3 +217,16 @@ def test_cosine_schedule_anneals_the_learning_rate(trained, tmp_path):
     seen.clear()
     train(config.model_copy(update={"out": tmp_path / "flat", "max_steps": 4, "lr_schedule": "constant"}), callbacks=[Rates()])
     assert seen == [config.lr] * 4
+
+
+def test_another_model_starts_from_the_weights_of_a_run(trained, tmp_path):
+    config, result = trained
+    update = {"out": tmp_path / "warm", "max_steps": 1, "init_weights": result.checkpoint}
+    with pytest.warns(PointsegWarning, match=r"initial weights: \d+ of \d+ tensors loaded"):
+        warm = train(config.model_copy(update=update))
+    report = json.loads((tmp_path / "warm/init_weights.json").read_text())
+    assert report["adapted"] == [] and report["skipped"] == {} and report["unused"] == []
+    assert len(report["loaded"]) == len(torch.load(result.checkpoint, weights_only=False)["state_dict"])
+    other = train(config.model_copy(update={"out": tmp_path / "segformer", "model": "segformer", "max_steps": 3}))
+    assert torch.load(other.checkpoint, weights_only=False)["hyper_parameters"]["model"]["name"] == "segformer"
+    assert warm.metrics is not None and other.metrics is not None and 0 <= other.metrics["miou"] <= 1

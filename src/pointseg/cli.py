@@ -28,6 +28,7 @@ from pointseg.classes import ClassTable
 from pointseg.config import Optimizer, Schedule, describe_error
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
+from pointseg.models import ModelName
 
 app = typer.Typer(
     name="pointseg",
@@ -46,6 +47,7 @@ ClassesOpt = Annotated[
 PointsOpt = Annotated[str, typer.Option("--points", help="Points per image (e.g. 50) or fraction of pixels (e.g. 0.0001).")]
 StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
 ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
+ModelChoice = Enum("ModelChoice", {name: name for name in get_args(ModelName)}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
 StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
@@ -105,8 +107,12 @@ def train(
     ] = False,
     strategy: StrategyOpt = StrategyChoice.random,
     seed: SeedOpt = 0,
-    width: Annotated[int, typer.Option("--width", help="U-Net: channels of the first level.")] = 16,
-    depth: Annotated[int, typer.Option("--depth", help="U-Net: number of downsamplings.")] = 4,
+    model: Annotated[ModelChoice, typer.Option("--model", help="Network (`pointseg models` compares them).")] = ModelChoice.unet,
+    init_weights: Annotated[
+        Path | None, typer.Option("--init-weights", help="Local state dict: layers matching by name and shape are loaded.")
+    ] = None,
+    width: Annotated[int, typer.Option("--width", help="Channels of the network's first level.")] = 16,
+    depth: Annotated[int, typer.Option("--depth", help="U-Nets: number of downsamplings.")] = 4,
     optimizer: Annotated[OptimizerChoice, typer.Option("--optimizer")] = OptimizerChoice.adam,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate (the peak of the schedule).")] = 1e-3,
     lr_schedule: Annotated[ScheduleChoice, typer.Option("--lr-schedule", help="cosine: annealed to 0 over the budget.")] = (
@@ -131,7 +137,7 @@ def train(
     ] = "auto",
     progress_bar: Annotated[bool, typer.Option("--progress-bar/--no-progress-bar", help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a U-Net with partial cross-entropy on point labels (or full masks) and evaluate it."""
+    """Train a network with partial cross-entropy on point labels (or full masks) and evaluate it."""
     options = {name: getattr(value, "value", value) for name, value in locals().items() if value is not None}
     from pointseg.config import TrainConfig
     from pointseg.report import metrics_table
@@ -296,6 +302,49 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise ConfigError(f"{path} must map option names to values", fix="write e.g. `lr: [0.001, 0.01]`")
     return {str(k).replace("-", "_"): v for k, v in content.items()}
+
+
+@app.command()
+def models(
+    size: Annotated[int, typer.Option("--size", help="Side of the square test images in pixels.")] = 256,
+    batch: Annotated[int, typer.Option("--batch", help="Images per timed batch.")] = 4,
+    bands: Annotated[int, typer.Option("--bands", help="Input bands.")] = 3,
+    width: Annotated[int, typer.Option("--width", help="Channels of each network's first level.")] = 16,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed batches after one warm-up.")] = 3,
+    accelerator: AcceleratorOpt = "cpu",
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table to this CSV file.")] = None,
+) -> None:
+    """Measure every network on this machine: parameters, GFLOPs, training and inference speed, peak memory."""
+    import csv
+    from dataclasses import asdict
+
+    from pointseg.models.cost import measure_all
+    from pointseg.predict import resolve_device
+
+    device = str(resolve_device(accelerator))
+    console.print(f"measuring {len(get_args(ModelName))} networks on {device}, {batch} images of {bands} x {size} x {size} ...")
+    costs = measure_all(
+        list(get_args(ModelName)), bands=bands, size=size, batch=batch, width=width, repeats=repeats, device=device
+    )
+    table = Table(title=f"networks at width {width}, {size} x {size} px, {bands} bands, on {device}")
+    for column in ("model", "parameters", "GFLOPs / image", "train images/s", "inference images/s", "peak MB / image"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for c in costs:
+        table.add_row(
+            c.name,
+            f"{c.parameters / 1e6:.2f} M",
+            f"{c.gflops:.2f}",
+            f"{c.train_images_per_s:.2f}",
+            f"{c.infer_images_per_s:.2f}",
+            f"{c.peak_mb_per_image:.0f}",
+        )
+    console.print(table)
+    if csv_path is not None:
+        with csv_path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(asdict(costs[0])))
+            writer.writeheader()
+            writer.writerows(asdict(c) for c in costs)
+        console.print(f"written: [bold]{csv_path}[/bold]")
 
 
 @app.command()

@@ -47,6 +47,7 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, ge=0)
     split_seed: int | None = Field(None, ge=0)
     model: ModelName = "unet"
+    init_weights: Path | None = None
     width: int = Field(16, ge=1)
     depth: int = Field(4, ge=1, le=8)
     optimizer: Optimizer = "adam"

@@ -23,7 +23,7 @@ import importlib.util
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
 from pointseg.errors import ConfigError, PointsegWarning, PointsError
 from pointseg.models import ModelConfig
+from pointseg.models.weights import load_weights
 from pointseg.task import PointSegModule
 
 
@@ -203,6 +204,11 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         class_weights=config.class_weights,
         lr_schedule=config.lr_schedule,
     )
+    if config.init_weights is not None:
+        report = load_weights(module.model, config.init_weights)
+        if rank_zero_only.rank == 0:
+            (config.out / "init_weights.json").write_text(json.dumps(asdict(report), indent=2))
+            warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / 'init_weights.json'})"), stacklevel=2)
     datamodule = PointSegDataModule(
         data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
     )

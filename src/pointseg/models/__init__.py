@@ -1,32 +1,48 @@
-"""Segmentation networks, built from a :class:`ModelConfig` stored with each checkpoint.
+"""Segmentation networks, built by name from a :class:`ModelConfig` stored with each checkpoint.
+
+======================  ==================================================  =====================
+name                    network                                             width 16, 3 bands
+======================  ==================================================  =====================
+``unet``                U-Net (Ronneberger et al. 2015), the default        1.9 M parameters
+``resunet``             U-Net with residual blocks (Zhang et al. 2018)      2.0 M
+``attention-unet``      U-Net with attention-gated skips (Oktay et al. 2018) 2.0 M
+``deeplabv3plus``       ResNet-18-like encoder, ASPP, decoder (Chen 2018)   1.0 M
+``segformer``           mix-transformer B0 and all-MLP decoder (Xie 2021)   3.7 M
+======================  ==================================================  =====================
+
+Every network takes any number of bands and classes and any input size. ``width`` sets
+the channels of the first level of each; ``depth`` (downsamplings) applies to the U-Nets.
 
 Example:
-    >>> model = build_model(ModelConfig(in_channels=3, num_classes=5, width=8, depth=2))
+    >>> model = build_model(ModelConfig(name="segformer", in_channels=4, num_classes=5, width=4))
     >>> sum(p.numel() for p in model.parameters()) > 0
     True
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from pointseg.models.unet import UNet
+from pointseg.models.deeplab import DeepLabV3Plus
+from pointseg.models.segformer import SegFormer
+from pointseg.models.unet import AttentionUNet, ResUNet, UNet
 
-ModelName = Literal["unet"]
+ModelName = Literal["unet", "resunet", "attention-unet", "deeplabv3plus", "segformer"]
 
 
 class ModelConfig(BaseModel):
     """Everything needed to rebuild a network before loading its weights.
 
     Attributes:
-        name: Architecture.
+        name: Architecture (see the module's table).
         in_channels: Number of input bands.
         num_classes: Number of classes.
         width: Channels of the first level.
-        depth: Number of downsamplings.
+        depth: Number of downsamplings (U-Nets).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,9 +54,19 @@ class ModelConfig(BaseModel):
     depth: int = Field(4, ge=1, le=8)
 
 
+MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "unet": lambda c: UNet(c.in_channels, c.num_classes, width=c.width, depth=c.depth),
+    "resunet": lambda c: ResUNet(c.in_channels, c.num_classes, width=c.width, depth=c.depth),
+    "attention-unet": lambda c: AttentionUNet(c.in_channels, c.num_classes, width=c.width, depth=c.depth),
+    "deeplabv3plus": lambda c: DeepLabV3Plus(c.in_channels, c.num_classes, width=c.width),
+    "segformer": lambda c: SegFormer(c.in_channels, c.num_classes, width=c.width),
+}
+assert set(MODELS) == set(get_args(ModelName))
+
+
 def build_model(config: ModelConfig) -> nn.Module:
     """The network that ``config`` describes, with fresh weights."""
-    return UNet(config.in_channels, config.num_classes, width=config.width, depth=config.depth)
+    return MODELS[config.name](config)
 
 
-__all__ = ["ModelConfig", "ModelName", "UNet", "build_model"]
+__all__ = ["MODELS", "AttentionUNet", "DeepLabV3Plus", "ModelConfig", "ModelName", "ResUNet", "SegFormer", "UNet", "build_model"]
