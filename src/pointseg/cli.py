@@ -169,15 +169,26 @@ def evaluate(
 @app.command()
 def predict(
     checkpoint: CheckpointOpt,
-    input: Annotated[Path, typer.Option("--input", help="An image or a folder of images.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the colour masks (PNG).")],
+    input: Annotated[Path, typer.Option("--input", help="An image or raster, or a folder of them.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for colour masks (PNG) and class maps (GeoTIFF).")],
+    tile: Annotated[int, typer.Option("--tile", help="Rasters: side of the predicted tiles in pixels.")] = 512,
+    overlap: Annotated[int, typer.Option("--overlap", help="Rasters: pixels shared and blended by neighbouring tiles.")] = 64,
+    batch: Annotated[int, typer.Option("--batch", help="Rasters: tiles per forward pass.")] = 4,
+    probabilities: Annotated[
+        bool, typer.Option("--probabilities", help="Rasters: also write per-class probabilities (*_probabilities.tif).")
+    ] = False,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Predict colour masks, in the classes' colours, for a folder of images."""
-    from pointseg.predict import predict_folder
+    """Predict colour masks for pictures and georeferenced class maps for rasters of any size."""
+    from rich.progress import Progress
 
-    written = list(predict_folder(checkpoint, input, out, accelerator))
-    console.print(f"{len(written)} colour masks written to [bold]{out}[/bold]")
+    from pointseg.predict import TileOptions, predict_folder
+
+    options = TileOptions(tile=tile, overlap=overlap, batch=batch, probabilities=probabilities)
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("tiles", total=None)
+        written = list(predict_folder(checkpoint, input, out, accelerator, options, lambda n: progress.advance(task, n)))
+    console.print(f"{len(written)} predictions written to [bold]{out}[/bold]")
 
 
 def _extra_options(args: list[str]) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""Prediction with a trained checkpoint: class maps, and colour masks in the classes' colours.
+"""Prediction with a trained checkpoint: colour masks for pictures, georeferenced class maps for rasters.
+
+Pictures (JPEG, PNG) are predicted whole and written as colour masks in the classes'
+colours. Rasters (GeoTIFF) of any size are predicted in overlapping tiles blended without
+seams (:mod:`pointseg.tiling`), read and written window by window so that memory does not
+grow with the scene's height, and written as a class map GeoTIFF aligned with the input
+(:mod:`pointseg.data.raster`), with per-class probabilities as a second file on request.
 
 Example:
     >>> segmenter = Segmenter.from_checkpoint("runs/a/model.ckpt")  # doctest: +SKIP
@@ -8,11 +14,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
 import torch
 from PIL import Image
 
@@ -20,8 +28,19 @@ from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import list_images
 from pointseg.data.imagery import read_image
+from pointseg.data.raster import (
+    NODATA,
+    class_map_profile,
+    colour_table,
+    is_raster,
+    open_raster,
+    read_window,
+    to_rasterio,
+    valid_mask,
+)
 from pointseg.errors import CheckpointError, ConfigError, DatasetError
 from pointseg.task import PointSegModule
+from pointseg.tiling import TileGrid, Window, blend_tiles
 
 
 def load_module(checkpoint: str | Path, device: str | torch.device = "cpu") -> PointSegModule:
@@ -94,6 +113,12 @@ class Segmenter:
         """Class index of every pixel of an ``(H, W, bands)`` image, as ``(H, W)``."""
         return self.probabilities(image).argmax(dim=0).numpy()
 
+    @torch.inference_mode()
+    def tile_probabilities(self, tiles: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, classes, H, W)`` of a batch of ``(N, H, W, bands)`` tiles."""
+        batch = torch.stack([self.band_stats.normalise(tile) for tile in tiles]).to(self.device)
+        return torch.softmax(self.module(batch), dim=1).float().cpu().numpy()
+
 
 def colourise(labels: np.ndarray, classes: ClassTable) -> np.ndarray:
     """``(H, W)`` class indices -> ``(H, W, 3)`` ``uint8`` colours; ignored pixels are black.
@@ -106,16 +131,99 @@ def colourise(labels: np.ndarray, classes: ClassTable) -> np.ndarray:
     return palette[np.where(labels == IGNORE_INDEX, len(classes.colours), labels)]
 
 
-def predict_folder(checkpoint: str | Path, source: str | Path, out: str | Path, accelerator: str = "auto") -> Iterator[Path]:
-    """Write a colour mask (PNG, same relative path and stem) for every image under ``source``.
+@dataclass(frozen=True)
+class TileOptions:
+    """How a raster is cut for prediction.
+
+    Attributes:
+        tile: Side of the square tiles in pixels.
+        overlap: Pixels shared by neighbouring tiles, blended.
+        batch: Tiles per forward pass.
+        probabilities: Also write the per-class probabilities (``*_probabilities.tif``).
+    """
+
+    tile: int = 512
+    overlap: int = 64
+    batch: int = 4
+    probabilities: bool = False
+
+
+def predict_raster(
+    segmenter: Segmenter,
+    source_path: str | Path,
+    target_path: str | Path,
+    options: TileOptions = TileOptions(),
+    on_tile: Callable[[int], None] | None = None,
+) -> Path:
+    """Write the class map GeoTIFF of a raster of any size (see the module docstring).
+
+    The class map has the source's size, CRS and transform, the classes' colours as its
+    colour table and :data:`~pointseg.data.raster.NODATA` where the source has no data. With
+    ``options.probabilities``, ``<stem>_probabilities.tif`` holds one band per class,
+    probability x 254 rounded (255 is nodata).
+
+    Args:
+        segmenter: The trained network.
+        source_path: Input raster.
+        target_path: Output class map (``.tif``).
+        options: Tiling.
+        on_tile: Called with the number of tiles just predicted (progress).
+    """
+    target_path = Path(target_path)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    classes = segmenter.classes.num_classes
+    with open_raster(source_path) as source, ExitStack() as outputs:
+        if source.count != segmenter.band_stats.bands:
+            raise DatasetError(
+                f"{source_path} has {source.count} bands but the model was trained on {segmenter.band_stats.bands}",
+                fix="give rasters with the bands the model was trained on",
+            )
+        grid = TileGrid(source.height, source.width, options.tile, options.overlap)
+        labels_out = outputs.enter_context(rasterio.open(target_path, "w", **class_map_profile(source)))
+        labels_out.write_colormap(1, colour_table(segmenter.classes))
+        probabilities_out = None
+        if options.probabilities:
+            path = target_path.with_name(f"{target_path.stem}_probabilities.tif")
+            probabilities_out = outputs.enter_context(rasterio.open(path, "w", **class_map_profile(source, classes)))
+            probabilities_out.descriptions = segmenter.classes.names
+        strips = blend_tiles(
+            grid, lambda window: read_window(source, window), segmenter.tile_probabilities, classes, options.batch, on_tile
+        )
+        for row, strip in strips:
+            window = Window(row, 0, strip.shape[1], grid.width)
+            nodata = ~valid_mask(source, window)
+            labels = strip.argmax(axis=0).astype(np.uint8)
+            labels[nodata] = NODATA
+            labels_out.write(labels, 1, window=to_rasterio(window))
+            if probabilities_out is not None:
+                scaled = np.rint(strip * 254).astype(np.uint8)
+                scaled[:, nodata] = NODATA
+                probabilities_out.write(scaled, window=to_rasterio(window))
+    return target_path
+
+
+def predict_folder(
+    checkpoint: str | Path,
+    source: str | Path,
+    out: str | Path,
+    accelerator: str = "auto",
+    tiles: TileOptions = TileOptions(),
+    on_tile: Callable[[int], None] | None = None,
+) -> Iterator[Path]:
+    """Predict every image under ``source``: a colour mask (PNG) for a picture, a class map for a raster.
+
+    Outputs keep the input's relative path and stem (``.png`` or ``.tif``).
 
     Yields:
-        The path of each mask as it is written.
+        The path of each output as it is written.
     """
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     source, out = Path(source), Path(out)
     for image_path in list_images(source):
         relative = image_path.relative_to(source) if source.is_dir() else Path(image_path.name)
+        if is_raster(image_path):
+            yield predict_raster(segmenter, image_path, (out / relative).with_suffix(".tif"), tiles, on_tile)
+            continue
         target = (out / relative).with_suffix(".png")
         target.parent.mkdir(parents=True, exist_ok=True)
         image = read_image(image_path)

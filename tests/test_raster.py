@@ -1,0 +1,103 @@
+"""GeoTIFF in and out, and large-scene prediction in blended tiles."""
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+from pointseg.classes import ClassTable
+from pointseg.data.dataset import BandStats
+from pointseg.data.raster import NODATA, is_raster
+from pointseg.models import ModelConfig
+from pointseg.predict import Segmenter, TileOptions, predict_raster
+from pointseg.task import PointSegModule
+
+UTM_40N = CRS.from_epsg(32640)  # Dubai
+TRANSFORM = from_origin(300_000, 2_800_000, 0.5, 0.5)
+TABLE = ClassTable.from_rows([("land", (132, 41, 246)), ("water", (226, 169, 41)), ("road", (110, 193, 228))])
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """A 3-band uint8 GeoTIFF, 150 x 170 pixels, with a block of nodata (all bands 0)."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(1, 256, (3, 150, 170), dtype=np.uint8)
+    pixels[:, 100:130, 20:60] = 0
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=170, height=150, count=3, dtype="uint8", crs=UTM_40N,
+                       transform=TRANSFORM, nodata=0) as dst:  # fmt: skip
+        dst.write(pixels)
+    return path, pixels
+
+
+@pytest.fixture
+def segmenter():
+    torch.manual_seed(0)
+    module = PointSegModule(
+        model=ModelConfig(in_channels=3, num_classes=3, width=4, depth=2).model_dump(),
+        classes=TABLE.to_dict(),
+        band_stats=BandStats((128.0,) * 3, (64.0,) * 3).to_dict(),
+    )
+    return Segmenter(module.eval(), torch.device("cpu"))
+
+
+def test_the_class_map_is_aligned_with_the_input_and_keeps_its_nodata(scene, segmenter, tmp_path):
+    path, pixels = scene
+    out = predict_raster(segmenter, path, tmp_path / "out/scene.tif", TileOptions(tile=64, overlap=16, probabilities=True))
+    with rasterio.open(out) as result:
+        assert (result.crs, result.transform, result.width, result.height) == (UTM_40N, TRANSFORM, 170, 150)
+        assert result.count == 1 and result.dtypes[0] == "uint8" and result.nodata == NODATA
+        assert [result.colormap(1)[i] for i in range(3)] == [(132, 41, 246, 255), (226, 169, 41, 255), (110, 193, 228, 255)]
+        assert result.profile["tiled"] and result.profile["compress"] == "deflate"
+        labels = result.read(1)
+    nodata = (pixels == 0).all(axis=0)
+    assert nodata.sum() == 30 * 40 and (labels[nodata] == NODATA).all() and (labels[~nodata] < 3).all()
+    with rasterio.open(tmp_path / "out/scene_probabilities.tif") as probabilities:
+        assert probabilities.count == 3 and probabilities.descriptions == ("land", "water", "road")
+        scaled = probabilities.read().astype(int)
+    assert (scaled[:, nodata] == NODATA).all()
+    assert np.abs(scaled[:, ~nodata].sum(axis=0) - 254).max() <= 2  # probabilities x 254, each rounded
+    assert (scaled[:, ~nodata].argmax(axis=0) == labels[~nodata]).mean() > 0.99  # ties may round apart
+
+
+def test_tiled_prediction_matches_the_whole_scene_at_once_away_from_its_border(scene, segmenter, tmp_path):
+    path, pixels = scene
+    whole = segmenter.tile_probabilities(np.moveaxis(pixels, 0, -1)[None])[0]
+    out = predict_raster(segmenter, path, tmp_path / "tiled.tif", TileOptions(tile=64, overlap=24, probabilities=True))
+    with rasterio.open(out.with_name("tiled_probabilities.tif")) as result:
+        tiled = result.read().astype(np.float32) / 254
+    keep = ~(pixels == 0).all(axis=0)
+    keep[:8], keep[-8:], keep[:, :8], keep[:, -8:] = False, False, False, False  # away from the scene's border
+    difference = np.abs(tiled[:, keep] - whole[:, keep])
+    # stored as probability x 254 rounded: half a step is 0.00197; the blending itself adds under 0.001 here
+    assert difference.max() < 0.003
+
+
+def test_only_tif_files_are_rasters():
+    assert is_raster("a/b.TIF") and is_raster("x.tiff") and not is_raster("x.png")
+
+
+def test_a_folder_of_rasters_and_pictures_gives_class_maps_and_colour_masks(scene, segmenter, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from pointseg import predict as predict_module
+
+    path, pixels = scene
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path.rename(folder / "scene.tif")
+    Image.fromarray(np.moveaxis(pixels, 0, -1)).save(folder / "photo.png")
+    monkeypatch.setattr(predict_module.Segmenter, "from_checkpoint", classmethod(lambda cls, *a, **k: segmenter))
+    tiles = []
+    written = list(
+        predict_module.predict_folder(
+            "model.ckpt", folder, tmp_path / "out", "cpu", TileOptions(tile=64, overlap=8), tiles.append
+        )
+    )
+    assert sorted(p.name for p in written) == ["photo.png", "scene.tif"]
+    assert sum(tiles) == 3 * 3  # 150 x 170 in tiles of 64 with stride 56: 3 rows and 3 columns
+    with rasterio.open(tmp_path / "out/scene.tif") as result:
+        assert result.crs == UTM_40N
+    assert Image.open(tmp_path / "out/photo.png").mode == "RGB"
