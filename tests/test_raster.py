@@ -101,3 +101,62 @@ def test_a_folder_of_rasters_and_pictures_gives_class_maps_and_colour_masks(scen
     with rasterio.open(tmp_path / "out/scene.tif") as result:
         assert result.crs == UTM_40N
     assert Image.open(tmp_path / "out/photo.png").mode == "RGB"
+
+
+def write_raster(path, array, transform=TRANSFORM, nodata=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count, height, width = array.shape
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=count, dtype=array.dtype.name,
+                       crs=UTM_40N, transform=transform, nodata=nodata) as dst:  # fmt: skip
+        dst.write(array)
+    return path
+
+
+@pytest.fixture
+def multiband(tmp_path):
+    """Two 4-band uint16 reflectance rasters with nodata 0 and their index masks (0 land, 1 water, 2 road)."""
+    rng = np.random.default_rng(1)
+    for name in ("a", "b", "c"):
+        labels = np.zeros((1, 64, 72), np.uint8)
+        labels[0, :, 36:] = 1
+        labels[0, 30:34] = 2
+        reflectance = (1000 + 3000 * labels.astype(np.int64) + rng.integers(0, 500, labels.shape)).repeat(4, axis=0)
+        reflectance = reflectance.astype(np.uint16)
+        reflectance[:, :8, :8] = 0  # no data in one corner
+        write_raster(tmp_path / "data/images" / f"{name}.tif", reflectance, nodata=0)
+        write_raster(tmp_path / "data/masks" / f"{name}.tif", labels)
+    (tmp_path / "classes.csv").write_text("name,value\nland,0\nwater,1\nroad,2\n")
+    return tmp_path / "data", tmp_path / "classes.csv"
+
+
+def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tmp_path):
+    from pointseg.config import TrainConfig
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.scenes import load_scenes
+    from pointseg.training import train
+
+    data, classes = multiband
+    scenes = load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
+    assert scenes[0].image.dtype == np.uint16 and scenes[0].image.shape == (64, 72, 4)
+    assert (scenes[0].mask[:8, :8] == -100).all() and (scenes[0].mask[8:] >= 0).all()  # nodata is ignored
+    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", points="30", val_fraction=0.34, crop=32,
+                         batch_size=2, width=4, depth=2, max_steps=3, accelerator="cpu", progress_bar=False)  # fmt: skip
+    result = train(config)
+    assert result.metrics["pixels"] == 64 * 72 - 8 * 8  # the validation image's pixels with data
+    segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
+    out = predict_raster(segmenter, data / "images/a.tif", tmp_path / "a.tif", TileOptions(tile=32, overlap=8))
+    with rasterio.open(out) as prediction:
+        labels = prediction.read(1)
+        assert prediction.crs == UTM_40N and prediction.nodata == NODATA
+    assert (labels[:8, :8] == NODATA).all() and (labels[8:] < 3).all()
+
+
+def test_a_mask_off_the_grid_of_its_image_is_an_error(multiband):
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.scenes import load_scenes
+    from pointseg.errors import DatasetError
+
+    data, classes = multiband
+    write_raster(data / "masks/b.tif", np.zeros((1, 64, 72), np.uint8), transform=from_origin(300_010, 2_800_000, 0.5, 0.5))
+    with pytest.raises(DatasetError, match=r"b.tif is not on the grid of its image .*b.tif: transform"):
+        load_scenes(discover_pairs(data), ClassTable.read_csv(classes))

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pointseg.classes import MaskKind
+from pointseg.data.raster import is_raster, open_raster, read_mask_raster, read_raster
 from pointseg.errors import DatasetError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
@@ -56,6 +57,9 @@ def _reading(path: Path) -> Iterator[Image.Image]:
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(height, width)`` of an image, read from its header only."""
+    if is_raster(path):
+        with open_raster(path) as source:
+            return source.height, source.width
     with _reading(Path(path)) as image:
         width, height = image.size
     return height, width
@@ -65,12 +69,15 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an ``(H, W, bands)`` array in its own data type.
 
     Palette and other indirect modes are expanded to RGB. The alpha band of PNG, GIF and
-    WebP pictures is dropped; a four-band TIFF keeps its four bands.
+    WebP pictures is dropped. TIFFs (GeoTIFFs) are read by rasterio with all their bands,
+    in any data type.
 
     Raises:
         DatasetError: The file is missing or not a readable image.
     """
     path = Path(path)
+    if is_raster(path):
+        return read_raster(path)
     with _reading(path) as image:
         picture = image.format in {"PNG", "GIF", "WEBP"}
         if image.mode in {"P", "PA", "CMYK", "YCbCr", "LA"}:
@@ -95,6 +102,8 @@ def read_mask(path: str | Path, kind: MaskKind) -> np.ndarray:
         DatasetError: The file is missing or not a readable image.
     """
     path = Path(path)
+    if is_raster(path):
+        return read_mask_raster(path, colours=kind == "colour")
     with _reading(path) as image:
         if kind == "colour" and image.mode in {"P", "PA", "RGBA", "CMYK", "YCbCr"}:
             image = image.convert("RGB")

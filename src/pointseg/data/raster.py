@@ -12,13 +12,15 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioIOError
+from rasterio.enums import MaskFlags
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window as RioWindow
 
 from pointseg.classes import ClassTable
@@ -37,16 +39,67 @@ def is_raster(path: str | Path) -> bool:
 
 @contextmanager
 def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
-    """Open a raster for reading.
+    """Open a raster for reading (a TIFF without georeference is read as it is).
 
     Raises:
         DatasetError: Missing or unreadable file.
     """
     try:
-        with rasterio.open(path) as source:
-            yield source
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as source:
+                yield source
     except RasterioIOError as err:
         raise DatasetError(f"cannot read {path}: {err}", fix="give a GeoTIFF (or another raster GDAL reads)") from err
+
+
+def read_raster(path: str | Path) -> np.ndarray:
+    """All bands of a raster as ``(H, W, bands)`` in its own data type (uint8, uint16, float32...)."""
+    with open_raster(path) as source:
+        return np.ascontiguousarray(np.moveaxis(source.read(), 0, -1))
+
+
+def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
+    """A mask raster: band 1 ``(H, W)`` as values, or ``(H, W, 3)`` colours (its colour table, or bands 1-3)."""
+    with open_raster(path) as source:
+        if not colours:
+            return source.read(1)
+        if source.count >= 3:
+            return np.ascontiguousarray(np.moveaxis(source.read((1, 2, 3)), 0, -1))
+        try:
+            table = source.colormap(1)
+        except ValueError as err:
+            raise DatasetError(
+                f"{path} is a one-band mask without a colour table, but the classes table gives colours",
+                fix="give the classes as name,value for index masks",
+            ) from err
+        palette = np.zeros((256, 3), np.uint8)
+        for index, colour in table.items():
+            palette[index] = colour[:3]
+        return palette[source.read(1)]
+
+
+def nodata_mask(path: str | Path) -> np.ndarray | None:
+    """``(H, W)`` True where a raster has no data (its nodata value or mask), or None when it has data everywhere."""
+    with open_raster(path) as source:
+        if all(MaskFlags.all_valid in flags for flags in source.mask_flag_enums):
+            return None
+        return source.dataset_mask() == 0
+
+
+def check_same_grid(image: str | Path, mask: str | Path) -> None:
+    """Fail unless two rasters share size, transform and CRS: a misaligned mask would label the wrong pixels.
+
+    Raises:
+        DatasetError: The grids differ; the message says how.
+    """
+    with open_raster(image) as a, open_raster(mask) as b:
+        for what, first, second in (("size", a.shape, b.shape), ("transform", a.transform, b.transform), ("CRS", a.crs, b.crs)):
+            if first != second:
+                raise DatasetError(
+                    f"{mask} is not on the grid of its image {image}: {what} {second} against {first}",
+                    fix="resample the mask onto the image's grid (e.g. gdalwarp -te/-tr/-t_srs from the image)",
+                )
 
 
 def to_rasterio(window: Window) -> RioWindow:

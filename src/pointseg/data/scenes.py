@@ -17,11 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pointseg.classes import ClassTable
+from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.dataset import Scene
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.masks import load_masks
+from pointseg.data.raster import check_same_grid, is_raster, nodata_mask
 from pointseg.errors import DatasetError
 
 
@@ -54,11 +55,24 @@ def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> t
 
 
 def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
-    """Read the images and decode the masks of ``pairs`` (see :func:`~pointseg.data.masks.load_masks`)."""
+    """Read the images and decode the masks of ``pairs`` (see :func:`~pointseg.data.masks.load_masks`).
+
+    Where a raster image has no data (its nodata value or mask), its mask is
+    :data:`~pointseg.classes.IGNORE_INDEX`: no point is drawn there, and neither the loss
+    nor the metrics see those pixels.
+
+    Raises:
+        DatasetError: A mask raster off its image's grid, or images with different band counts.
+    """
     masks = load_masks(pairs, table)
     scenes = []
     for pair in pairs:
+        if is_raster(pair.image) and is_raster(pair.mask):
+            check_same_grid(pair.image, pair.mask)
         image = read_image(pair.image)
+        nodata = nodata_mask(pair.image) if is_raster(pair.image) else None
+        if nodata is not None:
+            masks[pair.key][nodata] = IGNORE_INDEX
         if image.shape[:2] != pair.size:
             raise DatasetError(f"{pair.image} changed size while being read", fix="check the file")
         if scenes and image.shape[2] != scenes[0].image.shape[2]:
