@@ -160,3 +160,25 @@ def test_a_mask_off_the_grid_of_its_image_is_an_error(multiband):
     write_raster(data / "masks/b.tif", np.zeros((1, 64, 72), np.uint8), transform=from_origin(300_010, 2_800_000, 0.5, 0.5))
     with pytest.raises(DatasetError, match=r"b.tif is not on the grid of its image .*b.tif: transform"):
         load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
+
+
+def test_points_exported_for_qgis_train_a_model_as_real_annotations(multiband, tmp_path, capsys):
+    from pointseg.cli import main
+
+    def run(argv):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        return info.value.code, capsys.readouterr().out
+
+    data, classes = multiband
+    vector = tmp_path / "points.gpkg"
+    code, out = run(["points", "--data", str(data), "--classes", str(classes), "--points", "25",
+                     "--out", str(tmp_path / "pts"), "--vector", str(vector)])  # fmt: skip
+    assert code == 0 and "as features:" in out
+    code, _ = run(["train", "--data", str(data), "--classes", str(classes), "--out", str(tmp_path / "run"),
+                   "--point-labels", str(vector), "--val-fraction", "0.34", "--crop", "32", "--width", "4", "--depth", "2",
+                   "--max-steps", "2", "--accelerator", "cpu", "--no-progress-bar"])  # fmt: skip
+    assert code == 0
+    trained_on = (tmp_path / "run/points.csv").read_text().splitlines()
+    simulated = (tmp_path / "pts/points.csv").read_text().splitlines()
+    assert set(trained_on[1:]) < set(simulated[1:]) and len(trained_on) - 1 == 2 * 25  # the two training images' points

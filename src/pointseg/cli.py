@@ -72,21 +72,29 @@ def points(
     out: Annotated[Path, typer.Option("--out", help="Folder for points.csv and points.json.")],
     strategy: StrategyOpt = StrategyChoice.random,
     seed: SeedOpt = 0,
+    vector: Annotated[
+        Path | None,
+        typer.Option("--vector", help="Also write the points as features (.gpkg, .geojson) in the rasters' CRS, for QGIS."),
+    ] = None,
 ) -> None:
     """Simulate point labels from dense masks, write them and summarise them (no training)."""
     from pointseg.data.discover import discover_pairs
     from pointseg.data.masks import load_masks
     from pointseg.data.points import PointSpec, simulate_points, write_points
+    from pointseg.data.vector import write_vector_points
 
     table = ClassTable.read_csv(classes)
     spec = PointSpec.parse(points)
-    masks = load_masks(discover_pairs(data), table)
+    pairs = discover_pairs(data)
+    masks = load_masks(pairs, table)
     labels = simulate_points(masks, spec, strategy.value, seed)
     path = write_points(out, labels, table, {"points": points, "strategy": strategy.value, "seed": seed})
     per_class, per_image = labels.counts(table)
     console.print(_counts_table("points per class", per_class))
     console.print(_counts_table("points per image", per_image))
     console.print(f"{len(labels)} points on {len(per_image)} images written to [bold]{path}[/bold]")
+    if vector is not None:
+        console.print(f"as features: [bold]{write_vector_points(labels, table, pairs, vector)}[/bold]")
 
 
 @app.command()
@@ -101,6 +109,14 @@ def train(
     points: PointsOpt = "0.0001",
     points_file: Annotated[
         Path | None, typer.Option("--points-file", help="Train on the points of this CSV (from `pointseg points`).")
+    ] = None,
+    point_labels: Annotated[
+        Path | None,
+        typer.Option("--point-labels", help="Train on real annotations: GeoPackage, GeoJSON, Shapefile or x/y CSV."),
+    ] = None,
+    label_field: Annotated[str, typer.Option("--label-field", help="Field of --point-labels holding the class.")] = "class",
+    point_crs: Annotated[
+        str | None, typer.Option("--point-crs", help="CRS of --point-labels when the file does not say (e.g. EPSG:4326).")
     ] = None,
     full_masks: Annotated[
         bool, typer.Option("--full-masks", help="Train on the dense masks: the fully supervised reference.")

@@ -42,6 +42,9 @@ class TrainConfig(BaseModel):
     val_fraction: float = Field(0.2, ge=0, lt=1)
     points: str = "0.0001"
     points_file: Path | None = None
+    point_labels: Path | None = None
+    label_field: str = "class"
+    point_crs: str | None = None
     full_masks: bool = False
     strategy: Strategy = "random"
     seed: int = Field(0, ge=0)
@@ -85,6 +88,8 @@ class TrainConfig(BaseModel):
             raise ValueError("give either --epochs or --max-steps, not both")
         if self.epochs is None and self.max_steps is None:
             self.epochs = 20
+        if self.points_file is not None and self.point_labels is not None:
+            raise ValueError("give either --points-file or --point-labels, not both")
         if self.crop < 2 ** (self.depth + 1):
             raise ValueError(
                 f"--crop {self.crop} is too small for --depth {self.depth}: the U-Net's deepest level would be "

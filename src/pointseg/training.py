@@ -42,6 +42,7 @@ from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
+from pointseg.data.vector import read_vector_points
 from pointseg.errors import ConfigError, PointsegWarning, PointsError
 from pointseg.models import ModelConfig
 from pointseg.models.weights import load_weights
@@ -82,21 +83,26 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         for scene in train_scenes:
             scene.labels = scene.mask
         return PreparedData(table, train_scenes, val_scenes, points)
-    if config.points_file is not None:
-        points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
+    source = config.points_file or config.point_labels
+    if source is not None:
+        if config.points_file is not None:
+            points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
+        else:
+            imported = read_vector_points(source, table, pairs, config.label_field, config.point_crs)
+            if any(imported.skipped.values()):
+                warnings.warn(PointsegWarning(f"{source}: {imported.summary()}"), stacklevel=2)
+            points = imported.points
         trained = np.isin(points.keys, [p.key for p in train_pairs])
         if not trained.any():
             raise PointsError(
-                f"none of the {len(points)} points of {config.points_file} lies on a training image",
+                f"none of the {len(points)} points of {source} lies on a training image",
                 fix="check that the points file belongs to --data, or pass --val-data so that no image of --data is held out",
             )
         if not trained.all():
-            message = (
-                f"{(~trained).sum()} of the {len(points)} points of {config.points_file} lie on validation images: not trained on"
-            )
+            message = f"{(~trained).sum()} of the {len(points)} points of {source} lie on validation images: not trained on"
             warnings.warn(PointsegWarning(message), stacklevel=2)
         points = points.select(trained)
-        settings: dict[str, object] = {"source": str(config.points_file)}
+        settings: dict[str, object] = {"source": str(source)}
     else:
         masks = {scene.key: scene.mask for scene in train_scenes}
         points = simulate_points(masks, config.point_spec, config.strategy, config.seed)

@@ -1,0 +1,232 @@
+"""Point annotations as vector features: export simulated points, import points made in QGIS or in the field.
+
+Export writes one point feature per labelled pixel, at the pixel's centre, with the
+columns ``image``, ``row``, ``col`` and ``class`` (by name): in the CRS of the rasters
+(GeoTIFFs; points of rasters in another CRS are reprojected to the first one's), or in
+pixel coordinates (x = column, y = row) for plain pictures. Import reads GeoPackage,
+GeoJSON, Shapefile (anything OGR reads) or a CSV of ``x``/``y`` or ``lon``/``lat``
+columns, reprojects each point to each raster's CRS, maps it to a pixel through the
+raster's transform and assigns it to the raster that contains it (or, where the file has
+an ``image`` field naming the dataset's images, to that image: rasters may overlap). Points outside every
+image, points of unknown classes, and pixels given two different classes are counted,
+reported and skipped, never silently kept.
+
+Example:
+    >>> write_vector_points(points, table, pairs, "points.gpkg")  # doctest: +SKIP
+    >>> imported = read_vector_points("points.gpkg", table, pairs)  # doctest: +SKIP
+    >>> imported.skipped  # doctest: +SKIP
+    {'outside every image': 0, 'unknown class': 0, 'pixel given two classes': 0}
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pyogrio.raw
+import shapely
+from pyproj import CRS, Transformer
+from rasterio.transform import Affine
+
+from pointseg.classes import ClassTable
+from pointseg.data.discover import ImagePair
+from pointseg.data.points import PointLabels
+from pointseg.data.raster import is_raster, open_raster
+from pointseg.errors import PointsError
+
+
+@dataclass(frozen=True)
+class Georeference:
+    """Where an image lies: its CRS (None for a plain picture) and pixel-to-world transform."""
+
+    crs: CRS | None
+    transform: Affine
+
+    @classmethod
+    def of(cls, pair: ImagePair) -> Georeference:
+        """The georeference of a raster, or pixel coordinates (identity, no CRS) for a picture."""
+        if is_raster(pair.image):
+            with open_raster(pair.image) as source:
+                if source.crs is not None:
+                    return cls(CRS.from_user_input(source.crs), source.transform)
+        return cls(None, Affine.identity())
+
+
+def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[ImagePair], path: str | Path) -> Path:
+    """Write ``points`` as point features (GeoPackage, GeoJSON... by the file's ending).
+
+    Raises:
+        PointsError: A point of an image that is not among ``pairs``.
+    """
+    path = Path(path)
+    pairs_by_key = {pair.key: pair for pair in pairs}
+    unknown = set(points.keys.tolist()) - set(pairs_by_key)
+    if unknown:
+        raise PointsError(f"points on images not in the dataset: {', '.join(sorted(unknown)[:3])}", fix="check --data")
+    references = {key: Georeference.of(pairs_by_key[key]) for key in dict.fromkeys(points.keys.tolist())}
+    target = next((r.crs for r in references.values() if r.crs is not None), None)
+    xs, ys = np.empty(len(points)), np.empty(len(points))
+    for key, reference in references.items():
+        own = points.keys == key
+        x, y = reference.transform @ (points.cols[own] + 0.5, points.rows[own] + 0.5)
+        if target is not None and reference.crs is not None and reference.crs != target:
+            x, y = Transformer.from_crs(reference.crs, target, always_xy=True).transform(x, y)
+        xs[own], ys[own] = x, y
+    fields = ["image", "row", "col", "class"]
+    data = [points.keys.astype(object), points.rows.astype(np.int64), points.cols.astype(np.int64)]
+    data.append(np.array([table.names[c] for c in points.classes.tolist()], dtype=object))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'crs' was not provided")  # pictures: pixel coordinates, no CRS
+        geometry = shapely.to_wkb(shapely.points(xs, ys))
+        pyogrio.raw.write(path, geometry, data, fields, geometry_type="Point", crs=None if target is None else target.to_wkt())
+    return path
+
+
+@dataclass
+class ImportedPoints:
+    """Points read from a vector file, with what was skipped and why."""
+
+    points: PointLabels
+    skipped: dict[str, int]
+
+    def summary(self) -> str:
+        """One line for the user."""
+        dropped = ", ".join(f"{n} {why}" for why, n in self.skipped.items() if n)
+        return f"{len(self.points)} points read" + (f"; skipped: {dropped}" if dropped else "")
+
+
+@dataclass
+class _Features:
+    xs: np.ndarray
+    ys: np.ndarray
+    labels: list[str]
+    crs: CRS | None
+    images: np.ndarray | None  # the ``image`` field where the file has one (as pointseg writes it)
+
+
+def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Features:
+    """Coordinates, labels (as text), CRS and image keys of a vector file or an x/y (lon/lat) CSV."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = set(rows[0]) if rows else set()
+        x_name, y_name = next(
+            ((x, y) for x, y in (("x", "y"), ("lon", "lat"), ("longitude", "latitude")) if {x, y} <= columns), (None, None)
+        )
+        if x_name is None or label_field not in columns:
+            raise PointsError(
+                f"{path}: needs x,y (or lon,lat) columns and a {label_field!r} column, has {', '.join(sorted(columns))}",
+                fix="rename the columns, or name the class column with --label-field",
+            )
+        xs = np.array([float(r[x_name]) for r in rows])
+        ys = np.array([float(r[y_name]) for r in rows])
+        crs = point_crs or ("EPSG:4326" if x_name != "x" else None)
+        images = np.array([r["image"] for r in rows], dtype=object) if "image" in columns else None
+        return _Features(xs, ys, [r[label_field] for r in rows], None if crs is None else CRS.from_user_input(crs), images)
+    try:
+        meta, _, geometry, field_data = pyogrio.raw.read(path)
+    except Exception as err:  # pyogrio raises DataSourceError and others for missing or foreign files
+        raise PointsError(
+            f"cannot read point annotations {path}: {err}", fix="give a GeoPackage, GeoJSON, Shapefile or CSV"
+        ) from err
+    fields = list(meta["fields"])
+    if label_field not in fields:
+        raise PointsError(
+            f"{path} has no field {label_field!r} (fields: {', '.join(fields)})", fix="name the class field with --label-field"
+        )
+    points = shapely.from_wkb(geometry)
+    if not (shapely.get_type_id(points) == 0).all():
+        raise PointsError(f"{path} holds geometries other than points", fix="keep only point features")
+    crs = point_crs or meta.get("crs")
+    labels = [str(v) for v in field_data[fields.index(label_field)]]
+    images = np.asarray(field_data[fields.index("image")], dtype=object) if "image" in fields else None
+    return _Features(
+        shapely.get_x(points), shapely.get_y(points), labels, None if crs is None else CRS.from_user_input(crs), images
+    )
+
+
+def _class_index(labels: list[str], table: ClassTable) -> np.ndarray:
+    """Class index of each label, by name or by value (or index); -1 where none matches."""
+    lookup = {name: i for i, name in enumerate(table.names)}
+    if table.kind == "value":
+        lookup |= {str(value): i for i, value in enumerate(table.keys)}
+    else:
+        lookup |= {str(i): i for i in range(table.num_classes)}
+    return np.array(
+        [lookup.get(label.strip(), lookup.get(label.strip().removesuffix(".0"), -1)) for label in labels], dtype=np.int64
+    )
+
+
+def read_vector_points(
+    path: str | Path, table: ClassTable, pairs: Sequence[ImagePair], label_field: str = "class", point_crs: str | None = None
+) -> ImportedPoints:
+    """Read point annotations and place them on the pixels of ``pairs`` (see the module docstring).
+
+    Args:
+        path: GeoPackage, GeoJSON, Shapefile or CSV.
+        table: The classes; a label matches a class name, or its value (value tables) or index.
+        pairs: The images the points may fall on.
+        label_field: Field (column) holding each point's class.
+        point_crs: CRS of the points when the file does not say it (CSV), e.g. ``EPSG:4326``.
+
+    Raises:
+        PointsError: Unreadable file, missing field, no CRS where the images have one, or no point left.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PointsError(f"point annotations not found: {path}", fix="check --point-labels")
+    features = _read_features(path, label_field, point_crs)
+    xs, ys, crs = features.xs, features.ys, features.crs
+    classes = _class_index(features.labels, table)
+    # a file with an ``image`` field naming the dataset's images (as pointseg writes it) says where each point
+    # belongs, which matters where rasters overlap; otherwise each point goes to the first image containing it
+    named = features.images is not None and bool(np.isin(features.images, [pair.key for pair in pairs]).any())
+    placed = np.full(xs.size, -1)  # index of the image each point falls on
+    rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
+    for index, pair in enumerate(pairs):
+        reference = Georeference.of(pair)
+        if reference.crs is not None and crs is None:
+            raise PointsError(
+                f"{path} has no CRS but {pair.image} is georeferenced",
+                fix="give the points' CRS with --point-crs (e.g. EPSG:4326)",
+            )
+        x, y = xs, ys  # a picture has no CRS: its points are in pixel coordinates, whatever the file declares
+        if crs is not None and reference.crs is not None and crs != reference.crs:
+            x, y = Transformer.from_crs(crs, reference.crs, always_xy=True).transform(xs, ys)
+        col_f, row_f = ~reference.transform @ (np.asarray(x), np.asarray(y))
+        col, row = np.floor(col_f).astype(np.int64), np.floor(row_f).astype(np.int64)
+        inside = (placed < 0) & (row >= 0) & (row < pair.size[0]) & (col >= 0) & (col < pair.size[1])
+        if named:
+            inside &= features.images == pair.key
+        placed[inside], rows[inside], cols[inside] = index, row[inside], col[inside]
+    skipped = {"outside every image": int((placed < 0).sum()), "unknown class": int(((placed >= 0) & (classes < 0)).sum())}
+    keep = (placed >= 0) & (classes >= 0)
+    pixels = list(zip(placed[keep].tolist(), rows[keep].tolist(), cols[keep].tolist()))
+    by_pixel: dict[tuple[int, int, int], set[int]] = {}
+    for pixel, cls in zip(pixels, classes[keep].tolist()):
+        by_pixel.setdefault(pixel, set()).add(cls)
+    conflicting = {pixel for pixel, found in by_pixel.items() if len(found) > 1}
+    counts = Counter(pixels)
+    skipped["pixel given two classes"] = sum(counts[p] for p in conflicting)
+    unique = [(pixel, next(iter(found))) for pixel, found in by_pixel.items() if pixel not in conflicting]
+    if not unique:
+        raise PointsError(
+            f"no point of {path} is usable ({', '.join(f'{n} {why}' for why, n in skipped.items())})",
+            fix="check the CRS (--point-crs), the class field (--label-field) and that the points cover the images",
+        )
+    keys = np.array([pairs[p[0]].key for p, _ in unique], dtype=object)
+    points = PointLabels(
+        keys,
+        np.array([p[1] for p, _ in unique], dtype=np.int64),
+        np.array([p[2] for p, _ in unique], dtype=np.int64),
+        np.array([c for _, c in unique], dtype=np.int64),
+    )
+    return ImportedPoints(points, skipped)

@@ -1,0 +1,88 @@
+"""Point annotations in and out: reprojection, pixel placement, what is skipped, round trips."""
+
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import pytest
+import rasterio
+import shapely
+from PIL import Image
+from rasterio.transform import from_origin
+
+from pointseg.classes import ClassTable
+from pointseg.data.discover import ImagePair
+from pointseg.data.points import PointLabels
+from pointseg.data.vector import read_vector_points, write_vector_points
+from pointseg.errors import PointsError
+
+TABLE = ClassTable.from_rows([("land", (132, 41, 246)), ("water", (226, 169, 41)), ("road", (110, 193, 228))])
+
+
+def raster(path, transform, epsg=32640, size=(20, 30)):
+    with rasterio.open(path, "w", driver="GTiff", width=size[1], height=size[0], count=1, dtype="uint8",
+                       crs=f"EPSG:{epsg}", transform=transform) as dst:  # fmt: skip
+        dst.write(np.zeros((1, *size), np.uint8))
+    return ImagePair(Path(path).stem, Path(path), Path(path), size)
+
+
+def write_features(path, xs, ys, classes, crs="EPSG:4326"):
+    pyogrio.raw.write(path, shapely.to_wkb(shapely.points(xs, ys)), [np.array(classes, dtype=object)], ["class"],
+                      geometry_type="Point", crs=crs)  # fmt: skip
+    return path
+
+
+def test_a_point_in_lon_lat_lands_on_the_pixel_computed_by_hand(tmp_path):
+    # UTM 40N: longitude 57 E (the central meridian) is easting 500,000 m; the equator is northing 0.
+    # With the raster's corner at (499,955, 55) and 10 m pixels: col (500000 - 499955) / 10 = 4.5, row (55 - 0) / 10 = 5.5.
+    pair = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
+    path = write_features(tmp_path / "p.gpkg", [57.0], [0.0], ["water"])
+    imported = read_vector_points(path, TABLE, [pair])
+    assert (imported.points.keys.tolist(), imported.points.rows.tolist(), imported.points.cols.tolist()) == (["utm"], [5], [4])
+    assert imported.points.classes.tolist() == [1] and sum(imported.skipped.values()) == 0
+
+
+def test_points_outside_with_unknown_classes_or_conflicting_are_counted_and_skipped(tmp_path):
+    pair = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
+    lon = [57.0, 57.0, 58.0, 57.0001, 57.0001, 57.0002, 57.0002]
+    lat = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    classes = ["water", "water", "land", "cloud", "road", "land", "road"]  # 58 E is 111 km away; one pixel twice
+    imported = read_vector_points(write_features(tmp_path / "p.geojson", lon, lat, classes), TABLE, [pair])
+    assert imported.skipped == {"outside every image": 1, "unknown class": 1, "pixel given two classes": 2}
+    assert len(imported.points) == 2  # the duplicated water point counts once, and the road point beside it
+    assert imported.summary() == "2 points read; skipped: 1 outside every image, 1 unknown class, 2 pixel given two classes"
+
+
+def test_export_then_import_gives_the_same_pixels_and_classes(tmp_path):
+    pairs = [raster(tmp_path / "a.tif", from_origin(300_000, 2_800_000, 0.5, 0.5)),
+             raster(tmp_path / "b.tif", from_origin(400_000, 2_700_000, 2, 2), epsg=32639)]  # fmt: skip
+    rng = np.random.default_rng(0)
+    points = PointLabels(
+        np.array(["a"] * 5 + ["b"] * 5, dtype=object), rng.integers(0, 20, 10), rng.integers(0, 30, 10), rng.integers(0, 3, 10)
+    )
+    path = write_vector_points(points, TABLE, pairs, tmp_path / "points.gpkg")
+    meta = pyogrio.read_info(path)
+    assert meta["crs"] == "EPSG:32640" and meta["features"] == 10  # in the first raster's CRS, b's points reprojected
+    back = read_vector_points(path, TABLE, pairs).points
+    order = lambda p: sorted(zip(p.keys.tolist(), p.rows.tolist(), p.cols.tolist(), p.classes.tolist()))  # noqa: E731
+    assert order(back) == order(points)
+
+
+def test_pictures_use_pixel_coordinates_and_a_csv_works_too(tmp_path):
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    points = PointLabels(np.array(["pic", "pic"], dtype=object), np.array([3, 19]), np.array([29, 0]), np.array([2, 0]))
+    back = read_vector_points(write_vector_points(points, TABLE, [pair], tmp_path / "p.geojson"), TABLE, [pair]).points
+    assert back.rows.tolist() == [3, 19] and back.cols.tolist() == [29, 0] and back.classes.tolist() == [2, 0]
+    (tmp_path / "p.csv").write_text("x,y,label\n29.5,3.5,road\n0.2,19.9,0\n")
+    from_csv = read_vector_points(tmp_path / "p.csv", TABLE, [pair], label_field="label").points
+    assert from_csv.rows.tolist() == [3, 19] and from_csv.classes.tolist() == [2, 0]  # by name, or by index
+
+
+def test_a_missing_field_or_no_usable_point_is_a_clear_error(tmp_path):
+    pair = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
+    path = write_features(tmp_path / "p.gpkg", [10.0], [10.0], ["water"])
+    with pytest.raises(PointsError, match="has no field 'kind'"):
+        read_vector_points(path, TABLE, [pair], label_field="kind")
+    with pytest.raises(PointsError, match=r"no point of .* is usable \(1 outside every image"):
+        read_vector_points(path, TABLE, [pair])
