@@ -182,3 +182,23 @@ def test_points_exported_for_qgis_train_a_model_as_real_annotations(multiband, t
     trained_on = (tmp_path / "run/points.csv").read_text().splitlines()
     simulated = (tmp_path / "pts/points.csv").read_text().splitlines()
     assert set(trained_on[1:]) < set(simulated[1:]) and len(trained_on) - 1 == 2 * 25  # the two training images' points
+
+
+def test_selected_bands_and_statistics_without_nodata_reach_the_checkpoint_and_prediction(multiband, tmp_path):
+    from pointseg.config import TrainConfig
+    from pointseg.training import train
+
+    data, classes = multiband
+    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", points="30", val_fraction=0.34, crop=32,
+                         batch_size=2, width=4, depth=2, max_steps=2, accelerator="cpu", progress_bar=False,
+                         bands="3,1")  # fmt: skip
+    result = train(config)
+    stats = Segmenter.from_checkpoint(result.checkpoint, "cpu").band_stats
+    assert stats.bands == (3, 1) and stats.input_bands == 2
+    with_data = [s.image[s.mask != -100] for s in result.data.train_scenes]  # the nodata corner left out
+    expected = np.concatenate(with_data)[:, 2].astype(np.float64).mean()
+    assert stats.mean[0] == pytest.approx(expected) and expected > 1000  # the zeros of nodata would pull it down
+    segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
+    out = predict_raster(segmenter, data / "images/a.tif", tmp_path / "a.tif", TileOptions(tile=32, overlap=8))
+    with rasterio.open(out) as prediction:
+        assert prediction.read(1)[:8, :8].tolist() == [[NODATA] * 8] * 8

@@ -139,6 +139,7 @@ def train(
         float, typer.Option("--label-smoothing", help="Share of the target spread over all classes.")
     ] = 0.0,
     class_weights: Annotated[str | None, typer.Option("--class-weights", help="Loss weight per class, e.g. 1,2,1,1,1.")] = None,
+    bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per batch (per device).")] = 8,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget in optimisation steps.")] = None,

@@ -59,6 +59,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weights: list[float] | None = None
+    bands: list[int] | None = None
     batch_size: int = Field(8, ge=1)
     epochs: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)
@@ -77,7 +78,7 @@ class TrainConfig(BaseModel):
         PointSpec.parse(value)
         return value
 
-    @field_validator("class_weights", mode="before")
+    @field_validator("class_weights", "bands", mode="before")
     @classmethod
     def _weights_parse(cls, value: object) -> object:
         return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
@@ -95,6 +96,8 @@ class TrainConfig(BaseModel):
                 f"--crop {self.crop} is too small for --depth {self.depth}: the U-Net's deepest level would be "
                 f"under 2x2 pixels; use --crop {2 ** (self.depth + 1)} or more, or a smaller --depth"
             )
+        if self.bands is not None and (not self.bands or min(self.bands) < 1):
+            raise ValueError("--bands takes 1-based band indices, e.g. 4,3,2")
         if self.class_weights is not None and any(w < 0 for w in self.class_weights):
             raise ValueError("--class-weights must not be negative")
         if self.full_masks and self.points_file is not None:

@@ -173,9 +173,10 @@ def predict_raster(
     target_path.parent.mkdir(parents=True, exist_ok=True)
     classes = segmenter.classes.num_classes
     with open_raster(source_path) as source, ExitStack() as outputs:
-        if source.count != segmenter.band_stats.bands:
+        if not segmenter.band_stats.accepts(source.count):
             raise DatasetError(
-                f"{source_path} has {source.count} bands but the model was trained on {segmenter.band_stats.bands}",
+                f"{source_path} has {source.count} bands but the model takes {segmenter.band_stats.input_bands}"
+                + (f" (bands {','.join(map(str, segmenter.band_stats.bands))})" if segmenter.band_stats.bands else ""),
                 fix="give rasters with the bands the model was trained on",
             )
         grid = TileGrid(source.height, source.width, options.tile, options.overlap)

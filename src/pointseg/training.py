@@ -35,7 +35,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from pointseg.callbacks import MetricsWriter
-from pointseg.classes import ClassTable
+from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.config import TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import BandStats, Scene
@@ -192,11 +192,15 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
             f"--class-weights gives {len(config.class_weights)} weights for {data.table.num_classes} classes",
             fix=f"give one weight per class, in the order {', '.join(data.table.names)}",
         )
-    stats = BandStats.compute([scene.image for scene in data.train_scenes])
+    stats = BandStats.compute(  # over pixels with data (nodata is IGNORE_INDEX in the masks)
+        [scene.image for scene in data.train_scenes],
+        bands=config.bands,
+        valid=[None if scene.mask is None else scene.mask != IGNORE_INDEX for scene in data.train_scenes],
+    )
     module = PointSegModule(
         model=ModelConfig(
             name=config.model,
-            in_channels=stats.bands,
+            in_channels=stats.input_bands,
             num_classes=data.table.num_classes,
             width=config.width,
             depth=config.depth,

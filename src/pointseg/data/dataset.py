@@ -62,50 +62,100 @@ class Scene:
 
 @dataclass(frozen=True)
 class BandStats:
-    """Per-band mean and standard deviation used to normalise images.
+    """Which bands feed the network and how they are normalised: per-band mean and standard deviation.
 
     Computed once from the training images and stored in the checkpoint, so that
-    prediction normalises exactly as training did.
+    prediction selects and normalises bands exactly as training did.
+
+    Attributes:
+        mean: Mean of each input band.
+        std: Standard deviation of each input band.
+        bands: 1-based indices of the source bands taken as input, in order (``--bands
+            4,3,2``), or None for all bands as they are.
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    bands: tuple[int, ...] | None = None
 
     @classmethod
-    def compute(cls, images: Sequence[np.ndarray]) -> BandStats:
-        """Mean and standard deviation of every band over all pixels of ``images``.
+    def compute(
+        cls, images: Sequence[np.ndarray], bands: Sequence[int] | None = None, valid: Sequence[np.ndarray | None] | None = None
+    ) -> BandStats:
+        """Mean and standard deviation of every (selected) band over the valid pixels of ``images``.
+
+        Args:
+            images: ``(H, W, bands)`` arrays.
+            bands: 1-based band indices to take, or None for all.
+            valid: For each image, ``(H, W)`` booleans of the pixels to count (e.g. not
+                nodata), or None for all of them.
 
         Raises:
-            DatasetError: No image.
+            DatasetError: No image, or a band index the images do not have.
+
+        >>> image = np.zeros((2, 2, 3)); image[..., 2] = [[1, 3], [5, 100]]
+        >>> stats = BandStats.compute([image], bands=[3], valid=[np.array([[1, 1], [1, 0]], bool)])
+        >>> stats.mean, stats.bands
+        ((3.0,), (3,))
         """
         if not images:
             raise DatasetError("no training image to compute band statistics from", fix="check --data and --val-fraction")
-        total = np.zeros(images[0].shape[2])
+        selection = None if bands is None else tuple(int(b) for b in bands)
+        if selection is not None and (min(selection) < 1 or max(selection) > images[0].shape[2]):
+            raise DatasetError(
+                f"--bands {','.join(map(str, selection))}: the images have bands 1 to {images[0].shape[2]}",
+                fix="give 1-based band indices that exist",
+            )
+        stats = cls((), (), selection)
+        total = np.zeros(len(selection) if selection else images[0].shape[2])
         squares = np.zeros_like(total)
         count = 0
-        for image in images:
-            pixels = image.reshape(-1, image.shape[2]).astype(np.float64)
+        for image, keep in zip(images, valid if valid is not None else [None] * len(images)):
+            pixels = stats.select(image).reshape(-1, total.size)
+            if keep is not None:
+                pixels = pixels[keep.ravel()]
+            pixels = pixels.astype(np.float64)
             total += pixels.sum(axis=0)
             squares += np.square(pixels).sum(axis=0)
             count += pixels.shape[0]
-        mean = total / count
-        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-        return cls(tuple(mean.tolist()), tuple(np.where(std > 1e-6, std, 1.0).tolist()))
+        mean = total / max(count, 1)
+        std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
+        return cls(tuple(mean.tolist()), tuple(np.where(std > 1e-6, std, 1.0).tolist()), selection)
 
     @property
-    def bands(self) -> int:
-        """Number of bands."""
+    def input_bands(self) -> int:
+        """Number of bands the network takes."""
         return len(self.mean)
 
-    def normalise(self, image: np.ndarray) -> torch.Tensor:
-        """``(H, W, bands)`` array -> normalised ``float32`` tensor ``(bands, H, W)``.
+    def accepts(self, count: int) -> bool:
+        """Whether an image of ``count`` bands has the bands the network takes."""
+        return max(self.bands) <= count if self.bands else count == self.input_bands
+
+    def select(self, image: np.ndarray) -> np.ndarray:
+        """The input bands of an ``(H, W, source bands)`` image.
 
         Raises:
-            DatasetError: The image has another number of bands than the statistics.
+            DatasetError: The image lacks a selected band.
         """
-        if image.shape[2] != self.bands:
+        if self.bands is None:
+            return image
+        if max(self.bands) > image.shape[2]:
             raise DatasetError(
-                f"the image has {image.shape[2]} bands but the model was trained on {self.bands}",
+                f"the image has {image.shape[2]} bands but the model takes band(s) {','.join(map(str, self.bands))}",
+                fix="give images with the bands the model was trained on",
+            )
+        return image[..., [b - 1 for b in self.bands]]
+
+    def normalise(self, image: np.ndarray) -> torch.Tensor:
+        """``(H, W, source bands)`` array -> its input bands, normalised, as ``float32`` ``(bands, H, W)``.
+
+        Raises:
+            DatasetError: The image has other bands than the model was trained on.
+        """
+        image = self.select(image)
+        if image.shape[2] != self.input_bands:
+            raise DatasetError(
+                f"the image has {image.shape[2]} bands but the model was trained on {self.input_bands}",
                 fix="give images with the bands the model was trained on",
             )
         tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
@@ -113,14 +163,15 @@ class BandStats:
         std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
         return (tensor - mean) / std
 
-    def to_dict(self) -> dict[str, list[float]]:
+    def to_dict(self) -> dict[str, list[float] | list[int] | None]:
         """JSON-ready form."""
-        return {"mean": list(self.mean), "std": list(self.std)}
+        return {"mean": list(self.mean), "std": list(self.std), "bands": None if self.bands is None else list(self.bands)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> BandStats:
-        """Inverse of :meth:`to_dict`."""
-        return cls(tuple(data["mean"]), tuple(data["std"]))
+    def from_dict(cls, data: Mapping[str, Sequence[float] | None]) -> BandStats:
+        """Inverse of :meth:`to_dict` (checkpoints written before band selection have no ``bands``)."""
+        bands = data.get("bands")
+        return cls(tuple(data["mean"]), tuple(data["std"]), None if bands is None else tuple(int(b) for b in bands))
 
 
 def _labels_tensor(labels: np.ndarray | None, shape: tuple[int, int]) -> torch.Tensor:
