@@ -10,6 +10,7 @@ from rasterio.transform import from_origin
 from pointseg.classes import ClassTable
 from pointseg.data.dataset import BandStats
 from pointseg.data.raster import NODATA, is_raster
+from pointseg.errors import PointsegWarning
 from pointseg.models import ModelConfig
 from pointseg.predict import Segmenter, TileOptions, predict_raster
 from pointseg.task import PointSegModule
@@ -202,3 +203,29 @@ def test_selected_bands_and_statistics_without_nodata_reach_the_checkpoint_and_p
     out = predict_raster(segmenter, data / "images/a.tif", tmp_path / "a.tif", TileOptions(tile=32, overlap=8))
     with rasterio.open(out) as prediction:
         assert prediction.read(1)[:8, :8].tolist() == [[NODATA] * 8] * 8
+
+
+def test_real_points_train_without_any_dense_mask_and_validate_on_held_out_points(multiband, tmp_path):
+    import shutil
+
+    from pointseg.config import TrainConfig
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.points import PointLabels
+    from pointseg.data.vector import write_vector_points
+    from pointseg.training import train
+
+    data, classes = multiband
+    pairs = discover_pairs(data)
+    rows, cols = np.array([20, 40, 50, 10, 12, 60, 61]), np.array([10, 50, 31, 40, 41, 5, 70])
+    keys = np.array(["a", "a", "b", "b", "c", "c", "c"], dtype=object)
+    truth = np.array([0, 1, 2, 1, 1, 0, 1])  # left half land, right half water, rows 30-33 road
+    write_vector_points(PointLabels(keys, rows, cols, truth), ClassTable.read_csv(classes), pairs, tmp_path / "field.gpkg")
+    shutil.rmtree(data / "masks")  # annotations only: no dense mask anywhere
+    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", point_labels=tmp_path / "field.gpkg",
+                         val_fraction=0.34, crop=32, batch_size=2, width=4, depth=2, max_steps=2, accelerator="cpu",
+                         progress_bar=False)  # fmt: skip
+    with pytest.warns(PointsegWarning, match="lie on validation images: not trained on"):
+        result = train(config)
+    (val_key,) = [s.key for s in result.data.val_scenes]
+    assert result.metrics["pixels"] == int((keys == val_key).sum())  # scored on its held-out points only
+    assert len(result.data.points) == int((keys != val_key).sum())

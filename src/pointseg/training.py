@@ -60,11 +60,15 @@ class PreparedData:
 
 
 def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], list[ImagePair], list[ImagePair]]:
-    """The classes, all pairs of ``--data``, and the training and validation pairs of a run."""
+    """The classes, all pairs of ``--data``, and the training and validation pairs of a run.
+
+    With ``--point-labels`` the images need no dense masks.
+    """
     table = ClassTable.read_csv(config.classes)
-    pairs = discover_pairs(config.data)
+    masks_required = config.point_labels is None
+    pairs = discover_pairs(config.data, masks_required)
     if config.val_data is not None:
-        return table, pairs, pairs, discover_pairs(config.val_data)
+        return table, pairs, pairs, discover_pairs(config.val_data, masks_required)
     split_seed = config.seed if config.split_seed is None else config.split_seed
     return table, pairs, *split_pairs(pairs, config.val_fraction, split_seed)
 
@@ -101,6 +105,10 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         if not trained.all():
             message = f"{(~trained).sum()} of the {len(points)} points of {source} lie on validation images: not trained on"
             warnings.warn(PointsegWarning(message), stacklevel=2)
+        held_out = points.select(~trained)
+        for scene in val_scenes:  # validation images without a dense mask are scored on their held-out points
+            if scene.mask is None:
+                scene.mask = held_out.label_map(scene.key, scene.image.shape[:2])
         points = points.select(trained)
         settings: dict[str, object] = {"source": str(source)}
     else:
@@ -113,6 +121,12 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             )
     for scene in train_scenes:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
+    if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:
+        warnings.warn(
+            PointsegWarning(f"{len(unscored)} validation image(s) have neither a dense mask nor a point, e.g. {unscored[0]}"),
+            stacklevel=2,
+        )
+        val_scenes = [scene for scene in val_scenes if scene.key not in unscored]
     if rank_zero_only.rank == 0:
         write_points(config.out, points, table, settings)
     return PreparedData(table, train_scenes, val_scenes, points)

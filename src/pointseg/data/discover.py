@@ -36,13 +36,13 @@ class ImagePair:
     Attributes:
         key: Stable name of the image within its dataset, e.g. ``tile_1/image_part_001``.
         image: Path of the image.
-        mask: Path of the mask.
+        mask: Path of the mask, or None for an image annotated by points only.
         size: ``(height, width)`` in pixels.
     """
 
     key: str
     image: Path
-    mask: Path
+    mask: Path | None
     size: tuple[int, int]
 
 
@@ -63,15 +63,17 @@ def _first_of(paths: list[Path]) -> str:
     return f"{paths[0]}" + (f" (and {len(paths) - 1} more)" if len(paths) > 1 else "")
 
 
-def discover_pairs(root: str | Path) -> list[ImagePair]:
+def discover_pairs(root: str | Path, masks_required: bool = True) -> list[ImagePair]:
     """All image/mask pairs under ``root``, sorted by key, sizes checked.
 
     Args:
         root: The dataset root, searched recursively for ``images`` folders.
+        masks_required: Whether every image needs a mask; without, an image with no mask
+            (or no ``masks`` folder at all) is a pair whose mask is None (point annotations).
 
     Raises:
         DatasetError: The root is missing or holds no pair; a mask has no image; an image
-            has no mask; an image and its mask differ in size; a file is unreadable.
+            has no mask (where required); an image and its mask differ in size; a file is unreadable.
     """
     root = Path(root)
     if not root.is_dir():
@@ -80,27 +82,27 @@ def discover_pairs(root: str | Path) -> list[ImagePair]:
     pairs: list[ImagePair] = []
     for images_dir in folders:
         masks_dir = images_dir.parent / "masks"
-        if not masks_dir.is_dir():
+        if not masks_dir.is_dir() and masks_required:
             raise DatasetError(f"{images_dir} has no sibling folder 'masks'", fix=f"put the masks in {masks_dir}")
-        images, masks = _by_stem(images_dir), _by_stem(masks_dir)
+        images, masks = _by_stem(images_dir), _by_stem(masks_dir) if masks_dir.is_dir() else {}
         if orphans := [masks[stem] for stem in sorted(set(masks) - set(images))]:
             raise DatasetError(
                 f"mask without image: {_first_of(orphans)}",
                 fix=f"add the image with the same name to {images_dir}, or remove the mask",
             )
-        if missing := [images[stem] for stem in sorted(set(images) - set(masks))]:
+        if masks_required and (missing := [images[stem] for stem in sorted(set(images) - set(masks))]):
             raise DatasetError(
                 f"image without mask: {_first_of(missing)}", fix=f"add its mask (same name) to {masks_dir}, or remove the image"
             )
         prefix = images_dir.parent.relative_to(root)
         for stem, image_path in images.items():
-            size, mask_size = image_size(image_path), image_size(masks[stem])
-            if mask_size != size:
+            size, mask = image_size(image_path), masks.get(stem)
+            if mask is not None and (mask_size := image_size(mask)) != size:
                 raise DatasetError(
-                    f"{masks[stem]} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is {size[1]}x{size[0]}",
+                    f"{mask} is {mask_size[1]}x{mask_size[0]} pixels but its image {image_path} is {size[1]}x{size[0]}",
                     fix="resample the mask to the image's grid (nearest neighbour) or fix the pair",
                 )
-            pairs.append(ImagePair(key=(prefix / stem).as_posix(), image=image_path, mask=masks[stem], size=size))
+            pairs.append(ImagePair(key=(prefix / stem).as_posix(), image=image_path, mask=mask, size=size))
     if not pairs:
         raise DatasetError(
             f"no images found under {root}",

@@ -101,7 +101,8 @@ def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.nd
     """Decode the mask of every pair.
 
     Returns:
-        Labels by image key, ``int16`` with :data:`~pointseg.classes.IGNORE_INDEX` for unknown pixels.
+        Labels by image key (pairs without a mask have none), ``int16`` with
+        :data:`~pointseg.classes.IGNORE_INDEX` for unknown pixels.
 
     Raises:
         ClassesError: Most pixels are unknown, or a mask's form does not fit the table.
@@ -110,6 +111,7 @@ def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.nd
     summary = UnknownSummary()
     labels: dict[str, np.ndarray] = {}
     for pair in pairs:
-        labels[pair.key] = summary.decode(table, read_mask(pair.mask, table.kind), str(pair.mask)).astype(np.int16)
+        if pair.mask is not None:
+            labels[pair.key] = summary.decode(table, read_mask(pair.mask, table.kind), str(pair.mask)).astype(np.int16)
     summary.check(table)
     return labels

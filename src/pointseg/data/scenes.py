@@ -67,12 +67,13 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
     masks = load_masks(pairs, table)
     scenes = []
     for pair in pairs:
-        if is_raster(pair.image) and is_raster(pair.mask):
+        mask = masks.get(pair.key)
+        if pair.mask is not None and is_raster(pair.image) and is_raster(pair.mask):
             check_same_grid(pair.image, pair.mask)
         image = read_image(pair.image)
         nodata = nodata_mask(pair.image) if is_raster(pair.image) else None
-        if nodata is not None:
-            masks[pair.key][nodata] = IGNORE_INDEX
+        if nodata is not None and mask is not None:
+            mask[nodata] = IGNORE_INDEX
         if image.shape[:2] != pair.size:
             raise DatasetError(f"{pair.image} changed size while being read", fix="check the file")
         if scenes and image.shape[2] != scenes[0].image.shape[2]:
@@ -80,5 +81,5 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
                 f"{pair.image} has {image.shape[2]} bands but {pairs[0].image} has {scenes[0].image.shape[2]}",
                 fix="give images with the same bands",
             )
-        scenes.append(Scene(pair.key, image, mask=masks[pair.key]))
+        scenes.append(Scene(pair.key, image, mask=mask))
     return scenes
