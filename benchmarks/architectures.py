@@ -1,0 +1,117 @@
+"""Networks compared at the same wall-clock budget on the Dubai aerial set: mIoU against training cost.
+
+For every network of ``pointseg models``, measures its training speed on this machine
+(crops of ``--crop`` px in batches of ``--batch-size``, a fresh process each), turns the
+budget in minutes into that network's number of steps, and trains it twice per seed on
+tiles 1-6: on random points at 0.01 % of pixels and on the full masks; both are evaluated
+on the whole images of tile 7. Writes ``summary.json``, ``results.csv`` and
+``cost.png`` (mIoU from points against training GFLOPs, one point per network, the
+full-mask mIoU beside each). Runs with a ``metrics.json`` are not trained again.
+
+    python benchmarks/architectures.py --minutes 12 --seeds 0 1 --out docs/benchmarks/architectures
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+from typing import get_args
+
+from dubai import DUBAI, dubai_split
+
+from pointseg.config import TrainConfig
+from pointseg.models import ModelName
+from pointseg.models.cost import measure_all
+from pointseg.training import train
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Mean mIoU (points, full masks) against GFLOPs of training, one point per network."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        ax.scatter(row["train_gflops"], row["miou_points"], color="tab:orange")
+        ax.scatter(row["train_gflops"], row["miou_full"], color="tab:blue", marker="s")
+        ax.plot([row["train_gflops"]] * 2, [row["miou_points"], row["miou_full"]], color="grey", alpha=0.4)
+        ax.annotate(row["model"], (row["train_gflops"], row["miou_points"]), textcoords="offset points", xytext=(5, -12))
+    ax.scatter([], [], color="tab:orange", label="random points, 0.01 %")
+    ax.scatter([], [], color="tab:blue", marker="s", label="full masks")
+    ax.set_xscale("log")
+    ax.set_xlabel("training cost within the budget (forward GFLOPs x 3 x crops seen)")
+    ax.set_ylabel("validation mIoU (tile 7)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DUBAI)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/architectures"))
+    parser.add_argument("--models", nargs="+", default=list(get_args(ModelName)))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock training budget of every run")
+    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--width", type=int, default=16)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    train_root, val_root, classes = dubai_split(args.data)
+
+    costs_path = args.out / "costs.json"
+    if not costs_path.exists():
+        costs = measure_all(args.models, size=args.crop, batch=args.batch_size, width=args.width, repeats=3)
+        costs_path.write_text(json.dumps([c.__dict__ for c in costs], indent=2))
+    costs = {c["name"]: c for c in json.loads(costs_path.read_text())}
+
+    rows = []
+    for model in args.models:
+        steps = max(1, int(args.minutes * 60 * costs[model]["train_images_per_s"] / args.batch_size))
+        mious: dict[str, list[float]] = {"points": [], "full": []}
+        for seed in args.seeds:
+            for arm in ("points", "full"):
+                out = args.out / f"{model}-{arm}-seed{seed}"
+                if not (out / "metrics.json").exists():
+                    config = TrainConfig(data=train_root, val_data=val_root, classes=classes, out=out, model=model,
+                                         width=args.width, full_masks=arm == "full", points="0.0001", seed=seed,
+                                         max_steps=steps, batch_size=args.batch_size, crop=args.crop, val_every=1000,
+                                         progress_bar=False)  # fmt: skip
+                    train(config)
+                mious[arm].append(json.loads((out / "metrics.json").read_text())["miou"])
+        row = {
+            "model": model,
+            "parameters": costs[model]["parameters"],
+            "gflops_per_image": costs[model]["gflops"],
+            "steps": steps,
+            "train_gflops": 3 * costs[model]["gflops"] * steps * args.batch_size,
+            "miou_points": statistics.mean(mious["points"]),
+            "sd_points": statistics.stdev(mious["points"]) if len(mious["points"]) > 1 else 0.0,
+            "miou_full": statistics.mean(mious["full"]),
+            "sd_full": statistics.stdev(mious["full"]) if len(mious["full"]) > 1 else 0.0,
+        }
+        rows.append(row)
+        print(f"{model}: {steps} steps, points {row['miou_points']:.4f}, full {row['miou_full']:.4f}", flush=True)
+    with (args.out / "results.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    budget = {"minutes": args.minutes, "crop": args.crop, "batch_size": args.batch_size, "width": args.width}
+    (args.out / "summary.json").write_text(json.dumps({"budget": budget, "seeds": args.seeds, "rows": rows}, indent=2))
+    plot(rows, args.out / "cost.png")
+    best = max(rows, key=lambda r: r["miou_points"])
+    unet = next((r for r in rows if r["model"] == "unet"), None)
+    if unet is not None:
+        print(f"best from points: {best['model']} {best['miou_points']:.4f}; U-Net {unet['miou_points']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
