@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from pointseg.classes import IGNORE_INDEX
-from pointseg.losses import PartialCrossEntropy, partial_cross_entropy
+from pointseg.losses import PartialCrossEntropy, PointLoss, partial_cross_entropy, potts_regulariser
 
 
 def sparse_batch(seed=0, labelled=0.05):
@@ -84,3 +84,54 @@ def test_weights_with_a_positive_ignore_index():
     weight = torch.tensor([1.0, 2.0, 0.5, 3.0])
     expected = F.cross_entropy(logits, labels, weight=weight, ignore_index=255)
     assert torch.allclose(partial_cross_entropy(logits, labels, weight=weight, ignore_index=255), expected)
+
+
+def two_region_image():
+    """A 1 x 1 x 8 x 8 image: left half 0, right half 3 (a strong edge between columns 3 and 4)."""
+    image = torch.zeros(1, 1, 8, 8)
+    image[..., 4:] = 3.0
+    return image
+
+
+def split_prediction(column):
+    """One-hot probabilities: class 0 left of ``column``, class 1 from it on."""
+    probabilities = torch.zeros(1, 2, 8, 8)
+    probabilities[:, 0, :, :column] = 1
+    probabilities[:, 1, :, column:] = 1
+    return probabilities
+
+
+def test_regulariser_charges_a_class_change_inside_a_region_more_than_along_an_edge():
+    image = two_region_image()
+    along_edge = potts_regulariser(split_prediction(4), image, radius=1, dilation=1)
+    inside_region = potts_regulariser(split_prediction(2), image, radius=1, dilation=1)
+    assert 0 < along_edge < 0.01 < inside_region
+    # by hand, radius 1: 4 offsets (0,1), (1,-1), (1,0), (1,1); a class change between columns 1 and 2 of a
+    # uniform region is crossed by 8 pairs of offset (0,1) and 7 of each diagonal, with spatial weights exp(-1/18)
+    # and exp(-2/18); the pairs number 56 + 49 + 56 + 49
+    expected = (8 * math.exp(-1 / 18) + 2 * 7 * math.exp(-2 / 18)) / (56 + 49 + 56 + 49)
+    assert float(inside_region) == pytest.approx(expected, rel=1e-6)
+
+
+def test_regulariser_is_zero_for_a_constant_one_hot_prediction_and_has_finite_gradients():
+    image = torch.randn(2, 3, 16, 16)
+    constant = torch.zeros(2, 4, 16, 16)
+    constant[:, 2] = 1
+    assert float(potts_regulariser(constant, image)) == 0.0
+    logits = torch.randn(2, 4, 16, 16, requires_grad=True)
+    potts_regulariser(torch.softmax(logits, dim=1), image).backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def test_the_crf_method_adds_the_regulariser_and_leaves_the_labelled_term_alone():
+    torch.manual_seed(0)
+    logits, image = torch.randn(1, 3, 12, 12), torch.randn(1, 3, 12, 12)
+    labels = torch.full((1, 12, 12), IGNORE_INDEX)
+    labels[0, 3, 4], labels[0, 9, 9] = 2, 0
+    plain = PointLoss("pce")(logits, labels, image)
+    crf = PointLoss("crf", regulariser_weight=0.5)(logits, labels, image)
+    assert set(plain) == {"loss", "pce"} and torch.equal(plain["loss"], plain["pce"])
+    assert torch.equal(crf["pce"], plain["pce"]) and torch.equal(crf["pce"], partial_cross_entropy(logits, labels))
+    assert float(crf["loss"]) == pytest.approx(float(plain["pce"] + 0.5 * crf["regulariser"]))
+    other_labels = torch.full((1, 12, 12), IGNORE_INDEX)
+    assert torch.equal(PointLoss("crf")(logits, other_labels, image)["regulariser"], crf["regulariser"])  # labels play no part

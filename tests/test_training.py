@@ -191,7 +191,7 @@ def test_class_weights_reach_the_loss(trained, tmp_path):
     config, _ = trained
     result = train(config.model_copy(update={"out": tmp_path / "cw", "class_weights": [1.0, 3.0, 2.0], "max_steps": 2}))
     segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
-    assert segmenter.module.loss.weight.tolist() == [1.0, 3.0, 2.0]
+    assert segmenter.module.loss.cross_entropy.weight.tolist() == [1.0, 3.0, 2.0]
 
 
 def test_a_points_file_of_other_images(trained, tmp_path):
@@ -230,3 +230,12 @@ def test_another_model_starts_from_the_weights_of_a_run(trained, tmp_path):
     other = train(config.model_copy(update={"out": tmp_path / "segformer", "model": "segformer", "max_steps": 3}))
     assert torch.load(other.checkpoint, weights_only=False)["hyper_parameters"]["model"]["name"] == "segformer"
     assert warm.metrics is not None and other.metrics is not None and 0 <= other.metrics["miou"] <= 1
+
+
+def test_the_crf_method_trains_and_logs_its_regulariser(trained, tmp_path):
+    config, _ = trained
+    result = train(config.model_copy(update={"out": tmp_path / "crf", "method": "crf", "max_steps": 12}))
+    with (tmp_path / "crf/metrics.csv").open() as handle:
+        values = [float(r["train_regulariser_epoch"]) for r in csv.DictReader(handle) if r.get("train_regulariser_epoch")]
+    assert values and all(0 <= v <= 1 for v in values)  # a weighted share of disagreeing pairs
+    assert torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]["method"] == "crf"

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pointseg.classes import ClassTable
-from pointseg.config import Optimizer, Schedule, describe_error
+from pointseg.config import Method, Optimizer, Schedule, describe_error
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 from pointseg.models import ModelName
@@ -48,6 +48,7 @@ PointsOpt = Annotated[str, typer.Option("--points", help="Points per image (e.g.
 StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
 ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
 ModelChoice = Enum("ModelChoice", {name: name for name in get_args(ModelName)}, type=str)  # type: ignore[misc]
+MethodChoice = Enum("MethodChoice", {name: name for name in get_args(Method)}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
 StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
@@ -139,6 +140,11 @@ def train(
         float, typer.Option("--label-smoothing", help="Share of the target spread over all classes.")
     ] = 0.0,
     class_weights: Annotated[str | None, typer.Option("--class-weights", help="Loss weight per class, e.g. 1,2,1,1,1.")] = None,
+    method: Annotated[
+        MethodChoice,
+        typer.Option("--method", help="pce: partial cross-entropy on the points; crf: plus a Potts regulariser on all pixels."),
+    ] = MethodChoice.pce,
+    regulariser_weight: Annotated[float, typer.Option("--regulariser-weight", help="Weight of the crf regulariser.")] = 1.0,
     bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per batch (per device).")] = 8,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,

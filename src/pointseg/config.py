@@ -27,6 +27,7 @@ from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
+Method = Literal["pce", "crf"]
 Schedule = Literal["cosine", "constant"]
 
 
@@ -58,6 +59,8 @@ class TrainConfig(BaseModel):
     lr_schedule: Schedule = "cosine"
     weight_decay: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    method: Method = "pce"
+    regulariser_weight: float = Field(1.0, ge=0)
     class_weights: list[float] | None = None
     bands: list[int] | None = None
     batch_size: int = Field(8, ge=1)

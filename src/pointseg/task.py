@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.dataset import BandStats, Sample
 from pointseg.errors import TrainingDiverged
-from pointseg.losses import PartialCrossEntropy
+from pointseg.losses import PointLoss
 from pointseg.metrics import confusion_matrix, segmentation_metrics
 from pointseg.models import ModelConfig, build_model
 
@@ -48,6 +48,8 @@ class PointSegModule(L.LightningModule):
         label_smoothing: Label smoothing of the training loss.
         class_weights: Optional weight of each class in the training loss.
         lr_schedule: ``constant``, or ``cosine`` annealing to zero over the training budget.
+        method: ``pce``, or ``crf`` for the Potts regulariser on all pixels (see :class:`~pointseg.losses.PointLoss`).
+        regulariser_weight: Weight of the regulariser.
     """
 
     def __init__(
@@ -61,6 +63,8 @@ class PointSegModule(L.LightningModule):
         label_smoothing: float = 0.0,
         class_weights: list[float] | None = None,
         lr_schedule: str = "constant",
+        method: str = "pce",
+        regulariser_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -69,7 +73,7 @@ class PointSegModule(L.LightningModule):
         self.band_stats = BandStats.from_dict(band_stats)
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PartialCrossEntropy(weight=class_weights, label_smoothing=label_smoothing)
+        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight)
         self._reset_validation()
         self.evaluation: dict[str, Any] | None = None
         self.evaluation_step = -1
@@ -85,12 +89,15 @@ class PointSegModule(L.LightningModule):
             dataset.set_epoch(self.current_epoch)
 
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
-        """Partial cross-entropy of a batch; stops with :class:`TrainingDiverged` on NaN/inf."""
-        loss = self.loss(self(batch["image"]), batch["labels"])
+        """The loss of a batch (and the regulariser of ``crf``); stops with :class:`TrainingDiverged` on NaN/inf."""
+        terms = self.loss(self(batch["image"]), batch["labels"], batch["image"])
+        loss = terms["loss"]
         if not torch.isfinite(loss):
             raise TrainingDiverged(step=self.global_step, loss=float(loss))
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
+        if "regulariser" in terms:
+            self.log("train_regulariser", terms["regulariser"], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
         self.log("train_labelled_pixels", labelled.float(), on_step=False, on_epoch=True, reduce_fx="sum")
         return loss
 

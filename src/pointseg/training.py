@@ -227,6 +227,8 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         label_smoothing=config.label_smoothing,
         class_weights=config.class_weights,
         lr_schedule=config.lr_schedule,
+        method=config.method,
+        regulariser_weight=config.regulariser_weight,
     )
     if config.init_weights is not None:
         report = load_weights(module.model, config.init_weights)
