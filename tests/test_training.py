@@ -239,3 +239,17 @@ def test_the_crf_method_trains_and_logs_its_regulariser(trained, tmp_path):
         values = [float(r["train_regulariser_epoch"]) for r in csv.DictReader(handle) if r.get("train_regulariser_epoch")]
     assert values and all(0 <= v <= 1 for v in values)  # a weighted share of disagreeing pairs
     assert torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]["method"] == "crf"
+
+
+def test_the_superpixel_method_spreads_the_points_and_trains(trained, tmp_path):
+    config, _ = trained
+    result = train(
+        config.model_copy(update={"out": tmp_path / "sp", "method": "superpixels+crf", "max_steps": 6, "superpixel_area": 30})
+    )
+    scene = result.data.train_scenes[0]
+    assert scene.expanded is not None and (scene.expanded != -100).sum() > 10 * (scene.labels != -100).sum()
+    spread = scene.expanded != -100
+    assert (scene.mask[spread] == scene.expanded[spread]).mean() > 0.8  # superpixels mostly keep to the true regions
+    with (tmp_path / "sp/metrics.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("train_superpixels_epoch")]
+    assert rows and rows[0].get("train_regulariser_epoch")

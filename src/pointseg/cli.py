@@ -142,9 +142,17 @@ def train(
     class_weights: Annotated[str | None, typer.Option("--class-weights", help="Loss weight per class, e.g. 1,2,1,1,1.")] = None,
     method: Annotated[
         MethodChoice,
-        typer.Option("--method", help="pce: partial cross-entropy on the points; crf: plus a Potts regulariser on all pixels."),
+        typer.Option(
+            "--method",
+            help="pce: partial cross-entropy on the points; crf: plus a Potts regulariser on all pixels; "
+            "superpixels: plus the points spread to their SLIC superpixels; superpixels+crf: both.",
+        ),
     ] = MethodChoice.pce,
     regulariser_weight: Annotated[float, typer.Option("--regulariser-weight", help="Weight of the crf regulariser.")] = 1.0,
+    superpixel_weight: Annotated[
+        float, typer.Option("--superpixel-weight", help="Weight of the superpixel labels (points weigh 1).")
+    ] = 0.5,
+    superpixel_area: Annotated[int, typer.Option("--superpixel-area", help="Mean superpixel area in pixels.")] = 400,
     bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per batch (per device).")] = 8,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,

@@ -27,7 +27,7 @@ from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
-Method = Literal["pce", "crf"]
+Method = Literal["pce", "crf", "superpixels", "superpixels+crf"]
 Schedule = Literal["cosine", "constant"]
 
 
@@ -61,6 +61,8 @@ class TrainConfig(BaseModel):
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     method: Method = "pce"
     regulariser_weight: float = Field(1.0, ge=0)
+    superpixel_weight: float = Field(0.5, ge=0)
+    superpixel_area: int = Field(400, ge=4)
     class_weights: list[float] | None = None
     bands: list[int] | None = None
     batch_size: int = Field(8, ge=1)

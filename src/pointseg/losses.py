@@ -130,13 +130,20 @@ def potts_regulariser(
 
 
 class PointLoss(nn.Module):
-    """The training loss of a ``--method``: partial cross-entropy, plus the Potts regulariser for ``crf``.
+    """The training loss of a ``--method``.
+
+    * ``pce``: partial cross-entropy on the points;
+    * ``crf``: plus ``regulariser_weight`` x :func:`potts_regulariser` on all pixels;
+    * ``superpixels``: plus ``superpixel_weight`` x the partial cross-entropy of the points'
+      labels spread to their superpixels (:mod:`pointseg.data.superpixels`);
+    * ``superpixels+crf``: both.
 
     Args:
-        method: ``pce`` (partial cross-entropy alone) or ``crf`` (plus ``regulariser_weight`` x :func:`potts_regulariser`).
-        weight: Optional class weights of the cross-entropy.
-        label_smoothing: Label smoothing of the cross-entropy.
+        method: One of the above.
+        weight: Optional class weights of the cross-entropies.
+        label_smoothing: Label smoothing of the cross-entropies.
         regulariser_weight: Weight of the regulariser.
+        superpixel_weight: Weight of the superpixel term (the points weigh 1).
     """
 
     def __init__(
@@ -145,17 +152,31 @@ class PointLoss(nn.Module):
         weight: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
         regulariser_weight: float = 1.0,
+        superpixel_weight: float = 0.5,
     ) -> None:
         super().__init__()
         self.method = method
         self.cross_entropy = PartialCrossEntropy(weight, label_smoothing)
         self.regulariser_weight = regulariser_weight
+        self.superpixel_weight = superpixel_weight
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"loss": total, "pce": labelled term[, "regulariser": unweighted regulariser]}``."""
+    def forward(
+        self, logits: torch.Tensor, labels: torch.Tensor, image: torch.Tensor, expanded: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``{"loss": total, "pce": point term}`` and, by method, ``"regulariser"``, ``"superpixels"`` (unweighted).
+
+        Raises:
+            ValueError: A superpixel method without ``expanded`` labels.
+        """
         terms = {"pce": self.cross_entropy(logits, labels)}
-        terms["loss"] = terms["pce"]
-        if self.method == "crf":
+        loss = terms["pce"]
+        if "superpixels" in self.method:
+            if expanded is None:
+                raise ValueError(f"--method {self.method} needs the superpixel labels of the batch")
+            terms["superpixels"] = self.cross_entropy(logits, expanded)
+            loss = loss + self.superpixel_weight * terms["superpixels"]
+        if "crf" in self.method:
             terms["regulariser"] = potts_regulariser(torch.softmax(logits, dim=1), image)
-            terms["loss"] = terms["pce"] + self.regulariser_weight * terms["regulariser"]
+            loss = loss + self.regulariser_weight * terms["regulariser"]
+        terms["loss"] = loss
         return terms

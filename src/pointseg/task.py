@@ -48,8 +48,9 @@ class PointSegModule(L.LightningModule):
         label_smoothing: Label smoothing of the training loss.
         class_weights: Optional weight of each class in the training loss.
         lr_schedule: ``constant``, or ``cosine`` annealing to zero over the training budget.
-        method: ``pce``, or ``crf`` for the Potts regulariser on all pixels (see :class:`~pointseg.losses.PointLoss`).
+        method: ``pce``, ``crf``, ``superpixels`` or ``superpixels+crf`` (see :class:`~pointseg.losses.PointLoss`).
         regulariser_weight: Weight of the regulariser.
+        superpixel_weight: Weight of the superpixel term.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class PointSegModule(L.LightningModule):
         lr_schedule: str = "constant",
         method: str = "pce",
         regulariser_weight: float = 1.0,
+        superpixel_weight: float = 0.5,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -73,7 +75,7 @@ class PointSegModule(L.LightningModule):
         self.band_stats = BandStats.from_dict(band_stats)
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight)
+        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight, superpixel_weight)
         self._reset_validation()
         self.evaluation: dict[str, Any] | None = None
         self.evaluation_step = -1
@@ -90,14 +92,15 @@ class PointSegModule(L.LightningModule):
 
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
         """The loss of a batch (and the regulariser of ``crf``); stops with :class:`TrainingDiverged` on NaN/inf."""
-        terms = self.loss(self(batch["image"]), batch["labels"], batch["image"])
+        terms = self.loss(self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"))
         loss = terms["loss"]
         if not torch.isfinite(loss):
             raise TrainingDiverged(step=self.global_step, loss=float(loss))
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
-        if "regulariser" in terms:
-            self.log("train_regulariser", terms["regulariser"], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
+        for name in ("regulariser", "superpixels"):
+            if name in terms:
+                self.log(f"train_{name}", terms[name], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
         self.log("train_labelled_pixels", labelled.float(), on_step=False, on_epoch=True, reduce_fx="sum")
         return loss
 

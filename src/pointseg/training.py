@@ -42,6 +42,7 @@ from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
+from pointseg.data.superpixels import expand_points, superpixels
 from pointseg.data.vector import read_vector_points
 from pointseg.errors import ConfigError, PointsegWarning, PointsError
 from pointseg.models import ModelConfig
@@ -121,6 +122,8 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             )
     for scene in train_scenes:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
+        if "superpixels" in config.method:
+            scene.expanded = expand_points(superpixels(scene.image, config.superpixel_area), scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:
         warnings.warn(
             PointsegWarning(f"{len(unscored)} validation image(s) have neither a dense mask nor a point, e.g. {unscored[0]}"),
@@ -229,6 +232,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         lr_schedule=config.lr_schedule,
         method=config.method,
         regulariser_weight=config.regulariser_weight,
+        superpixel_weight=config.superpixel_weight,
     )
     if config.init_weights is not None:
         report = load_weights(module.model, config.init_weights)

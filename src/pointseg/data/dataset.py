@@ -6,6 +6,8 @@ Every dataset yields a :class:`Sample`: a dict with
 * ``labels``: ``int64`` tensor ``(H, W)`` of training labels (points, or a dense mask
   with ``--full-masks``), :data:`~pointseg.classes.IGNORE_INDEX` elsewhere;
 * ``mask``: ``int64`` tensor ``(H, W)``, the dense mask where one exists (evaluation);
+* ``expanded``: ``int64`` tensor ``(H, W)``, the points' labels spread to their
+  superpixels, where the run uses them (``--method superpixels``);
 * ``key``: the image key; ``origin``: ``(row, col)`` of the crop in its image.
 
 Example:
@@ -39,6 +41,7 @@ class Sample(TypedDict):
     image: torch.Tensor
     labels: torch.Tensor
     mask: NotRequired[torch.Tensor]
+    expanded: NotRequired[torch.Tensor]
     key: str
     origin: torch.Tensor
 
@@ -52,12 +55,14 @@ class Scene:
         image: ``(H, W, bands)`` array in the image's own data type.
         labels: Sparse training labels ``(H, W)`` (``int16``), or None.
         mask: Dense mask ``(H, W)`` (``int16``), or None.
+        expanded: The points' labels spread to their superpixels ``(H, W)`` (``int16``), or None.
     """
 
     key: str
     image: np.ndarray
     labels: np.ndarray | None = None
     mask: np.ndarray | None = None
+    expanded: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -239,14 +244,19 @@ class RandomCropDataset(Dataset[Sample]):
         left = int(rng.integers(max(width - self.crop, 0) + 1))
         window = (slice(top, top + self.crop), slice(left, left + self.crop))
         image = self.stats.normalise(scene.image[window])
-        labels = _labels_tensor(None if scene.labels is None else scene.labels[window], tuple(image.shape[1:]))
+        maps = [_labels_tensor(None if scene.labels is None else scene.labels[window], tuple(image.shape[1:]))]
+        if scene.expanded is not None:
+            maps.append(_labels_tensor(scene.expanded[window], tuple(image.shape[1:])))
         pad_h, pad_w = self.crop - image.shape[1], self.crop - image.shape[2]
         if pad_h or pad_w:
             image = torch.nn.functional.pad(image, (0, pad_w, 0, pad_h))
-            labels = torch.nn.functional.pad(labels, (0, pad_w, 0, pad_h), value=IGNORE_INDEX)
+            maps = [torch.nn.functional.pad(m, (0, pad_w, 0, pad_h), value=IGNORE_INDEX) for m in maps]
         if self.augment:
-            image, labels = augment([image, labels], rng)
-        return Sample(image=image.contiguous(), labels=labels.contiguous(), key=scene.key, origin=torch.tensor([top, left]))
+            image, *maps = augment([image, *maps], rng)
+        sample = Sample(image=image.contiguous(), labels=maps[0].contiguous(), key=scene.key, origin=torch.tensor([top, left]))
+        if scene.expanded is not None:
+            sample["expanded"] = maps[1].contiguous()
+        return sample
 
 
 class WholeImageDataset(Dataset[Sample]):

@@ -1,0 +1,26 @@
+import numpy as np
+
+from pointseg.classes import IGNORE_INDEX
+from pointseg.data.superpixels import expand_points, superpixels
+
+
+def test_points_label_exactly_the_superpixels_that_contain_them():
+    segments = np.repeat(np.arange(6).reshape(2, 3), 4, axis=0).repeat(4, axis=1)  # 6 blocks of 4 x 4
+    points = np.full(segments.shape, IGNORE_INDEX, dtype=np.int16)
+    points[1, 1] = 2  # block 0
+    points[2, 6], points[3, 7] = 1, 1  # block 1, twice the same class
+    points[5, 9], points[6, 10] = 0, 3  # block 5, two classes: left unlabelled
+    expanded = expand_points(segments, points)
+    assert (expanded[segments == 0] == 2).sum() == 15 and expanded[1, 1] == IGNORE_INDEX  # the point itself is left out
+    assert (expanded[segments == 1] != IGNORE_INDEX).sum() == 16 - 2 and set(expanded[segments == 1].tolist()) == {1, -100}
+    for block in (2, 3, 4, 5):
+        assert (expanded[segments == block] == IGNORE_INDEX).all()
+
+
+def test_slic_follows_colour_regions():
+    image = np.zeros((40, 40, 3), np.uint8)
+    image[:, 20:] = 255  # two uniform halves
+    segments = superpixels(image, pixels_per_superpixel=200)
+    assert 4 <= len(np.unique(segments)) <= 12
+    left, right = set(np.unique(segments[:, :20]).tolist()), set(np.unique(segments[:, 20:]).tolist())
+    assert left.isdisjoint(right)  # no superpixel crosses the edge
