@@ -347,6 +347,39 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 @app.command()
+def suggest(
+    checkpoint: CheckpointOpt,
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="CSV of suggestions: image,row,col,x,y,predicted,entropy.")],
+    k: Annotated[int, typer.Option("--k", help="Suggestions per image.")] = 10,
+    spacing: Annotated[int, typer.Option("--spacing", help="Minimum distance in pixels between suggestions.")] = 16,
+    labelled: Annotated[
+        Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
+    ] = None,
+    vector: Annotated[
+        Path | None, typer.Option("--vector", help="Also write them as features (.gpkg), class = the model's guess.")
+    ] = None,
+    accelerator: AcceleratorOpt = "auto",
+) -> None:
+    """Propose the pixels to label next: the most uncertain, spread over space and predicted classes."""
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.points import PointLabels
+    from pointseg.data.vector import write_vector_points
+    from pointseg.predict import Segmenter
+    from pointseg.suggest import suggest as run_suggest
+    from pointseg.suggest import write_suggestions
+
+    segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
+    pairs = discover_pairs(data, masks_required=False)
+    known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
+    points, scores = run_suggest(segmenter, pairs, k, spacing, known)
+    path = write_suggestions(points, scores, pairs, segmenter.classes.names, out)
+    console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")
+    if vector is not None:
+        console.print(f"as features: [bold]{write_vector_points(points, segmenter.classes, pairs, vector)}[/bold]")
+
+
+@app.command()
 def models(
     size: Annotated[int, typer.Option("--size", help="Side of the square test images in pixels.")] = 256,
     batch: Annotated[int, typer.Option("--batch", help="Images per timed batch.")] = 4,

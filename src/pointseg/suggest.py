@@ -1,0 +1,116 @@
+"""Where to click next: the pixels whose label would teach the model most.
+
+For each image, the model's predictive entropy scores every pixel; suggestions are taken
+greedily from the highest score, round-robin over the predicted classes (so that every
+class the model sees gets questions), at least ``spacing`` pixels apart (Chebyshev
+distance) and from the pixels already labelled, which are never suggested. The result is
+written as a CSV (``image,row,col``, ``x,y`` for georeferenced images, the predicted
+class and the entropy) that a user labels and feeds back to training, and optionally as
+vector features whose class field holds the model's guess, to correct in QGIS.
+
+Example:
+    >>> probabilities = np.full((2, 6, 6), 0.5); probabilities[0, :, :3] = 0.99; probabilities[1, :, :3] = 0.01
+    >>> rows, cols = suggest_pixels(probabilities, k=2, spacing=2)
+    >>> sorted(zip(rows.tolist(), cols.tolist()))  # the uncertain right half, 2 pixels apart
+    [(0, 3), (0, 5)]
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pointseg.data.discover import ImagePair
+from pointseg.data.imagery import read_image
+from pointseg.data.points import PointLabels
+from pointseg.data.vector import Georeference
+from pointseg.predict import Segmenter
+
+
+def entropy(probabilities: np.ndarray) -> np.ndarray:
+    """Predictive entropy ``(H, W)`` (nats) of ``(C, H, W)`` class probabilities."""
+    p = np.clip(probabilities, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=0)
+
+
+def suggest_pixels(
+    probabilities: np.ndarray, k: int, spacing: int = 16, labelled: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of up to ``k`` pixels to label next (see the module docstring).
+
+    Args:
+        probabilities: ``(C, H, W)`` class probabilities of one image.
+        k: Number of suggestions (fewer only if the spacing leaves no room).
+        spacing: Minimum distance in pixels between suggestions, and from labelled pixels.
+        labelled: ``(H, W)`` booleans of the pixels already labelled.
+    """
+    scores = entropy(probabilities)
+    height, width = scores.shape
+    blocked = np.zeros((height, width), dtype=bool)
+
+    def block(row: int, col: int) -> None:
+        blocked[max(0, row - spacing + 1) : row + spacing, max(0, col - spacing + 1) : col + spacing] = True
+
+    if labelled is not None:
+        for row, col in zip(*np.nonzero(labelled)):
+            block(int(row), int(col))
+    predicted = probabilities.argmax(axis=0).ravel()
+    order = np.argsort(-scores.ravel(), kind="stable")
+    queues = [order[predicted[order] == c] for c in range(probabilities.shape[0])]
+    queues = [q for q in queues if q.size]
+    positions = [0] * len(queues)
+    chosen: list[tuple[int, int]] = []
+    while len(chosen) < k and queues:
+        for q in range(len(queues) - 1, -1, -1):  # one per class in turn
+            queue = queues[q]
+            while positions[q] < queue.size and blocked.flat[queue[positions[q]]]:
+                positions[q] += 1
+            if positions[q] == queue.size:
+                del queues[q], positions[q]
+                continue
+            row, col = divmod(int(queue[positions[q]]), width)
+            chosen.append((row, col))
+            block(row, col)
+            if len(chosen) == k:
+                break
+    rows = np.array([r for r, _ in chosen], dtype=np.int64)
+    cols = np.array([c for _, c in chosen], dtype=np.int64)
+    return rows, cols
+
+
+def suggest(
+    segmenter: Segmenter, pairs: Sequence[ImagePair], k: int, spacing: int = 16, labelled: PointLabels | None = None
+) -> tuple[PointLabels, np.ndarray]:
+    """Suggestions for every image of ``pairs``: points whose class is the model's guess, and their entropies."""
+    keys, rows, cols, classes, scores = [], [], [], [], []
+    for pair in pairs:
+        probabilities = segmenter.probabilities(read_image(pair.image)).numpy()
+        taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
+        r, c = suggest_pixels(probabilities, k, spacing, taken)
+        keys += [pair.key] * r.size
+        rows.append(r)
+        cols.append(c)
+        classes.append(probabilities.argmax(axis=0)[r, c])
+        scores.append(entropy(probabilities)[r, c])
+    points = PointLabels(np.array(keys, dtype=object), *(np.concatenate(x).astype(np.int64) for x in (rows, cols, classes)))
+    return points, np.concatenate(scores)
+
+
+def write_suggestions(
+    points: PointLabels, scores: np.ndarray, pairs: Sequence[ImagePair], class_names: Sequence[str], path: str | Path
+) -> Path:
+    """Write ``image,row,col,x,y,predicted,entropy`` rows (``x,y`` in the raster's CRS, empty for pictures)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    references = {pair.key: Georeference.of(pair) for pair in pairs}
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "row", "col", "x", "y", "predicted", "entropy"])
+        for key, row, col, cls, score in zip(points.keys, points.rows, points.cols, points.classes, scores):
+            reference = references[key]
+            x, y = ("", "") if reference.crs is None else reference.transform @ (col + 0.5, row + 0.5)
+            writer.writerow([key, row, col, x, y, class_names[cls], f"{score:.4f}"])
+    return path

@@ -1,0 +1,65 @@
+import csv
+
+import numpy as np
+import pytest
+
+from pointseg.suggest import entropy, suggest_pixels
+
+
+def uncertain_everywhere(height=30, width=40, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 0.3, (classes, height, width))
+    return np.exp(logits) / np.exp(logits).sum(axis=0)
+
+
+def test_entropy_by_hand():
+    p = np.array([[[0.5]], [[0.5]]])
+    assert entropy(p)[0, 0] == pytest.approx(np.log(2))
+    assert entropy(np.array([[[1.0]], [[0.0]]]))[0, 0] == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("spacing", [1, 4, 7])
+def test_exactly_k_suggestions_apart_from_each_other_and_from_labelled_pixels(spacing):
+    probabilities = uncertain_everywhere()
+    labelled = np.zeros((30, 40), bool)
+    labelled[10, 10] = labelled[25, 33] = True
+    rows, cols = suggest_pixels(probabilities, k=12, spacing=spacing, labelled=labelled)
+    assert rows.size == 12
+    points = np.stack([rows, cols], axis=1)
+    gaps = np.abs(points[:, None] - points[None]).max(axis=2) + np.eye(12, dtype=int) * 10**6
+    assert gaps.min() >= spacing
+    for r, c in [(10, 10), (25, 33)]:
+        assert (np.maximum(abs(rows - r), abs(cols - c)) >= spacing).all()
+
+
+def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain():
+    probabilities = np.zeros((2, 10, 10))
+    probabilities[0], probabilities[1] = 0.95, 0.05
+    probabilities[:, :, 5:] = probabilities[::-1, :, 5:]  # class 1 predicted on the right half
+    probabilities[0, 2, 2], probabilities[1, 2, 2] = 0.6, 0.4  # the most uncertain pixel of class 0
+    probabilities[1, 7, 8], probabilities[0, 7, 8] = 0.55, 0.45  # ... and of class 1
+    rows, cols = suggest_pixels(probabilities, k=2, spacing=1)
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [(2, 2), (7, 8)]
+
+
+@pytest.mark.slow
+def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
+    from pointseg.cli import main
+
+    def run(argv):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        return info.value.code
+
+    assert run(["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run"),
+                "--points", "10", "--crop", "32", "--width", "4", "--depth", "2", "--max-steps", "3",
+                "--accelerator", "cpu", "--no-progress-bar"]) == 0  # fmt: skip
+    code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
+                "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), "--out", str(tmp_path / "s.csv")])  # fmt: skip
+    assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
+    with (tmp_path / "s.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    with (tmp_path / "run/points.csv").open() as handle:
+        labelled = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
+    assert len(rows) == 30 and not labelled & {(r["image"], r["row"], r["col"]) for r in rows}
+    assert {r["predicted"] for r in rows} <= {"land", "water", "road"} and all(r["x"] == "" for r in rows)
