@@ -443,7 +443,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         caption = f"Predictions of the best configuration ({best.label}): image, ground truth, training points, prediction"
         figures.append((panels_figure(run, figures_dir / "predictions.png"), caption))
 
-    fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in {"data", "classes", "val_data"})
+    fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in {"data", "classes", "val_data", "progress_bar", "num_workers"})
     intro = (
         (f"{spec.description} " if spec.description else "") + f"{len(rows)} of {len(spec.configurations())} trainings stored "
         f"({len(configs)} configurations, {spec.seeds} seed(s) each). "
