@@ -103,11 +103,9 @@ class Segmenter:
         """The normalisation of the training images."""
         return self.module.band_stats
 
-    @torch.inference_mode()
     def probabilities(self, image: np.ndarray) -> torch.Tensor:
         """Class probabilities ``(classes, H, W)`` of an ``(H, W, bands)`` image."""
-        tensor = self.band_stats.normalise(image)[None].to(self.device)
-        return torch.softmax(self.module(tensor), dim=1)[0].cpu()
+        return torch.from_numpy(self.tile_probabilities(image[None])[0])
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class index of every pixel of an ``(H, W, bands)`` image, as ``(H, W)``."""

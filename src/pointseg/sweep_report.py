@@ -398,6 +398,7 @@ _SPREAD_NOTE = (
     "Values are mean ± standard deviation over the seeds whose run finished; "
     "a training loss marked (last) is where runs that did not finish stopped."
 )
+_NOT_SHOWN = frozenset({"data", "classes", "val_data", "progress_bar", "num_workers"})  # said elsewhere, or no effect
 _BUDGET_WORDS = {"epochs": "epochs", "steps": "optimisation steps", "samples": "training crops seen"}
 
 
@@ -443,7 +444,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         caption = f"Predictions of the best configuration ({best.label}): image, ground truth, training points, prediction"
         figures.append((panels_figure(run, figures_dir / "predictions.png"), caption))
 
-    fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in {"data", "classes", "val_data", "progress_bar", "num_workers"})
+    fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in _NOT_SHOWN)
     intro = (
         (f"{spec.description} " if spec.description else "") + f"{len(rows)} of {len(spec.configurations())} trainings stored "
         f"({len(configs)} configurations, {spec.seeds} seed(s) each). "
