@@ -19,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
+import torch
 from dubai import DUBAI, dubai_split
 
 from pointseg.config import TrainConfig
@@ -64,7 +65,10 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--val-every", type=int, default=4, help="validate every N epochs (for the learning curve)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     train_root, val_root, classes = dubai_split(args.data)
     results: dict[str, list[float]] = {"full": [], "points": []}
