@@ -35,3 +35,8 @@ def test_points_and_class_weights_are_parsed():
     assert config.class_weights == [1.0, 2.5, 1.0]
     with pytest.raises(PointsError):
         TrainConfig(**BASE, points="lots")
+
+
+def test_superpixels_with_full_masks_is_refused():
+    with pytest.raises(ValidationError, match="nothing to add to --full-masks"):
+        TrainConfig(data="d", classes="c.csv", out="o", full_masks=True, method="superpixels")

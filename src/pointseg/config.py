@@ -107,6 +107,8 @@ class TrainConfig(BaseModel):
             raise ValueError("--class-weights must not be negative")
         if self.full_masks and self.points_file is not None:
             raise ValueError("--full-masks trains on the dense masks: drop --points-file")
+        if self.full_masks and "superpixels" in self.method:
+            raise ValueError(f"--method {self.method} spreads points to superpixels: it has nothing to add to --full-masks")
         return self
 
     @property
