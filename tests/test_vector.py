@@ -86,3 +86,11 @@ def test_a_missing_field_or_no_usable_point_is_a_clear_error(tmp_path):
         read_vector_points(path, TABLE, [pair], label_field="kind")
     with pytest.raises(PointsError, match=r"no point of .* is usable \(1 outside every image"):
         read_vector_points(path, TABLE, [pair])
+
+
+def test_a_csv_with_a_bad_coordinate_names_the_problem(tmp_path):
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    (tmp_path / "p.csv").write_text("x,y,class\n3,four,road\n")
+    with pytest.raises(PointsError, match="a coordinate is not a number"):
+        read_vector_points(tmp_path / "p.csv", TABLE, [pair])

@@ -126,8 +126,11 @@ def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Feat
                 f"{path}: needs x,y (or lon,lat) columns and a {label_field!r} column, has {', '.join(sorted(columns))}",
                 fix="rename the columns, or name the class column with --label-field",
             )
-        xs = np.array([float(r[x_name]) for r in rows])
-        ys = np.array([float(r[y_name]) for r in rows])
+        try:
+            xs = np.array([float(r[x_name]) for r in rows])
+            ys = np.array([float(r[y_name]) for r in rows])
+        except (TypeError, ValueError) as err:
+            raise PointsError(f"{path}: a coordinate is not a number ({err})", fix="give numbers in the x,y columns") from err
         crs = point_crs or ("EPSG:4326" if x_name != "x" else None)
         images = np.array([r["image"] for r in rows], dtype=object) if "image" in columns else None
         return _Features(xs, ys, [r[label_field] for r in rows], None if crs is None else CRS.from_user_input(crs), images)
