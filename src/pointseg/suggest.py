@@ -31,7 +31,7 @@ from pointseg.predict import Segmenter
 
 
 def entropy(probabilities: np.ndarray) -> np.ndarray:
-    """Predictive entropy ``(H, W)`` (nats) of ``(C, H, W)`` class probabilities."""
+    """Predictive entropy (nats) of class probabilities ``(C, ...)``: one value per pixel ``(...)``."""
     p = np.clip(probabilities, 1e-12, 1.0)
     return -(p * np.log(p)).sum(axis=0)
 
@@ -93,8 +93,9 @@ def suggest(
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)
-        classes.append(probabilities.argmax(axis=0)[r, c])
-        scores.append(entropy(probabilities)[r, c])
+        chosen = probabilities[:, r, c]  # (classes, suggestions): the whole-image maps are not computed again
+        classes.append(chosen.argmax(axis=0))
+        scores.append(entropy(chosen))
     points = PointLabels(np.array(keys, dtype=object), *(np.concatenate(x).astype(np.int64) for x in (rows, cols, classes)))
     return points, np.concatenate(scores)
 
