@@ -3,8 +3,8 @@
 Writes each scene (3-band uint8, tiled and compressed, in UTM 40N) window by window,
 then predicts it with ``predict_raster`` in a fresh process and reads that process's peak
 resident memory. Prints megapixels per second and peak memory for each scene, and the
-ratio of the peaks: memory must not grow with the scene (the strip of blended
-probabilities grows with its width only). The model is a U-Net with fresh weights (the
+ratio of the peaks: memory must not grow with the scene (blending keeps one tile row of a
+panel of columns, GDAL's cache is capped). The model is a U-Net with fresh weights (the
 cost of a prediction does not depend on the weights), or ``--checkpoint``.
 
     python benchmarks/large_scene.py --sizes 5000 20000 --out benchmarks/out/large-scene
@@ -45,7 +45,7 @@ def write_scene(path: Path, size: int, block: int = 1024) -> Path:
     return path
 
 
-def _predict(source: str, target: str, checkpoint: str | None, tile: int, overlap: int, batch: int) -> dict:
+def _predict(source: str, target: str, checkpoint: str | None, options: dict) -> dict:
     """Runs in a fresh process: seconds of the prediction and the process's peak resident memory."""
     import torch
 
@@ -64,7 +64,7 @@ def _predict(source: str, target: str, checkpoint: str | None, tile: int, overla
         )
         segmenter = Segmenter(module.eval(), torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     start = time.perf_counter()
-    predict_raster(segmenter, source, target, TileOptions(tile=tile, overlap=overlap, batch=batch))
+    predict_raster(segmenter, source, target, TileOptions(**options))
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -72,7 +72,8 @@ def _predict(source: str, target: str, checkpoint: str | None, tile: int, overla
 def measure(source: Path, target: Path, args: argparse.Namespace) -> dict:
     """Predict ``source`` in a fresh process: seconds and that process's peak resident memory."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_predict, (str(source), str(target), args.checkpoint, args.tile, args.overlap, args.batch))
+        options = {"tile": args.tile, "overlap": args.overlap, "batch": args.batch, "panel": args.panel}
+        return pool.apply(_predict, (str(source), str(target), args.checkpoint, options))
 
 
 def main() -> None:
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--panel", type=int, default=4096)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -97,7 +99,9 @@ def main() -> None:
         small, big = results[min(results)], results[max(results)]
         print(f"peak memory {max(results)} / {min(results)}: {big['peak_mb'] / small['peak_mb']:.2f}")
     (args.out / "summary.json").write_text(
-        json.dumps({"tile": args.tile, "overlap": args.overlap, "batch": args.batch, "results": results}, indent=2)
+        json.dumps(
+            {"tile": args.tile, "overlap": args.overlap, "batch": args.batch, "panel": args.panel, "results": results}, indent=2
+        )
     )
 
 

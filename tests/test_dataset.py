@@ -30,6 +30,33 @@ def test_band_stats_over_all_pixels():
     assert normalised.shape == (2, 1, 4) and torch.allclose(normalised, torch.ones_like(normalised))
 
 
+def test_percentile_normalisation_clips_outliers_and_stretches_the_rest_to_plus_minus_one():
+    band = np.arange(1, 101, dtype=np.uint16).reshape(10, 10, 1)  # reflectance 1..100
+    band[0, 0] = 60000  # one saturated pixel: it would dominate a mean/std normalisation
+    nodata = np.zeros((10, 10), bool)
+    nodata[9] = True  # the last row (91..100) has no data and must not count
+    stats = BandStats.compute([band], valid=[~nodata], method="percentiles")
+    # valid values 2..90 and 60000: 90 of them; numpy's linear percentiles at 2 % and 98 % of 89 steps
+    expected_low, expected_high = np.percentile(np.r_[np.arange(2, 91), 60000], [2, 98])
+    assert stats.low == pytest.approx((expected_low,)) and stats.high == pytest.approx((expected_high,))
+    assert stats.mean[0] == pytest.approx((expected_low + expected_high) / 2)
+    normalised = stats.normalise(band)[0]
+    assert normalised.min() == -1 and normalised.max() == 1  # 1 and 60000 clipped to the ends
+    assert normalised[0, 0] == 1 and normalised[5, 5] == pytest.approx((56 - stats.mean[0]) / stats.std[0])
+    assert BandStats.from_dict(stats.to_dict()) == stats
+    assert BandStats.from_dict({"mean": [1.0], "std": [2.0]}) == BandStats((1.0,), (2.0,))  # an older checkpoint
+
+
+def test_percentiles_of_a_large_dataset_come_from_a_seeded_sample(monkeypatch):
+    from pointseg.data import dataset
+
+    monkeypatch.setattr(dataset, "PERCENTILE_SAMPLE", 1000)
+    image = np.random.default_rng(1).uniform(0, 1, (200, 200, 2))
+    first, second = (BandStats.compute([image], method="percentiles") for _ in range(2))
+    assert first == second  # the same sample every time
+    assert first.low == pytest.approx((0.02, 0.02), abs=0.015) and first.high == pytest.approx((0.98, 0.98), abs=0.015)
+
+
 def test_normalising_other_bands_is_an_error():
     with pytest.raises(DatasetError, match="has 4 bands but the model was trained on 3"):
         IDENTITY.normalise(np.zeros((2, 2, 4)))

@@ -66,7 +66,13 @@ def test_the_class_map_is_aligned_with_the_input_and_keeps_its_nodata(scene, seg
 def test_tiled_prediction_matches_the_whole_scene_at_once_away_from_its_border(scene, segmenter, tmp_path):
     path, pixels = scene
     whole = segmenter.tile_probabilities(np.moveaxis(pixels, 0, -1)[None])[0]
-    out = predict_raster(segmenter, path, tmp_path / "tiled.tif", TileOptions(tile=64, overlap=24, probabilities=True))
+    progress = []
+    options = TileOptions(tile=64, overlap=24, probabilities=True, panel=96)  # two panels of columns
+    on_tiles = lambda done, total: progress.append((done, total))  # noqa: E731
+    out = predict_raster(segmenter, path, tmp_path / "tiled.tif", options, on_tiles)
+    # tile starts 0, 40, 80, 86 down the 150 rows and 0, 40, 80, 106 across the 170 columns; columns 0-95 take the
+    # tiles at 0, 40, 80 and columns 96-169 those at 40, 80, 106: 4 rows x 6 tiles, one batch per panel and row
+    assert progress == [(3 * k, 24) for k in range(1, 9)]
     with rasterio.open(out.with_name("tiled_probabilities.tif")) as result:
         tiled = result.read().astype(np.float32) / 254
     keep = ~(pixels == 0).all(axis=0)
@@ -91,14 +97,12 @@ def test_a_folder_of_rasters_and_pictures_gives_class_maps_and_colour_masks(scen
     path.rename(folder / "scene.tif")
     Image.fromarray(np.moveaxis(pixels, 0, -1)).save(folder / "photo.png")
     monkeypatch.setattr(predict_module.Segmenter, "from_checkpoint", classmethod(lambda cls, *a, **k: segmenter))
-    tiles = []
-    written = list(
-        predict_module.predict_folder(
-            "model.ckpt", folder, tmp_path / "out", "cpu", TileOptions(tile=64, overlap=8), tiles.append
-        )
-    )
+    progress = []
+    options = TileOptions(tile=64, overlap=8)
+    on_tiles = lambda done, total: progress.append((done, total))  # noqa: E731
+    written = list(predict_module.predict_folder("model.ckpt", folder, tmp_path / "out", "cpu", options, on_tiles))
     assert sorted(p.name for p in written) == ["photo.png", "scene.tif"]
-    assert sum(tiles) == 3 * 3  # 150 x 170 in tiles of 64 with stride 56: 3 rows and 3 columns
+    assert progress[-1] == (9, 9)  # 150 x 170 in tiles of 64 with stride 56: 3 rows and 3 columns
     with rasterio.open(tmp_path / "out/scene.tif") as result:
         assert result.crs == UTM_40N
     assert Image.open(tmp_path / "out/photo.png").mode == "RGB"
@@ -203,6 +207,21 @@ def test_selected_bands_and_statistics_without_nodata_reach_the_checkpoint_and_p
     out = predict_raster(segmenter, data / "images/a.tif", tmp_path / "a.tif", TileOptions(tile=32, overlap=8))
     with rasterio.open(out) as prediction:
         assert prediction.read(1)[:8, :8].tolist() == [[NODATA] * 8] * 8
+
+
+def test_percentile_normalisation_of_uint16_bands_reaches_the_checkpoint(multiband, tmp_path):
+    from pointseg.config import TrainConfig
+    from pointseg.training import train
+
+    data, classes = multiband
+    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", points="30", val_fraction=0.34, crop=32,
+                         batch_size=2, width=4, depth=2, max_steps=1, accelerator="cpu", progress_bar=False,
+                         normalisation="percentiles")  # fmt: skip
+    result = train(config)
+    stats = Segmenter.from_checkpoint(result.checkpoint, "cpu").band_stats
+    with_data = np.concatenate([s.image[s.mask != -100] for s in result.data.train_scenes]).astype(np.float64)
+    assert stats.low == pytest.approx(tuple(np.percentile(with_data, 2, axis=0)))
+    assert stats.high == pytest.approx(tuple(np.percentile(with_data, 98, axis=0)))
 
 
 def test_real_points_train_without_any_dense_mask_and_validate_on_held_out_points(multiband, tmp_path):

@@ -42,16 +42,30 @@ def pointwise(tiles):
 
 
 @settings(deadline=None)
-@given(height=st.integers(1, 90), width=st.integers(1, 90), tile=st.integers(4, 40), overlap=st.integers(0, 3))
-def test_blending_a_pointwise_predictor_gives_the_untiled_result_strip_by_strip(height, width, tile, overlap):
+@given(
+    height=st.integers(1, 90),
+    width=st.integers(1, 90),
+    tile=st.integers(4, 40),
+    overlap=st.integers(0, 3),
+    panel=st.integers(1, 100),
+)
+def test_blending_a_pointwise_predictor_gives_the_untiled_result_block_by_block(height, width, tile, overlap, panel):
     image = np.random.default_rng(height * 100 + width).integers(0, 256, (height, width, 2), dtype=np.uint8)
     grid = TileGrid(height, width, tile, overlap)
     read = lambda w: image[w.row : w.row + w.height, w.col : w.col + w.width]  # noqa: E731
-    strips = list(blend_tiles(grid, read, pointwise, classes=2, batch=3))
-    assert [row for row, _ in strips] == sorted({row for row, _ in strips}) and strips[0][0] == 0
-    blended = np.concatenate([strip for _, strip in strips], axis=1)
-    assert blended.shape == (2, height, width)
+    blended = np.full((2, height, width), np.nan, np.float32)
+    for window, block in blend_tiles(grid, read, pointwise, classes=2, batch=3, panel=panel):
+        assert block.shape == (2, window.height, window.width) and window.width <= panel
+        target = blended[:, window.row : window.row + window.height, window.col : window.col + window.width]
+        assert np.isnan(target).all()  # each pixel is yielded once
+        target[...] = block
     np.testing.assert_allclose(blended, pointwise(image[None])[0], atol=1e-6)
+
+
+def test_panels_bound_the_blended_width_and_count_the_tiles_they_share():
+    grid = TileGrid(height=100, width=100, tile=40, overlap=10)  # tile starts 0, 30, 60 both ways
+    assert grid.panels(50) == [(0, 50, [0, 30]), (50, 100, [30, 60])]  # the tile at 30 reaches both panels
+    assert grid.tile_count(50) == 3 * 4 and grid.tile_count(100) == len(grid.windows()) == 9
 
 
 def test_tiles_are_predicted_in_batches_and_counted():
@@ -62,5 +76,6 @@ def test_tiles_are_predicted_in_batches_and_counted():
         calls.append(len(tiles))
         return pointwise(tiles)
 
-    list(blend_tiles(TileGrid(100, 100, 40, 10), lambda w: image[: w.height, : w.width], predict, 2, 2, done.append))
+    read = lambda w: image[: w.height, : w.width]  # noqa: E731
+    list(blend_tiles(TileGrid(100, 100, 40, 10), read, predict, classes=2, batch=2, on_tile=done.append))
     assert calls == [2, 1] * 3 and done == calls  # 3 x 3 tiles (starts 0, 30, 60), 2 per batch within a row

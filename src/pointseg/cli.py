@@ -26,6 +26,7 @@ from rich.table import Table
 
 from pointseg.classes import ClassTable
 from pointseg.config import Method, Optimizer, Schedule, describe_error
+from pointseg.data.dataset import Normalisation
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 from pointseg.models import ModelName
@@ -49,6 +50,7 @@ StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, typ
 ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
 ModelChoice = Enum("ModelChoice", {name: name for name in get_args(ModelName)}, type=str)  # type: ignore[misc]
 MethodChoice = Enum("MethodChoice", {name: name for name in get_args(Method)}, type=str)  # type: ignore[misc]
+NormalisationChoice = Enum("NormalisationChoice", {name: name for name in get_args(Normalisation)}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
 StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
@@ -154,6 +156,14 @@ def train(
     ] = 0.5,
     superpixel_area: Annotated[int, typer.Option("--superpixel-area", help="Mean superpixel area in pixels.")] = 400,
     bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
+    normalisation: Annotated[
+        NormalisationChoice,
+        typer.Option(
+            "--normalisation",
+            help="mean-std: standardise each band; percentiles: clip to its 2nd-98th percentiles and stretch to [-1, 1] "
+            "(robust to clouds and saturated pixels, for 16-bit reflectance).",
+        ),
+    ] = NormalisationChoice["mean-std"],
     batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per batch (per device).")] = 8,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget in optimisation steps.")] = None,
@@ -218,7 +228,11 @@ def predict(
     options = TileOptions(tile=tile, overlap=overlap, batch=batch, probabilities=probabilities)
     with Progress(console=errors, transient=True) as progress:
         task = progress.add_task("tiles", total=None)
-        written = list(predict_folder(checkpoint, input, out, accelerator, options, lambda n: progress.advance(task, n)))
+
+        def on_tiles(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        written = list(predict_folder(checkpoint, input, out, accelerator, options, on_tiles))
     console.print(f"{len(written)} predictions written to [bold]{out}[/bold]")
 
 

@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pointseg.data.dataset import Normalisation
 from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
@@ -65,6 +66,7 @@ class TrainConfig(BaseModel):
     superpixel_area: int = Field(400, ge=4)
     class_weights: list[float] | None = None
     bands: list[int] | None = None
+    normalisation: Normalisation = "mean-std"
     batch_size: int = Field(8, ge=1)
     epochs: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)

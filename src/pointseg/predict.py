@@ -2,8 +2,8 @@
 
 Pictures (JPEG, PNG) are predicted whole and written as colour masks in the classes'
 colours. Rasters (GeoTIFF) of any size are predicted in overlapping tiles blended without
-seams (:mod:`pointseg.tiling`), read and written window by window so that memory does not
-grow with the scene's height, and written as a class map GeoTIFF aligned with the input
+seams (:mod:`pointseg.tiling`), read and written block by block so that memory is set by
+the tile and panel sizes, never by the scene's, and written as a class map GeoTIFF aligned with the input
 (:mod:`pointseg.data.raster`), with per-class probabilities as a second file on request.
 
 Example:
@@ -40,7 +40,7 @@ from pointseg.data.raster import (
 )
 from pointseg.errors import CheckpointError, ConfigError, DatasetError
 from pointseg.task import PointSegModule
-from pointseg.tiling import TileGrid, Window, blend_tiles
+from pointseg.tiling import TileGrid, blend_tiles
 
 
 def load_module(checkpoint: str | Path, device: str | torch.device = "cpu") -> PointSegModule:
@@ -138,12 +138,22 @@ class TileOptions:
         overlap: Pixels shared by neighbouring tiles, blended.
         batch: Tiles per forward pass.
         probabilities: Also write the per-class probabilities (``*_probabilities.tif``).
+        panel: Most columns blended at once (a multiple of the output's 256-pixel blocks
+            keeps writes block-aligned); see :func:`~pointseg.tiling.blend_tiles`.
     """
 
     tile: int = 512
     overlap: int = 64
     batch: int = 4
     probabilities: bool = False
+    panel: int = 4096
+
+
+Progress = Callable[[int, int], None]
+"""Called with the tiles predicted so far in a raster and their total."""
+
+GDAL_CACHE_MB = 64
+"""GDAL's block cache during prediction: bounds the pixels read and written that it holds (its default is 5 % of RAM)."""
 
 
 def predict_raster(
@@ -151,7 +161,7 @@ def predict_raster(
     source_path: str | Path,
     target_path: str | Path,
     options: TileOptions = TileOptions(),
-    on_tile: Callable[[int], None] | None = None,
+    on_tiles: Progress | None = None,
 ) -> Path:
     """Write the class map GeoTIFF of a raster of any size (see the module docstring).
 
@@ -165,12 +175,12 @@ def predict_raster(
         source_path: Input raster.
         target_path: Output class map (``.tif``).
         options: Tiling.
-        on_tile: Called with the number of tiles just predicted (progress).
+        on_tiles: Progress: tiles done and their total.
     """
     target_path = Path(target_path)
     target_path.parent.mkdir(parents=True, exist_ok=True)
     classes = segmenter.classes.num_classes
-    with open_raster(source_path) as source, ExitStack() as outputs:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(source_path) as source, ExitStack() as outputs:
         if not segmenter.band_stats.accepts(source.count):
             raise DatasetError(
                 f"{source_path} has {source.count} bands but the model takes {segmenter.band_stats.input_bands}"
@@ -185,17 +195,25 @@ def predict_raster(
             path = target_path.with_name(f"{target_path.stem}_probabilities.tif")
             probabilities_out = outputs.enter_context(rasterio.open(path, "w", **class_map_profile(source, classes)))
             probabilities_out.descriptions = segmenter.classes.names
-        strips = blend_tiles(
-            grid, lambda window: read_window(source, window), segmenter.tile_probabilities, classes, options.batch, on_tile
-        )
-        for row, strip in strips:
-            window = Window(row, 0, strip.shape[1], grid.width)
+        total, done = grid.tile_count(options.panel), 0
+
+        def advance(tiles: int) -> None:
+            nonlocal done
+            done += tiles
+            if on_tiles is not None:
+                on_tiles(done, total)
+
+        blocks = blend_tiles(
+            grid, lambda window: read_window(source, window), segmenter.tile_probabilities, classes, options.batch,
+            options.panel, advance,
+        )  # fmt: skip
+        for window, block in blocks:
             nodata = ~valid_mask(source, window)
-            labels = strip.argmax(axis=0).astype(np.uint8)
+            labels = block.argmax(axis=0).astype(np.uint8)
             labels[nodata] = NODATA
             labels_out.write(labels, 1, window=to_rasterio(window))
             if probabilities_out is not None:
-                scaled = np.rint(strip * 254).astype(np.uint8)
+                scaled = np.rint(block * 254).astype(np.uint8)
                 scaled[:, nodata] = NODATA
                 probabilities_out.write(scaled, window=to_rasterio(window))
     return target_path
@@ -207,7 +225,7 @@ def predict_folder(
     out: str | Path,
     accelerator: str = "auto",
     tiles: TileOptions = TileOptions(),
-    on_tile: Callable[[int], None] | None = None,
+    on_tiles: Progress | None = None,
 ) -> Iterator[Path]:
     """Predict every image under ``source``: a colour mask (PNG) for a picture, a class map for a raster.
 
@@ -221,7 +239,7 @@ def predict_folder(
     for image_path in list_images(source):
         relative = image_path.relative_to(source) if source.is_dir() else Path(image_path.name)
         if is_raster(image_path):
-            yield predict_raster(segmenter, image_path, (out / relative).with_suffix(".tif"), tiles, on_tile)
+            yield predict_raster(segmenter, image_path, (out / relative).with_suffix(".tif"), tiles, on_tiles)
             continue
         target = (out / relative).with_suffix(".png")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -212,6 +212,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     stats = BandStats.compute(  # over pixels with data (nodata is IGNORE_INDEX in the masks)
         [scene.image for scene in data.train_scenes],
         bands=config.bands,
+        method=config.normalisation,
         valid=[None if scene.mask is None else scene.mask != IGNORE_INDEX for scene in data.train_scenes],
     )
     module = PointSegModule(

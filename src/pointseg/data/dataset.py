@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 import numpy as np
 import torch
@@ -65,35 +65,60 @@ class Scene:
     expanded: np.ndarray | None = None
 
 
+Normalisation = Literal["mean-std", "percentiles"]
+PERCENTILES = (2.0, 98.0)
+"""The range a ``percentiles`` normalisation stretches to [-1, 1]; values beyond are clipped."""
+PERCENTILE_SAMPLE = 1_000_000
+"""Most valid pixels drawn (seeded, spread over the images) to estimate the percentiles."""
+
+
 @dataclass(frozen=True)
 class BandStats:
-    """Which bands feed the network and how they are normalised: per-band mean and standard deviation.
+    """Which bands feed the network and how they are normalised.
 
     Computed once from the training images and stored in the checkpoint, so that
-    prediction selects and normalises bands exactly as training did.
+    prediction selects and normalises bands exactly as training did. Each band is
+    clipped to ``[low, high]`` where those are set, then standardised, ``(x - mean) / std``.
+
+    Two ways to compute them (``--normalisation``):
+
+    * ``mean-std``: each band's mean and standard deviation; no clipping.
+    * ``percentiles``: robust to clouds, glint and saturated or dead pixels: each band is
+      clipped to its 2nd and 98th percentiles and stretched to [-1, 1] (``mean`` the
+      middle of that range, ``std`` half its width). The usual choice for 16-bit
+      reflectance, whose few extreme values would squash a mean/std normalisation.
 
     Attributes:
-        mean: Mean of each input band.
-        std: Standard deviation of each input band.
+        mean: Centre of each input band.
+        std: Scale of each input band.
         bands: 1-based indices of the source bands taken as input, in order (``--bands
             4,3,2``), or None for all bands as they are.
+        low: Per-band lower clip, or None for no clipping.
+        high: Per-band upper clip, or None for no clipping.
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
     bands: tuple[int, ...] | None = None
+    low: tuple[float, ...] | None = None
+    high: tuple[float, ...] | None = None
 
     @classmethod
     def compute(
-        cls, images: Sequence[np.ndarray], bands: Sequence[int] | None = None, valid: Sequence[np.ndarray | None] | None = None
+        cls,
+        images: Sequence[np.ndarray],
+        bands: Sequence[int] | None = None,
+        valid: Sequence[np.ndarray | None] | None = None,
+        method: Normalisation = "mean-std",
     ) -> BandStats:
-        """Mean and standard deviation of every (selected) band over the valid pixels of ``images``.
+        """The statistics of every (selected) band over the valid pixels of ``images``.
 
         Args:
             images: ``(H, W, bands)`` arrays.
             bands: 1-based band indices to take, or None for all.
             valid: For each image, ``(H, W)`` booleans of the pixels to count (e.g. not
                 nodata), or None for all of them.
+            method: ``mean-std`` or ``percentiles`` (see the class docstring).
 
         Raises:
             DatasetError: No image, or a band index the images do not have.
@@ -102,6 +127,9 @@ class BandStats:
         >>> stats = BandStats.compute([image], bands=[3], valid=[np.array([[1, 1], [1, 0]], bool)])
         >>> stats.mean, stats.bands
         ((3.0,), (3,))
+        >>> stretched = BandStats.compute([np.arange(101.0).reshape(1, 101, 1)], method="percentiles")
+        >>> stretched.low, stretched.high, stretched.mean, stretched.std
+        ((2.0,), (98.0,), (50.0,), (48.0,))
         """
         if not images:
             raise DatasetError("no training image to compute band statistics from", fix="check --data and --val-fraction")
@@ -111,21 +139,35 @@ class BandStats:
                 f"--bands {','.join(map(str, selection))}: the images have bands 1 to {images[0].shape[2]}",
                 fix="give 1-based band indices that exist",
             )
-        stats = cls((), (), selection)
-        total = np.zeros(len(selection) if selection else images[0].shape[2])
-        squares = np.zeros_like(total)
-        count = 0
-        for image, keep in zip(images, valid if valid is not None else [None] * len(images)):
-            pixels = stats.select(image).reshape(-1, total.size)
-            if keep is not None:
-                pixels = pixels[keep.ravel()]
-            pixels = pixels.astype(np.float64)
-            total += pixels.sum(axis=0)
-            squares += np.square(pixels).sum(axis=0)
-            count += pixels.shape[0]
-        mean = total / max(count, 1)
-        std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
+        chooser = cls((), (), selection)
+        bands_in = len(selection) if selection else images[0].shape[2]
+        keeps = valid if valid is not None else [None] * len(images)
+        samples = [chooser.select(image).reshape(-1, bands_in) for image in images]
+        samples = [sample if keep is None else sample[keep.ravel()] for sample, keep in zip(samples, keeps)]
+        if method == "percentiles":
+            return cls._percentiles(samples, selection)
+        total = sum(sample.sum(axis=0, dtype=np.float64) for sample in samples)
+        squares = sum(np.square(sample, dtype=np.float64).sum(axis=0) for sample in samples)
+        count = max(sum(len(sample) for sample in samples), 1)
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
         return cls(tuple(mean.tolist()), tuple(np.where(std > 1e-6, std, 1.0).tolist()), selection)
+
+    @classmethod
+    def _percentiles(cls, samples: list[np.ndarray], selection: tuple[int, ...] | None) -> BandStats:
+        """Clip to the :data:`PERCENTILES` of a seeded sample of at most :data:`PERCENTILE_SAMPLE` pixels, stretch to [-1, 1]."""
+        rng = np.random.default_rng(0)
+        share = min(1.0, PERCENTILE_SAMPLE / max(sum(len(sample) for sample in samples), 1))
+        drawn = [sample[rng.random(len(sample)) < share] if share < 1 else sample for sample in samples]
+        low, high = np.percentile(np.concatenate(drawn).astype(np.float64), PERCENTILES, axis=0)
+        half = (high - low) / 2
+        return cls(
+            tuple(((low + high) / 2).tolist()),
+            tuple(np.where(half > 1e-6, half, 1.0).tolist()),
+            selection,
+            tuple(low.tolist()),
+            tuple(high.tolist()),
+        )
 
     @property
     def input_bands(self) -> int:
@@ -164,19 +206,28 @@ class BandStats:
                 fix="give images with the bands the model was trained on",
             )
         tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+        if self.low is not None and self.high is not None:
+            low, high = (torch.tensor(bound, dtype=torch.float32)[:, None, None] for bound in (self.low, self.high))
+            tensor = torch.clamp(tensor, low, high)
         mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
         std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
         return (tensor - mean) / std
 
     def to_dict(self) -> dict[str, list[float] | list[int] | None]:
         """JSON-ready form."""
-        return {"mean": list(self.mean), "std": list(self.std), "bands": None if self.bands is None else list(self.bands)}
+        return {name: None if value is None else list(value) for name, value in vars(self).items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[float] | None]) -> BandStats:
-        """Inverse of :meth:`to_dict` (checkpoints written before band selection have no ``bands``)."""
-        bands = data.get("bands")
-        return cls(tuple(data["mean"]), tuple(data["std"]), None if bands is None else tuple(int(b) for b in bands))
+        """Inverse of :meth:`to_dict` (older checkpoints have no ``bands``, ``low`` or ``high``)."""
+
+        def optional(name: str, kind: type) -> tuple | None:
+            value = data.get(name)
+            return None if value is None else tuple(kind(v) for v in value)
+
+        return cls(
+            tuple(data["mean"]), tuple(data["std"]), optional("bands", int), optional("low", float), optional("high", float)
+        )
 
 
 def _labels_tensor(labels: np.ndarray | None, shape: tuple[int, int]) -> torch.Tensor:
