@@ -200,7 +200,7 @@ def test_selected_bands_and_statistics_without_nodata_reach_the_checkpoint_and_p
     result = train(config)
     stats = Segmenter.from_checkpoint(result.checkpoint, "cpu").band_stats
     assert stats.bands == (3, 1) and stats.input_bands == 2
-    with_data = [s.image[s.mask != -100] for s in result.data.train_scenes]  # the nodata corner left out
+    with_data = [np.asarray(s.image)[s.mask != -100] for s in result.data.train_scenes]  # the nodata corner left out
     expected = np.concatenate(with_data)[:, 2].astype(np.float64).mean()
     assert stats.mean[0] == pytest.approx(expected) and expected > 1000  # the zeros of nodata would pull it down
     segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
@@ -219,7 +219,7 @@ def test_percentile_normalisation_of_uint16_bands_reaches_the_checkpoint(multiba
                          normalisation="percentiles")  # fmt: skip
     result = train(config)
     stats = Segmenter.from_checkpoint(result.checkpoint, "cpu").band_stats
-    with_data = np.concatenate([s.image[s.mask != -100] for s in result.data.train_scenes]).astype(np.float64)
+    with_data = np.concatenate([np.asarray(s.image)[s.mask != -100] for s in result.data.train_scenes]).astype(np.float64)
     assert stats.low == pytest.approx(tuple(np.percentile(with_data, 2, axis=0)))
     assert stats.high == pytest.approx(tuple(np.percentile(with_data, 98, axis=0)))
 
@@ -248,3 +248,34 @@ def test_real_points_train_without_any_dense_mask_and_validate_on_held_out_point
     (val_key,) = [s.key for s in result.data.val_scenes]
     assert result.metrics["pixels"] == int((keys == val_key).sum())  # scored on its held-out points only
     assert len(result.data.points) == int((keys != val_key).sum())
+
+
+def test_a_raster_trains_from_windows_read_on_demand_exactly_as_from_memory(tmp_path):
+    import pickle
+
+    from pointseg.data.dataset import RandomCropDataset, Scene
+    from pointseg.data.raster import RasterPixels
+
+    pixels = np.random.default_rng(3).integers(0, 4000, (4, 2100, 40), dtype=np.uint16)  # read in 3 strips of 1,024 rows
+    path = tmp_path / "scene.tif"
+    write_raster(path, pixels)
+    array = np.moveaxis(pixels, 0, -1)
+    lazy = RasterPixels(path)
+    assert lazy.shape == (2100, 40, 4) and lazy.dtype == np.uint16
+    assert np.array_equal(lazy[10:42, 5:37], array[10:42, 5:37]) and np.array_equal(np.asarray(lazy), array)
+    assert np.array_equal(pickle.loads(pickle.dumps(lazy))[2090:3000, 30:], array[2090:, 30:])  # for loader workers
+    assert [row for row, _ in lazy.strips()] == [0, 1024, 2048]
+
+    keep = array[..., 0] > 1000
+    for method in ("mean-std", "percentiles"):
+        from_disk = BandStats.compute([lazy], bands=[4, 2], valid=[keep], method=method)
+        in_memory = BandStats.compute([array], bands=[4, 2], valid=[keep], method=method)
+        assert from_disk.mean == pytest.approx(in_memory.mean) and from_disk.std == pytest.approx(in_memory.std)
+    assert from_disk.low == pytest.approx(tuple(np.percentile(array[keep][:, [3, 1]], 2, axis=0)))
+
+    labels = np.zeros((2100, 40), np.int16)
+    stats = BandStats.compute([array])
+    crops = [RandomCropDataset([Scene("s", image, labels=labels)], stats, crop=32, seed=5) for image in (lazy, array)]
+    assert len(crops[0]) == 83  # ceil(2100 x 40 / 32^2)
+    for i in range(len(crops[0])):
+        assert torch.equal(crops[0][i]["image"], crops[1][i]["image"])

@@ -139,11 +139,12 @@ def prediction_panels(
     segmenter: Segmenter, held_out: Sequence[Scene], trained: Sequence[Scene], points: PointLabels | None
 ) -> list[Panel]:
     """Panels of validation scenes (no points) and of training scenes with their points."""
-    panels = [Panel(f"validation: {s.key}", s.image, s.mask, None, segmenter.predict(s.image)) for s in held_out]
-    for scene in trained:
-        own = None
-        if points is not None:
-            mine = points.of_image(scene.key)
-            own = (mine.rows, mine.cols, mine.classes)
-        panels.append(Panel(f"training: {scene.key}", scene.image, scene.mask, own, segmenter.predict(scene.image)))
+    panels = []
+    for role, scenes in (("validation", held_out), ("training", trained)):
+        for scene in scenes:
+            image, own = np.asarray(scene.image), None
+            if role == "training" and points is not None:
+                mine = points.of_image(scene.key)
+                own = (mine.rows, mine.cols, mine.classes)
+            panels.append(Panel(f"{role}: {scene.key}", image, scene.mask, own, segmenter.predict(image)))
     return panels

@@ -123,7 +123,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     for scene in train_scenes:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
         if "superpixels" in config.method:
-            scene.expanded = expand_points(superpixels(scene.image, config.superpixel_area), scene.labels)
+            scene.expanded = expand_points(superpixels(np.asarray(scene.image), config.superpixel_area), scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:
         warnings.warn(
             PointsegWarning(f"{len(unscored)} validation image(s) have neither a dense mask nor a point, e.g. {unscored[0]}"),

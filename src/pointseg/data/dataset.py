@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pointseg.classes import IGNORE_INDEX
+from pointseg.data.raster import RasterPixels
 from pointseg.errors import DatasetError
 
 
@@ -52,14 +53,15 @@ class Scene:
 
     Attributes:
         key: Image key (see :mod:`pointseg.data.discover`).
-        image: ``(H, W, bands)`` array in the image's own data type.
+        image: ``(H, W, bands)`` array in the image's own data type, or a raster read
+            window by window (:class:`~pointseg.data.raster.RasterPixels`).
         labels: Sparse training labels ``(H, W)`` (``int16``), or None.
         mask: Dense mask ``(H, W)`` (``int16``), or None.
         expanded: The points' labels spread to their superpixels ``(H, W)`` (``int16``), or None.
     """
 
     key: str
-    image: np.ndarray
+    image: np.ndarray | RasterPixels
     labels: np.ndarray | None = None
     mask: np.ndarray | None = None
     expanded: np.ndarray | None = None
@@ -106,19 +108,22 @@ class BandStats:
     @classmethod
     def compute(
         cls,
-        images: Sequence[np.ndarray],
+        images: Sequence[np.ndarray | RasterPixels],
         bands: Sequence[int] | None = None,
         valid: Sequence[np.ndarray | None] | None = None,
         method: Normalisation = "mean-std",
     ) -> BandStats:
         """The statistics of every (selected) band over the valid pixels of ``images``.
 
+        Rasters read on demand are read strip by strip, so memory stays bounded.
+
         Args:
-            images: ``(H, W, bands)`` arrays.
+            images: ``(H, W, bands)`` arrays or rasters.
             bands: 1-based band indices to take, or None for all.
             valid: For each image, ``(H, W)`` booleans of the pixels to count (e.g. not
                 nodata), or None for all of them.
-            method: ``mean-std`` or ``percentiles`` (see the class docstring).
+            method: ``mean-std`` or ``percentiles`` (see the class docstring); percentiles
+                are estimated from a seeded sample of at most :data:`PERCENTILE_SAMPLE` pixels.
 
         Raises:
             DatasetError: No image, or a band index the images do not have.
@@ -140,31 +145,37 @@ class BandStats:
                 fix="give 1-based band indices that exist",
             )
         chooser = cls((), (), selection)
-        bands_in = len(selection) if selection else images[0].shape[2]
-        keeps = valid if valid is not None else [None] * len(images)
-        samples = [chooser.select(image).reshape(-1, bands_in) for image in images]
-        samples = [sample if keep is None else sample[keep.ravel()] for sample, keep in zip(samples, keeps)]
+        size = len(selection) if selection else images[0].shape[2]
+        share = min(1.0, PERCENTILE_SAMPLE / max(sum(image.shape[0] * image.shape[1] for image in images), 1))
+        rng = np.random.default_rng(0)
+        total, squares, count, drawn = np.zeros(size), np.zeros(size), 0, []
+        for image, keep in zip(images, valid if valid is not None else [None] * len(images)):
+            strips = image.strips() if isinstance(image, RasterPixels) else [(0, image)]
+            for row, strip in strips:
+                pixels = chooser.select(strip).reshape(-1, size)
+                if keep is not None:
+                    pixels = pixels[keep[row : row + strip.shape[0]].ravel()]
+                if method == "percentiles":
+                    drawn.append(pixels[rng.random(len(pixels)) < share] if share < 1 else pixels)
+                else:
+                    total += pixels.sum(axis=0, dtype=np.float64)
+                    squares += np.square(pixels, dtype=np.float64).sum(axis=0)
+                    count += len(pixels)
         if method == "percentiles":
-            return cls._percentiles(samples, selection)
-        total = sum(sample.sum(axis=0, dtype=np.float64) for sample in samples)
-        squares = sum(np.square(sample, dtype=np.float64).sum(axis=0) for sample in samples)
-        count = max(sum(len(sample) for sample in samples), 1)
-        mean = total / count
-        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+            low, high = np.percentile(np.concatenate(drawn).astype(np.float64), PERCENTILES, axis=0)
+            return cls.stretch(low, high, selection)
+        mean = total / max(count, 1)
+        std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
         return cls(tuple(mean.tolist()), tuple(np.where(std > 1e-6, std, 1.0).tolist()), selection)
 
     @classmethod
-    def _percentiles(cls, samples: list[np.ndarray], selection: tuple[int, ...] | None) -> BandStats:
-        """Clip to the :data:`PERCENTILES` of a seeded sample of at most :data:`PERCENTILE_SAMPLE` pixels, stretch to [-1, 1]."""
-        rng = np.random.default_rng(0)
-        share = min(1.0, PERCENTILE_SAMPLE / max(sum(len(sample) for sample in samples), 1))
-        drawn = [sample[rng.random(len(sample)) < share] if share < 1 else sample for sample in samples]
-        low, high = np.percentile(np.concatenate(drawn).astype(np.float64), PERCENTILES, axis=0)
+    def stretch(cls, low: np.ndarray, high: np.ndarray, bands: tuple[int, ...] | None = None) -> BandStats:
+        """Clip each band to ``[low, high]`` and map that range to [-1, 1]."""
         half = (high - low) / 2
         return cls(
             tuple(((low + high) / 2).tolist()),
             tuple(np.where(half > 1e-6, half, 1.0).tolist()),
-            selection,
+            bands,
             tuple(low.tolist()),
             tuple(high.tolist()),
         )
@@ -329,7 +340,7 @@ class WholeImageDataset(Dataset[Sample]):
         scene = self.scenes[i]
         shape = scene.image.shape[:2]
         sample = Sample(
-            image=self.stats.normalise(scene.image),
+            image=self.stats.normalise(np.asarray(scene.image)),
             labels=_labels_tensor(scene.labels, shape),
             key=scene.key,
             origin=torch.tensor([0, 0]),

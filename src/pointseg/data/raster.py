@@ -59,6 +59,53 @@ def read_raster(path: str | Path) -> np.ndarray:
         return np.ascontiguousarray(np.moveaxis(source.read(), 0, -1))
 
 
+class RasterPixels:
+    """The pixels of a raster as an ``(H, W, bands)`` array whose windows are read on demand.
+
+    Training takes random crops (``pixels[rows, cols]``) straight from the file, so a few
+    large GeoTIFFs train without ever being held in memory; ``np.asarray(pixels)`` reads
+    it whole where a whole image is needed (validation, superpixels). The file is opened
+    once per process: the object pickles as its path, for data loading workers.
+
+    >>> pixels = RasterPixels("scene.tif")  # doctest: +SKIP
+    >>> pixels.shape, pixels[0:256, 512:768].shape  # doctest: +SKIP
+    ((20000, 20000, 4), (256, 256, 4))
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with open_raster(self.path) as source:
+            self.shape = (source.height, source.width, source.count)
+            self.dtype = np.dtype(source.dtypes[0])
+        self._source: rasterio.DatasetReader | None = None
+
+    ndim = 3
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        """The ``(h, w, bands)`` pixels of a window given as two slices (steps of 1)."""
+        (top, bottom, _), (left, right, _) = (part.indices(size) for part, size in zip(key, self.shape))
+        return read_window(self._open(), Window(top, left, max(bottom - top, 0), max(right - left, 0)))
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        whole = self[:, :]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def strips(self, rows: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+        """``(row, pixels)`` of consecutive strips of ``rows`` rows, top to bottom."""
+        for top in range(0, self.shape[0], rows):
+            yield top, self[top : top + rows, :]
+
+    def _open(self) -> rasterio.DatasetReader:
+        if self._source is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self._source = rasterio.open(self.path)
+        return self._source
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_source": None}
+
+
 def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
     """A mask raster: band 1 ``(H, W)`` as values, or ``(H, W, 3)`` colours (its colour table, or bands 1-3)."""
     with open_raster(path) as source:

@@ -22,7 +22,7 @@ from pointseg.data.dataset import Scene
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.masks import load_masks
-from pointseg.data.raster import check_same_grid, is_raster, nodata_mask
+from pointseg.data.raster import RasterPixels, check_same_grid, is_raster, nodata_mask
 from pointseg.errors import DatasetError
 
 
@@ -57,6 +57,9 @@ def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> t
 def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
     """Read the images and decode the masks of ``pairs`` (see :func:`~pointseg.data.masks.load_masks`).
 
+    Pictures are read into memory; rasters stay on disk and are read window by window
+    (:class:`~pointseg.data.raster.RasterPixels`), so large scenes train in bounded memory.
+
     Where a raster image has no data (its nodata value or mask), its mask is
     :data:`~pointseg.classes.IGNORE_INDEX`: no point is drawn there, and neither the loss
     nor the metrics see those pixels.
@@ -70,7 +73,7 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
         mask = masks.get(pair.key)
         if pair.mask is not None and is_raster(pair.image) and is_raster(pair.mask):
             check_same_grid(pair.image, pair.mask)
-        image = read_image(pair.image)
+        image = RasterPixels(pair.image) if is_raster(pair.image) else read_image(pair.image)
         nodata = nodata_mask(pair.image) if is_raster(pair.image) else None
         if nodata is not None and mask is not None:
             mask[nodata] = IGNORE_INDEX
