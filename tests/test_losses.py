@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from pointseg.classes import IGNORE_INDEX
-from pointseg.losses import PartialCrossEntropy, PointLoss, partial_cross_entropy, potts_regulariser
+from pointseg.losses import PartialCrossEntropy, PointLoss, partial_cross_entropy, potts_regulariser, pseudo_labels
 
 
 def sparse_batch(seed=0, labelled=0.05):
@@ -135,3 +135,27 @@ def test_the_crf_method_adds_the_regulariser_and_leaves_the_labelled_term_alone(
     assert float(crf["loss"]) == pytest.approx(float(plain["pce"] + 0.5 * crf["regulariser"]))
     other_labels = torch.full((1, 12, 12), IGNORE_INDEX)
     assert torch.equal(PointLoss("crf")(logits, other_labels, image)["regulariser"], crf["regulariser"])  # labels play no part
+
+
+def test_pseudo_labels_obey_the_threshold_and_never_overwrite_a_real_point():
+    _, labels = sparse_batch(seed=3, labelled=0.3)
+    probabilities = torch.softmax(3 * torch.randn(2, 4, 9, 11, generator=torch.Generator().manual_seed(4)), dim=1)
+    pseudo = pseudo_labels(probabilities, labels, threshold=0.8)
+    confidence, best = probabilities.max(dim=1)
+    made = pseudo != IGNORE_INDEX
+    assert not (made & (labels != IGNORE_INDEX)).any()  # real points keep their own label, in the point term
+    assert torch.equal(made, (confidence >= 0.8) & (labels == IGNORE_INDEX))
+    assert torch.equal(pseudo[made], best[made]) and 0 < made.sum() < made.numel()
+
+
+def test_self_training_adds_the_weighted_cross_entropy_of_the_pseudo_labels():
+    logits = torch.tensor([[[[2.0, 0.0, 1.0]], [[0.0, 1.0, 1.0]]]])  # 2 classes, 1 x 3 pixels
+    labels = torch.tensor([[[0, IGNORE_INDEX, IGNORE_INDEX]]])
+    pseudo = torch.tensor([[[IGNORE_INDEX, 1, 0]]])
+    terms = PointLoss("self-training", pseudo_weight=0.5)(logits, labels, torch.zeros(1, 3, 1, 3), pseudo=pseudo)
+    point = -math.log(math.exp(2) / (math.exp(2) + 1))
+    pseudo_term = (-math.log(math.e / (math.e + 1)) - math.log(0.5)) / 2  # pixel 2 says class 1, pixel 3 a tie
+    assert float(terms["pce"]) == pytest.approx(point) and float(terms["self_training"]) == pytest.approx(pseudo_term)
+    assert float(terms["loss"]) == pytest.approx(point + 0.5 * pseudo_term)
+    warm_up = PointLoss("self-training")(logits, labels, torch.zeros(1, 3, 1, 3))  # no pseudo-labels yet
+    assert set(warm_up) == {"loss", "pce"}

@@ -147,7 +147,8 @@ def train(
         typer.Option(
             "--method",
             help="pce: partial cross-entropy on the points; crf: plus a Potts regulariser on all pixels; "
-            "superpixels: plus the points spread to their SLIC superpixels; superpixels+crf: both.",
+            "superpixels: plus the points spread to their SLIC superpixels; superpixels+crf: both; "
+            "self-training: plus, after a warm-up, the confident predictions of an EMA teacher as pseudo-labels.",
         ),
     ] = MethodChoice.pce,
     regulariser_weight: Annotated[float, typer.Option("--regulariser-weight", help="Weight of the crf regulariser.")] = 1.0,
@@ -155,6 +156,13 @@ def train(
         float, typer.Option("--superpixel-weight", help="Weight of the superpixel labels (points weigh 1).")
     ] = 0.5,
     superpixel_area: Annotated[int, typer.Option("--superpixel-area", help="Mean superpixel area in pixels.")] = 400,
+    pseudo_threshold: Annotated[
+        float, typer.Option("--pseudo-threshold", help="self-training: least teacher probability of a pseudo-label.")
+    ] = 0.9,
+    pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="self-training: weight of the pseudo-labels.")] = 0.5,
+    self_training_start: Annotated[
+        float, typer.Option("--self-training-start", help="self-training: share of the budget on points alone first.")
+    ] = 0.3,
     bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
     normalisation: Annotated[
         NormalisationChoice,

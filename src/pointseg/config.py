@@ -28,7 +28,7 @@ from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
-Method = Literal["pce", "crf", "superpixels", "superpixels+crf"]
+Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training"]
 Schedule = Literal["cosine", "constant"]
 
 
@@ -64,6 +64,9 @@ class TrainConfig(BaseModel):
     regulariser_weight: float = Field(1.0, ge=0)
     superpixel_weight: float = Field(0.5, ge=0)
     superpixel_area: int = Field(400, ge=4)
+    pseudo_threshold: float = Field(0.9, gt=0, lt=1)
+    pseudo_weight: float = Field(0.5, ge=0)
+    self_training_start: float = Field(0.3, ge=0, lt=1)
     class_weights: list[float] | None = None
     bands: list[int] | None = None
     normalisation: Normalisation = "mean-std"

@@ -12,6 +12,11 @@ charges neighbouring pixels of similar colour for disagreeing, so the few labels
 along image regions and stop at edges (the relaxed Potts / CRF loss of Tang et al., "On
 Regularized Losses for Weakly-supervised CNN Segmentation", ECCV 2018, on a local window).
 
+Self-training (:func:`pseudo_labels`) adds a teacher's confident predictions on unlabelled
+pixels as labels of their own (Lee, "Pseudo-Label", ICML workshop 2013; the teacher an
+exponential moving average of the network, Tarvainen and Valpola, "Mean teachers",
+NeurIPS 2017); a real point is never overwritten.
+
 Example:
     >>> import torch
     >>> logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])  # (batch 1, 2 classes, 1x2 image)
@@ -129,6 +134,24 @@ def potts_regulariser(
     return total / max(pairs, 1)
 
 
+def pseudo_labels(probabilities: torch.Tensor, labels: torch.Tensor, threshold: float) -> torch.Tensor:
+    """A teacher's confident classes on the unlabelled pixels, :data:`IGNORE_INDEX` elsewhere.
+
+    Args:
+        probabilities: ``(N, C, H, W)`` the teacher's class probabilities.
+        labels: ``(N, H, W)`` the real labels: where one exists, no pseudo-label is made.
+        threshold: Least probability of the top class for a pixel to be labelled.
+
+    >>> probabilities = torch.tensor([[[[0.95, 0.6, 0.97]], [[0.05, 0.4, 0.03]]]])
+    >>> labels = torch.tensor([[[IGNORE_INDEX, IGNORE_INDEX, 1]]])
+    >>> pseudo_labels(probabilities, labels, 0.9).tolist()  # confident; not confident; a real point
+    [[[0, -100, -100]]]
+    """
+    confidence, classes = probabilities.max(dim=1)
+    keep = (confidence >= threshold) & (labels == IGNORE_INDEX)
+    return torch.where(keep, classes, torch.full_like(classes, IGNORE_INDEX))
+
+
 class PointLoss(nn.Module):
     """The training loss of a ``--method``.
 
@@ -136,7 +159,9 @@ class PointLoss(nn.Module):
     * ``crf``: plus ``regulariser_weight`` x :func:`potts_regulariser` on all pixels;
     * ``superpixels``: plus ``superpixel_weight`` x the partial cross-entropy of the points'
       labels spread to their superpixels (:mod:`pointseg.data.superpixels`);
-    * ``superpixels+crf``: both.
+    * ``superpixels+crf``: both;
+    * ``self-training``: plus ``pseudo_weight`` x the partial cross-entropy of a teacher's
+      :func:`pseudo_labels` (given as ``pseudo``; the teacher lives in the Lightning module).
 
     Args:
         method: One of the above.
@@ -144,6 +169,7 @@ class PointLoss(nn.Module):
         label_smoothing: Label smoothing of the cross-entropies.
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term (the points weigh 1).
+        pseudo_weight: Weight of the pseudo-label term.
     """
 
     def __init__(
@@ -153,17 +179,28 @@ class PointLoss(nn.Module):
         label_smoothing: float = 0.0,
         regulariser_weight: float = 1.0,
         superpixel_weight: float = 0.5,
+        pseudo_weight: float = 0.5,
     ) -> None:
         super().__init__()
         self.method = method
         self.cross_entropy = PartialCrossEntropy(weight, label_smoothing)
         self.regulariser_weight = regulariser_weight
         self.superpixel_weight = superpixel_weight
+        self.pseudo_weight = pseudo_weight
 
     def forward(
-        self, logits: torch.Tensor, labels: torch.Tensor, image: torch.Tensor, expanded: torch.Tensor | None = None
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        image: torch.Tensor,
+        expanded: torch.Tensor | None = None,
+        pseudo: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """``{"loss": total, "pce": point term}`` and, by method, ``"regulariser"``, ``"superpixels"`` (unweighted).
+        """``{"loss": total, "pce": point term}`` and the method's terms, unweighted, by name.
+
+        The names: ``"regulariser"`` (crf), ``"superpixels"``, ``"self_training"``.
+
+        ``pseudo`` is None during the warm-up of self-training: the term is left out.
 
         Raises:
             ValueError: A superpixel method without ``expanded`` labels.
@@ -178,5 +215,8 @@ class PointLoss(nn.Module):
         if "crf" in self.method:
             terms["regulariser"] = potts_regulariser(torch.softmax(logits, dim=1), image)
             loss = loss + self.regulariser_weight * terms["regulariser"]
+        if pseudo is not None:
+            terms["self_training"] = self.cross_entropy(logits, pseudo)
+            loss = loss + self.pseudo_weight * terms["self_training"]
         terms["loss"] = loss
         return terms

@@ -23,11 +23,12 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.dataset import BandStats, Sample
 from pointseg.errors import TrainingDiverged
-from pointseg.losses import PointLoss
+from pointseg.losses import PointLoss, pseudo_labels
 from pointseg.metrics import confusion_matrix, segmentation_metrics
 from pointseg.models import ModelConfig, build_model
 
@@ -51,7 +52,14 @@ class PointSegModule(L.LightningModule):
         method: ``pce``, ``crf``, ``superpixels`` or ``superpixels+crf`` (see :class:`~pointseg.losses.PointLoss`).
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term.
+        pseudo_threshold: Self-training: least teacher probability of a pseudo-label.
+        pseudo_weight: Self-training: weight of the pseudo-label term.
+        self_training_start: Self-training: share of the training budget on points alone
+            (warm-up) before pseudo-labels are added.
     """
+
+    EMA_DECAY = 0.99
+    """Self-training: the teacher's weights move 1 % of the way to the network's after every step."""
 
     def __init__(
         self,
@@ -67,6 +75,9 @@ class PointSegModule(L.LightningModule):
         method: str = "pce",
         regulariser_weight: float = 1.0,
         superpixel_weight: float = 0.5,
+        pseudo_threshold: float = 0.9,
+        pseudo_weight: float = 0.5,
+        self_training_start: float = 0.3,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -75,7 +86,12 @@ class PointSegModule(L.LightningModule):
         self.band_stats = BandStats.from_dict(band_stats)
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight, superpixel_weight)
+        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight, superpixel_weight, pseudo_weight)
+        self.teacher = (
+            AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.EMA_DECAY), use_buffers=True).requires_grad_(False)
+            if method == "self-training"
+            else None
+        )
         self._reset_validation()
         self.evaluation: dict[str, Any] | None = None
         self.evaluation_step = -1
@@ -90,19 +106,42 @@ class PointSegModule(L.LightningModule):
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(self.current_epoch)
 
+    def on_fit_start(self) -> None:
+        """Self-training from scratch: the teacher starts as the network (with any ``--init-weights``)."""
+        if self.teacher is not None and self.global_step == 0:
+            self.teacher.module.load_state_dict(self.model.state_dict())
+
+    def _pseudo_labels(self, batch: Sample) -> torch.Tensor | None:
+        """Self-training after the warm-up: the teacher's confident classes where the batch has no label."""
+        start = self.hparams.self_training_start * max(1, int(self.trainer.estimated_stepping_batches))
+        if self.teacher is None or self.global_step < start:
+            return None
+        self.teacher.eval()
+        with torch.no_grad():
+            probabilities = torch.softmax(self.teacher(batch["image"].contiguous(memory_format=torch.channels_last)), dim=1)
+        return pseudo_labels(probabilities, batch["labels"], self.hparams.pseudo_threshold)
+
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
-        """The loss of a batch (and the regulariser of ``crf``); stops with :class:`TrainingDiverged` on NaN/inf."""
-        terms = self.loss(self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"))
+        """The loss of a batch (and the terms of its method); stops with :class:`TrainingDiverged` on NaN/inf."""
+        pseudo = self._pseudo_labels(batch)
+        terms = self.loss(self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"), pseudo)
         loss = terms["loss"]
         if not torch.isfinite(loss):
             raise TrainingDiverged(step=self.global_step, loss=float(loss))
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
-        for name in ("regulariser", "superpixels"):
+        for name in ("regulariser", "superpixels", "self_training"):
             if name in terms:
                 self.log(f"train_{name}", terms[name], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
+        if pseudo is not None:
+            self.log("train_pseudo_share", (pseudo != IGNORE_INDEX).float().mean(), on_step=False, on_epoch=True)
         self.log("train_labelled_pixels", labelled.float(), on_step=False, on_epoch=True, reduce_fx="sum")
         return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Sample, batch_idx: int) -> None:
+        """Self-training: move the teacher towards the network just updated."""
+        if self.teacher is not None:
+            self.teacher.update_parameters(self.model)
 
     def _reset_validation(self) -> None:
         num_classes = self.classes.num_classes

@@ -234,6 +234,9 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         method=config.method,
         regulariser_weight=config.regulariser_weight,
         superpixel_weight=config.superpixel_weight,
+        pseudo_threshold=config.pseudo_threshold,
+        pseudo_weight=config.pseudo_weight,
+        self_training_start=config.self_training_start,
     )
     if config.init_weights is not None:
         report = load_weights(module.model, config.init_weights)
