@@ -245,18 +245,18 @@ def predict(
 
 
 def _extra_options(args: list[str]) -> dict[str, Any]:
-    """``--name value`` pairs and ``--flag`` / ``--no-flag`` switches left over by the parser."""
+    """``--name value`` pairs and ``--flag`` / ``--no-flag`` switches left over by the parser, by field name."""
     options: dict[str, Any] = {}
     i = 0
     while i < len(args):
         if not args[i].startswith("--"):
             raise ConfigError(f"unexpected argument {args[i]!r}", fix="give options as --name value")
-        name = args[i][2:]
+        name = args[i][2:].replace("-", "_")
         if i + 1 < len(args) and not args[i + 1].startswith("--"):
             options[name] = args[i + 1]
             i += 2
         else:
-            options[name.removeprefix("no-")] = not name.startswith("no-")
+            options[name.removeprefix("no_")] = not name.startswith("no_")
             i += 1
     return options
 
@@ -399,6 +399,39 @@ def suggest(
     console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")
     if vector is not None:
         console.print(f"as features: [bold]{write_vector_points(points, segmenter.classes, pairs, vector)}[/bold]")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def simulate_clicks(
+    ctx: typer.Context,
+    data: DataOpt,
+    classes: ClassesOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder: a run per arm and round, clicks.csv, clicks.png.")],
+    rounds: Annotated[int, typer.Option("--rounds", help="Rounds of added points.", min=1)] = 3,
+    k: Annotated[int, typer.Option("--k", help="Points added per training image in each round.", min=1)] = 20,
+    initial_points: Annotated[
+        int, typer.Option("--initial-points", help="Random points per training image to start from.", min=1)
+    ] = 10,
+    spacing: Annotated[int, typer.Option("--spacing", help="Least distance in pixels between suggested points.")] = 16,
+    seed: SeedOpt = 0,
+) -> None:
+    """Simulate annotation rounds on dense masks: suggested clicks against random clicks, retraining each round.
+
+    Any option of `pointseg train` may follow and sets every training, e.g. --epochs 10 --width 8.
+    """
+    from pointseg.clicks import ClickLoop
+    from pointseg.clicks import simulate_clicks as run_loop
+    from pointseg.config import TrainConfig
+
+    options = {"data": data, "classes": classes, "out": out, "seed": seed} | _extra_options(ctx.args)
+    loop = ClickLoop(rounds=rounds, k=k, initial_points=initial_points, spacing=spacing)
+
+    def report(row: dict[str, Any]) -> None:
+        miou = "-" if row["miou"] is None else f"{row['miou']:.4f}"
+        console.print(f"round {row['round']} {row['arm']}: {row['points']} points, mIoU {miou}", highlight=False)
+
+    run_loop(TrainConfig(**options), loop, report)
+    console.print(f"results in [bold]{out / 'clicks.csv'}[/bold], figure [bold]{out / 'clicks.png'}[/bold]")
 
 
 @app.command()

@@ -142,6 +142,11 @@ class PointLabels:
     def __len__(self) -> int:
         return int(self.rows.size)
 
+    @classmethod
+    def concatenate(cls, *parts: PointLabels) -> PointLabels:
+        """All the points of ``parts``, in order."""
+        return cls(*(np.concatenate(column) for column in zip(*((p.keys, p.rows, p.cols, p.classes) for p in parts))))
+
     def select(self, keep: np.ndarray) -> PointLabels:
         """The points where the boolean array ``keep`` is true."""
         return PointLabels(self.keys[keep], self.rows[keep], self.cols[keep], self.classes[keep])
