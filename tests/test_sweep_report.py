@@ -69,3 +69,27 @@ def test_axis_values_with_unfinished_configurations_say_so():
     lines = conclusions(summarise(table, AXES))
     assert "0.5500 at lr=0.1 (1 of 2 configurations without result)" in lines[1]
     assert "(1 run)" in lines[0] and "single finished run" in lines[0]
+
+
+def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_path):
+    from pointseg.sweep_report import budget_figure, budget_findings, budget_rows
+
+    def budget(points, method, miou):
+        return {"points": points, "method": method, "seed": 0, "status": "done", "miou": miou}
+
+    table = [budget("5", "pce", 0.2), budget("5", "crf", 0.3), budget("20", "pce", 0.3), budget("20", "crf", 0.36),
+             budget("full", "pce", 0.4)]  # fmt: skip
+    configs = summarise(table, ["points", "method"])
+    counts = {"5": 50, "20": 200}  # labelled training pixels of each budget
+    header, rows = budget_rows(configs, counts)
+    assert header == ["", "50 labelled pixels", "200 labelled pixels", "full masks"]
+    assert rows == [  # grid order: methods by name
+        ["method=crf", "0.3000 (75 %)", "0.3600 (90 %)", "0.4000"],
+        ["method=pce", "0.2000 (50 %)", "0.3000 (75 %)", "0.4000"],
+    ]
+    assert budget_findings(configs, counts) == [
+        "With 50 labelled pixels the best is method=crf: mIoU 0.3000, 75.0 % of full masks (0.4000).",
+        "With 200 labelled pixels the best is method=crf: mIoU 0.3600, 90.0 % of full masks (0.4000).",
+    ]
+    assert budget_figure(configs, counts, tmp_path / "budget.png").stat().st_size > 0
+    assert budget_rows(summarise(table[:4], ["points", "method"]), counts) is None  # no full-mask reference: no table

@@ -45,7 +45,12 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Dataset root: searched fo
 ClassesOpt = Annotated[
     Path, typer.Option("--classes", help="Classes CSV: name,r,g,b (colour masks) or name,value (index masks).")
 ]
-PointsOpt = Annotated[str, typer.Option("--points", help="Points per image (e.g. 50) or fraction of pixels (e.g. 0.0001).")]
+PointsOpt = Annotated[
+    str,
+    typer.Option(
+        "--points", help="Points per image (e.g. 50) or fraction of pixels (e.g. 0.0001); to train, full = dense masks."
+    ),
+]
 StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
 ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
 ModelChoice = Enum("ModelChoice", {name: name for name in get_args(ModelName)}, type=str)  # type: ignore[misc]

@@ -30,6 +30,8 @@ from pointseg.models import ModelName
 Optimizer = Literal["adam", "adamw", "sgd"]
 Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training"]
 Schedule = Literal["cosine", "constant"]
+FULL = "full"
+"""The ``points`` value that means every pixel of the masks (``--full-masks``): the label budget's upper end."""
 
 
 class TrainConfig(BaseModel):
@@ -85,7 +87,8 @@ class TrainConfig(BaseModel):
     @field_validator("points")
     @classmethod
     def _points_parse(cls, value: str) -> str:
-        PointSpec.parse(value)
+        if value != FULL:
+            PointSpec.parse(value)
         return value
 
     @field_validator("class_weights", "bands", mode="before")
@@ -99,6 +102,8 @@ class TrainConfig(BaseModel):
             raise ValueError("give either --epochs or --max-steps, not both")
         if self.epochs is None and self.max_steps is None:
             self.epochs = 20
+        if self.points == FULL:
+            self.full_masks = True
         if self.points_file is not None and self.point_labels is not None:
             raise ValueError("give either --points-file or --point-labels, not both")
         if self.crop < 2 ** (self.depth + 1):

@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
-from pointseg.config import TrainConfig, describe_error
+from pointseg.config import FULL, TrainConfig, describe_error
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.training import prepare_data, train
 
@@ -78,13 +78,37 @@ class SweepSpec(BaseModel):
     description: str = ""
 
     def configurations(self) -> list[dict[str, Any]]:
-        """Every grid point with every seed, in a stable order."""
+        """Every grid point with every seed, in a stable order.
+
+        Full masks (``points`` = ``full``) are the reference of a label-budget study: they
+        are trained with plain cross-entropy (``method`` = ``pce``) once, whatever the
+        method axis says, since the methods spread labels that full masks already have.
+
+        >>> spec = SweepSpec(base={}, axes={"points": ["20", "full"], "method": ["pce", "crf"]})
+        >>> [(c["points"], c["method"]) for c in spec.configurations()]
+        [('20', 'pce'), ('20', 'crf'), ('full', 'pce')]
+        """
+        grid: list[dict[str, Any]] = []
+        for params in self.grid():
+            if (canonical := self.canonical(params)) not in grid:
+                grid.append(canonical)
+        return grid
+
+    def grid(self) -> list[dict[str, Any]]:
+        """The whole product of the axes and seeds, aliases of :meth:`canonical` included (Optuna's grid)."""
         names = list(self.axes)
         return [
             {**dict(zip(names, values)), "seed": seed}
             for values in itertools.product(*self.axes.values())
             for seed in range(self.seeds)
         ]
+
+    @staticmethod
+    def canonical(params: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration a grid point trains: full masks with plain cross-entropy whatever the method."""
+        if params.get("points") == FULL and "method" in params:
+            return {**params, "method": "pce"}
+        return dict(params)
 
     def train_config(self, params: Mapping[str, Any], out: Path, points_file: Path | None) -> TrainConfig:
         """The :class:`TrainConfig` of one configuration.
@@ -190,7 +214,7 @@ def run_name(params: Mapping[str, Any]) -> str:
     return "_".join(f"{name}={value}" for name, value in params.items())
 
 
-def _points_key(options: Mapping[str, Any]) -> str:
+def points_key(options: Mapping[str, Any]) -> str:
     """Name of the point set of a configuration: its density and strategy (TrainConfig's defaults where unset)."""
     points, strategy = (options.get(name, TrainConfig.model_fields[name].default) for name in ("points", "strategy"))
     return f"{points}_{strategy}"
@@ -201,9 +225,9 @@ def _draw_points(spec: SweepSpec, folder: Path) -> dict[str, Path]:
     files = {}
     for params in spec.configurations():
         options = {**spec.base, **params}
-        if options.get("full_masks") or options.get("points_file"):
+        if options.get("full_masks") or options.get("points_file") or options.get("points") == FULL:
             continue
-        key = _points_key(options)
+        key = points_key(options)
         out = folder / key
         if key not in files and not (out / "points.csv").exists():
             config = spec.train_config({**params, "seed": spec.base.get("seed", 0)}, out, None)
@@ -326,10 +350,14 @@ def run_sweep(
 
     def objective(trial: optuna.Trial) -> float:
         params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
+        if (canonical := spec.canonical(params)) != params:  # trained as the canonical configuration
+            trial.set_user_attr("alias_of", run_name(canonical))
+            trial.set_user_attr("status", "alias")
+            raise optuna.TrialPruned("alias")
         if _taken_by_another(trial, params):
             raise optuna.TrialPruned("taken by another process")
         options = {**spec.base, **params}
-        config = spec.train_config(params, out / "runs" / run_name(params), points.get(_points_key(options)))
+        config = spec.train_config(params, out / "runs" / run_name(params), points.get(points_key(options)))
         config.out.mkdir(parents=True, exist_ok=True)
         outcome = _outcome(config, num_classes)
         # the outcome goes to disk first and "status" into the study last: a trial with a
@@ -347,7 +375,7 @@ def run_sweep(
             raise optuna.TrialPruned(outcome["status"])
         return miou
 
-    total = len(spec.configurations())
+    total = len(spec.grid())
     while True:
         progress = _progress(study)
         if progress[0] >= total:
@@ -398,7 +426,7 @@ def collect_results(out: str | Path, storage: str | None = None) -> list[dict[st
     names: list[str] = []
     for trial in open_study(out, storage).get_trials(deepcopy=False):
         attrs = trial.user_attrs
-        if "status" not in attrs:
+        if attrs.get("status", "alias") == "alias":
             continue
         metrics = attrs.get("metrics") or {}
         names = list(trial.params)

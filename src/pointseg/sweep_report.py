@@ -7,7 +7,9 @@ any time, on a half-finished sweep too, and writes into the sweep folder:
 * ``report.md`` and ``report.html`` (self-contained, figures embedded): the table in the
   classic form (one row per configuration, mean and spread over seeds, diverged and failed
   runs marked), a heatmap of mIoU over learning rate and batch size, learning curves,
-  prediction panels of the best configuration, and conclusions;
+  prediction panels of the best configuration, and conclusions; with a ``points`` axis
+  that includes ``full``, the label-budget table and figure (mIoU against labelled pixels,
+  one line per method, each value also as a share of full supervision);
 * ``figures/``: the figures as PNG files.
 
 Every sentence of the conclusions is computed from the numbers (:func:`conclusions`).
@@ -33,8 +35,9 @@ from typing import Any
 
 from rich.table import Table
 
+from pointseg.config import FULL
 from pointseg.errors import ConfigError
-from pointseg.sweep import SweepSpec, collect_results, grid_key
+from pointseg.sweep import SweepSpec, collect_results, grid_key, points_key
 
 _METRICS = ("train_loss", "val_loss", "val_accuracy", "miou", "kappa")
 
@@ -242,6 +245,106 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
     return table
 
 
+def point_counts(sweep_dir: Path, spec: SweepSpec) -> dict[str, int]:
+    """Labelled training pixels of each ``points`` value of a sweep, counted in the point sets it drew."""
+    counts = {}
+    for params in spec.configurations():
+        options = {**spec.base, **params}
+        points = sweep_dir / "points" / points_key(options) / "points.csv"
+        if options.get("points") != FULL and points.is_file():
+            with points.open() as handle:
+                counts[str(options.get("points"))] = sum(1 for _ in handle) - 1
+    return counts
+
+
+def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> tuple[dict[str, list], dict[str, float]]:
+    """Per line (the configuration without its ``points``): ``(labelled pixels, config)`` by budget, and its full-mask mIoU."""
+    lines: dict[str, list[tuple[int, Configuration]]] = {}
+    references: dict[str, float] = {}
+    for config in configs:
+        others = {k: v for k, v in config.params.items() if k != "points"}
+        if str(config.params["points"]) == FULL:
+            if config.miou is not None:  # the reference of every method with the same other options
+                references[", ".join(f"{k}={v}" for k, v in others.items() if k != "method")] = config.miou
+        elif str(config.params["points"]) in counts:
+            label = ", ".join(f"{k}={v}" for k, v in others.items()) or "points"
+            lines.setdefault(label, []).append((counts[str(config.params["points"])], config))
+    return {label: sorted(line, key=lambda item: item[0]) for label, line in lines.items()}, references
+
+
+def _reference(label: str, references: dict[str, float]) -> float | None:
+    """The full-mask mIoU of a budget line: the full run with its options but the method."""
+    key = ", ".join(part for part in label.split(", ") if not part.startswith("method="))
+    return references.get(key if key != "points" else "")
+
+
+def budget_rows(configs: Sequence[Configuration], counts: dict[str, int]) -> tuple[list[str], list[list[str]]] | None:
+    """The label-budget table: one row per method (and other options), mIoU and its share of full masks at each budget.
+
+    None unless the sweep has a ``points`` axis with a ``full`` value.
+    """
+    if not configs or "points" not in configs[0].params:
+        return None
+    lines, references = _budget_lines(configs, counts)
+    if not references or not lines:
+        return None
+    budgets = sorted({pixels for line in lines.values() for pixels, _ in line})
+    rows = []
+    for label, line in lines.items():
+        reference = _reference(label, references)
+        by_budget = {pixels: config.miou for pixels, config in line}
+        cells = []
+        for pixels in budgets:
+            miou = by_budget.get(pixels)
+            share = f" ({100 * miou / reference:.0f} %)" if miou is not None and reference else ""
+            cells.append("-" if miou is None else f"{miou:.4f}{share}")
+        rows.append([label, *cells, _fmt(reference)])
+    return ["", *(f"{pixels:,} labelled pixels" for pixels in budgets), "full masks"], rows
+
+
+def budget_findings(configs: Sequence[Configuration], counts: dict[str, int]) -> list[str]:
+    """At each label budget, the best line and its share of full supervision, one sentence each."""
+    if budget_rows(configs, counts) is None:
+        return []
+    lines, references = _budget_lines(configs, counts)
+    found = []
+    for pixels in sorted({pixels for line in lines.values() for pixels, _ in line}):
+        scored = [(config.miou, label) for label, line in lines.items() for p, config in line if p == pixels and config.miou]
+        if scored:
+            miou, label = max(scored)
+            reference = _reference(label, references)
+            share = f", {100 * miou / reference:.1f} % of full masks ({reference:.4f})" if reference else ""
+            found.append(f"With {pixels:,} labelled pixels the best is {label}: mIoU {miou:.4f}{share}.")
+    return found
+
+
+def budget_figure(configs: Sequence[Configuration], counts: dict[str, int], path: Path) -> Path | None:
+    """mIoU against labelled training pixels (log axis), one line per method; full masks as horizontal lines.
+
+    None unless the sweep has a ``points`` axis with a ``full`` value.
+    """
+    if budget_rows(configs, counts) is None:
+        return None
+    lines, references = _budget_lines(configs, counts)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, line in lines.items():
+        done = [(pixels, config.miou) for pixels, config in line if config.miou is not None]
+        if done:
+            ax.plot(*zip(*done), marker="o", label=label)
+    for label, miou in references.items():
+        ax.axhline(miou, color="black", linestyle="--", linewidth=1, label=f"full masks {label}".strip())
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training pixels")
+    ax.set_ylabel("validation mIoU (mean over seeds)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _plt():  # noqa: ANN202
     import matplotlib
 
@@ -366,12 +469,19 @@ class _Report:
     table: list[list[str]]
     findings: list[str]
     figures: list[tuple[Path, str]]
+    budget: tuple[list[str], list[list[str]]] | None = None
 
     def markdown(self) -> str:
         lines = ["# Sweep report", "", self.intro, "", "## Results", ""]
         lines += ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
         lines += ["| " + " | ".join(row) + " |" for row in self.table]
-        lines += ["", _SPREAD_NOTE, "", "## Conclusions", "", *(f"- {line}" for line in self.findings), ""]
+        lines += ["", _SPREAD_NOTE, ""]
+        if self.budget is not None:
+            header, rows = self.budget
+            lines += ["## Label budget", "", _BUDGET_NOTE, ""]
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+        lines += ["## Conclusions", "", *(f"- {line}" for line in self.findings), ""]
         for image, caption in self.figures:
             lines += [f"## {caption}", "", f"![{caption}](figures/{image.name})", ""]
         return "\n".join(lines)
@@ -384,16 +494,23 @@ class _Report:
             for image, caption in self.figures
         )
         findings = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)
+        budget = ""
+        if self.budget is not None:
+            header, rows = self.budget
+            cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            heads = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            budget = f"<h2>Label budget</h2><p>{_BUDGET_NOTE}</p><table><tr>{heads}</tr>{cells}</table>"
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>Sweep report</title><style>"
             "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
             "img{max-width:100%}</style></head><body>"
             f"<h1>Sweep report</h1><p>{html.escape(self.intro)}</p><h2>Results</h2><table><tr>{head}</tr>{body}</table>"
-            f"<p>{_SPREAD_NOTE}</p><h2>Conclusions</h2><ul>{findings}</ul>{figures}</body></html>"
+            f"<p>{_SPREAD_NOTE}</p>{budget}<h2>Conclusions</h2><ul>{findings}</ul>{figures}</body></html>"
         )
 
 
+_BUDGET_NOTE = "Validation mIoU at each label budget and, in brackets, its share of the full-mask mIoU of the same options."
 _SPREAD_NOTE = (
     "Values are mean ± standard deviation over the seeds whose run finished; "
     "a training loss marked (last) is where runs that did not finish stopped."
@@ -434,7 +551,11 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
 
     figures_dir = sweep_dir / "figures"
     figures_dir.mkdir(exist_ok=True)
-    figures = [(heatmap_figure(configs, figures_dir / "heatmap.png"), "Validation mIoU by learning rate and batch size")]
+    counts = point_counts(sweep_dir, spec)
+    figures = [
+        (heatmap_figure(configs, figures_dir / "heatmap.png"), "Validation mIoU by learning rate and batch size"),
+        (budget_figure(configs, counts, figures_dir / "label-budget.png"), "Validation mIoU by label budget"),
+    ]
     if rows:
         figures.append((curves_figure(rows, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
     finished = _ranked(configs)
@@ -452,7 +573,9 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         f"Data: {spec.base.get('data')}" + (f", validated on {spec.base['val_data']}." if spec.base.get("val_data") else ".")
     )
     header, table = table_rows(configs)
-    report = _Report(intro, header, table, conclusions(configs), [(p, c) for p, c in figures if p is not None])
+    figures = [(p, c) for p, c in figures if p is not None]
+    findings = [*conclusions(configs), *budget_findings(configs, counts)]
+    report = _Report(intro, header, table, findings, figures, budget_rows(configs, counts))
     (sweep_dir / "report.md").write_text(report.markdown())
     (sweep_dir / "report.html").write_text(report.html())
     return [sweep_dir / "report.md", sweep_dir / "report.html", sweep_dir / "results.csv"]

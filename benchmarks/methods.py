@@ -1,0 +1,127 @@
+"""Methods for learning more from few points, on the Dubai aerial set, against full masks.
+
+Trains each ``--method`` with exactly the budget of the label-efficiency benchmark (U-Net
+width 8, Adam 0.001 with cosine annealing, batch 8 of 256-px crops, 1,500 steps, random
+points at 0.01 % of pixels on tiles 1-6, evaluated on tile 7) and compares it with that
+benchmark's full-mask and plain-pCE runs of the same seeds (``--reference``). Prints and
+writes (``summary.json``, ``table.md``) each method's mIoU as a fraction of full
+supervision, its worst class as a fraction of that class's full-mask IoU, and its
+seconds per run. Finished runs are not trained again, so several processes may split the
+methods between them and a last one, given all of them, writes the summary.
+
+    python benchmarks/methods.py --methods crf self-training --threads 1 &
+    python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 &
+    python benchmarks/methods.py  # once both are done: the summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from dubai import DUBAI, dubai_split
+
+from pointseg.config import TrainConfig
+from pointseg.training import train
+
+METHODS = ["crf", "superpixels", "self-training", "superpixels+crf"]
+REFERENCE = Path("docs/benchmarks/label-efficiency-1500")
+
+
+def run_method(method: str, seed: int, args: argparse.Namespace) -> Path:
+    """Train one method and seed unless its run folder holds metrics; returns the folder."""
+    out = args.out / f"{method}-seed{seed}"
+    if (out / "metrics.json").exists():
+        return out
+    train_root, val_root, classes = dubai_split(args.data)
+    reference = json.loads((args.reference / f"points-seed{seed}" / "config.json").read_text())
+    same = {
+        key: reference[key] for key in ("points", "max_steps", "batch_size", "crop", "width", "lr", "lr_schedule", "val_every")
+    }
+    start = time.perf_counter()
+    config = TrainConfig(data=train_root, classes=classes, out=out, val_data=val_root, seed=seed, method=method,
+                         progress_bar=False, **same)  # fmt: skip
+    train(config)
+    (out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+    return out
+
+
+def scores(run: Path) -> tuple[float, dict[str, float], float | None]:
+    """mIoU, per-class IoU and seconds of a finished run."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    seconds = run / "seconds.txt"
+    return metrics["miou"], metrics["per_class_iou"], float(seconds.read_text()) if seconds.exists() else None
+
+
+def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) -> dict:
+    """Each arm's mean mIoU, its fraction of full supervision and its worst class's fraction."""
+    runs = {"full": [args.reference / f"full-seed{s}" for s in seeds], "pce": [args.reference / f"points-seed{s}" for s in seeds]}
+    runs |= {method: [args.out / f"{method}-seed{s}" for s in seeds] for method in methods}
+    full = [scores(run) for run in runs["full"]]
+    full_miou = statistics.mean(m for m, _, _ in full)
+    full_class = {name: statistics.mean(per[name] for _, per, _ in full) for name in full[0][1]}
+    summary = {}
+    for arm, folders in runs.items():
+        measured = [scores(run) for run in folders if (run / "metrics.json").exists()]
+        if len(measured) < len(seeds):
+            continue
+        miou = statistics.mean(m for m, _, _ in measured)
+        per_class = {name: statistics.mean(per[name] for _, per, _ in measured) for name in full_class}
+        fractions = {name: per_class[name] / full_class[name] for name in full_class if full_class[name] > 0}
+        worst = min(fractions, key=fractions.get)
+        times = [s for _, _, s in measured if s is not None]
+        summary[arm] = {
+            "miou": [m for m, _, _ in measured],
+            "mean_miou": miou,
+            "fraction_of_full": miou / full_miou,
+            "per_class_iou": per_class,
+            "worst_class": worst,
+            "worst_class_fraction": fractions[worst],
+            "seconds_per_run": statistics.mean(times) if times else None,
+        }
+    return summary
+
+
+def markdown(summary: dict, seeds: list[int]) -> str:
+    """The summary as a Markdown table."""
+    seeds_text = ", ".join(map(str, seeds))
+    lines = [
+        f"| method | mIoU (seeds {seeds_text}) | of full masks | worst class, of its full-mask IoU | minutes a run |",
+        "|---|---|---|---|---|",
+    ]
+    for arm, row in summary.items():
+        mious = " / ".join(f"{m:.4f}" for m in row["miou"])
+        minutes = "" if row["seconds_per_run"] is None else f"{row['seconds_per_run'] / 60:.0f}"
+        worst = "" if arm == "full" else f"{row['worst_class']} {row['worst_class_fraction']:.2f}"
+        lines.append(f"| {arm} | {mious} (mean {row['mean_miou']:.4f}) | {row['fraction_of_full']:.3f} | {worst} | {minutes} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DUBAI)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/methods"))
+    parser.add_argument("--reference", type=Path, default=REFERENCE, help="label-efficiency runs: full-seedN, points-seedN")
+    parser.add_argument("--methods", nargs="+", default=METHODS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for seed in args.seeds:
+        for method in args.methods:
+            miou, _, seconds = scores(run_method(method, seed, args))
+            print(f"{method:>16} seed {seed}: mIoU {miou:.4f} ({seconds or 0:.0f} s)", flush=True)
+    summary = summarise(args.methods, args.seeds, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (args.out / "table.md").write_text(markdown(summary, args.seeds))
+    print(markdown(summary, args.seeds))
+
+
+if __name__ == "__main__":
+    main()
