@@ -40,3 +40,9 @@ def test_points_and_class_weights_are_parsed():
 def test_superpixels_with_full_masks_is_refused():
     with pytest.raises(ValidationError, match="nothing to add to --full-masks"):
         TrainConfig(data="d", classes="c.csv", out="o", full_masks=True, method="superpixels")
+
+
+def test_points_full_means_the_dense_masks():
+    assert TrainConfig(**BASE, points="full").full_masks and not TrainConfig(**BASE, points="20").full_masks
+    with pytest.raises(ValidationError, match="nothing to add to --full-masks"):
+        TrainConfig(**BASE, points="full", method="superpixels+crf")
