@@ -264,7 +264,7 @@ def test_a_raster_trains_from_windows_read_on_demand_exactly_as_from_memory(tmp_
     assert lazy.shape == (2100, 40, 4) and lazy.dtype == np.uint16
     assert np.array_equal(lazy[10:42, 5:37], array[10:42, 5:37]) and np.array_equal(np.asarray(lazy), array)
     assert np.array_equal(pickle.loads(pickle.dumps(lazy))[2090:3000, 30:], array[2090:, 30:])  # for loader workers
-    assert [row for row, _ in lazy.strips()] == [0, 1024, 2048]
+    assert [(row, valid) for row, _, valid in lazy.strips()] == [(0, None), (1024, None), (2048, None)]  # data everywhere
 
     keep = array[..., 0] > 1000
     for method in ("mean-std", "percentiles"):
@@ -272,6 +272,12 @@ def test_a_raster_trains_from_windows_read_on_demand_exactly_as_from_memory(tmp_
         in_memory = BandStats.compute([array], bands=[4, 2], valid=[keep], method=method)
         assert from_disk.mean == pytest.approx(in_memory.mean) and from_disk.std == pytest.approx(in_memory.std)
     assert from_disk.low == pytest.approx(tuple(np.percentile(array[keep][:, [3, 1]], 2, axis=0)))
+
+    holes = pixels.copy()
+    holes[:, 100:1500, :10] = 0  # nodata across the first two strips: left out of the statistics, masks or not
+    write_raster(tmp_path / "holes.tif", holes, nodata=0)
+    with_data = np.moveaxis(holes, 0, -1)[(holes != 0).any(axis=0)].astype(np.float64)
+    assert BandStats.compute([RasterPixels(tmp_path / "holes.tif")]).mean == pytest.approx(tuple(with_data.mean(axis=0)))
 
     labels = np.zeros((2100, 40), np.int16)
     stats = BandStats.compute([array])

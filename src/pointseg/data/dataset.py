@@ -120,8 +120,8 @@ class BandStats:
         Args:
             images: ``(H, W, bands)`` arrays or rasters.
             bands: 1-based band indices to take, or None for all.
-            valid: For each image, ``(H, W)`` booleans of the pixels to count (e.g. not
-                nodata), or None for all of them.
+            valid: For each image, ``(H, W)`` booleans of the pixels to count, or None for
+                all of them; a raster's nodata pixels are left out in any case.
             method: ``mean-std`` or ``percentiles`` (see the class docstring); percentiles
                 are estimated from a seeded sample of at most :data:`PERCENTILE_SAMPLE` pixels.
 
@@ -150,11 +150,13 @@ class BandStats:
         rng = np.random.default_rng(0)
         total, squares, count, drawn = np.zeros(size), np.zeros(size), 0, []
         for image, keep in zip(images, valid if valid is not None else [None] * len(images)):
-            strips = image.strips() if isinstance(image, RasterPixels) else [(0, image)]
-            for row, strip in strips:
+            strips = image.strips() if isinstance(image, RasterPixels) else [(0, image, None)]
+            for row, strip, has_data in strips:
                 pixels = chooser.select(strip).reshape(-1, size)
                 if keep is not None:
-                    pixels = pixels[keep[row : row + strip.shape[0]].ravel()]
+                    has_data = keep[row : row + strip.shape[0]] & (True if has_data is None else has_data)
+                if has_data is not None:
+                    pixels = pixels[has_data.ravel()]
                 if method == "percentiles":
                     drawn.append(pixels[rng.random(len(pixels)) < share] if share < 1 else pixels)
                 else:

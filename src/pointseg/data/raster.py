@@ -90,10 +90,16 @@ class RasterPixels:
         whole = self[:, :]
         return whole if dtype is None else whole.astype(dtype)
 
-    def strips(self, rows: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
-        """``(row, pixels)`` of consecutive strips of ``rows`` rows, top to bottom."""
+    def strips(self, rows: int = 1024) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """``(row, pixels, valid)`` of consecutive strips of ``rows`` rows, top to bottom.
+
+        ``valid`` is True where the raster has data (GDAL's dataset mask), or None where it has data everywhere.
+        """
+        source = self._open()
+        everywhere = not has_nodata(source)
         for top in range(0, self.shape[0], rows):
-            yield top, self[top : top + rows, :]
+            window = Window(top, 0, min(rows, self.shape[0] - top), self.shape[1])
+            yield top, read_window(source, window), None if everywhere else valid_mask(source, window)
 
     def _open(self) -> rasterio.DatasetReader:
         if self._source is None:
@@ -129,7 +135,7 @@ def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
 def nodata_mask(path: str | Path) -> np.ndarray | None:
     """``(H, W)`` True where a raster has no data (its nodata value or mask), or None when it has data everywhere."""
     with open_raster(path) as source:
-        if all(MaskFlags.all_valid in flags for flags in source.mask_flag_enums):
+        if not has_nodata(source):
             return None
         return source.dataset_mask() == 0
 
@@ -157,6 +163,11 @@ def to_rasterio(window: Window) -> RioWindow:
 def read_window(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
     """The ``(H, W, bands)`` pixels of ``window``."""
     return np.moveaxis(source.read(window=to_rasterio(window)), 0, -1)
+
+
+def has_nodata(source: rasterio.DatasetReader) -> bool:
+    """Whether a raster may lack data somewhere: a nodata value, a mask band or alpha."""
+    return not all(MaskFlags.all_valid in flags for flags in source.mask_flag_enums)
 
 
 def valid_mask(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
