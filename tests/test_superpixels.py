@@ -24,3 +24,24 @@ def test_slic_follows_colour_regions():
     assert 4 <= len(np.unique(segments)) <= 12
     left, right = set(np.unique(segments[:, :20]).tolist()), set(np.unique(segments[:, 20:]).tolist())
     assert left.isdisjoint(right)  # no superpixel crosses the edge
+
+
+def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from pointseg.data import superpixels as module
+
+    image = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    source = tmp_path / "a.png"
+    Image.fromarray(image).save(source)
+    calls = []
+    real = module.superpixels
+    monkeypatch.setattr(module, "superpixels", lambda *args: calls.append(args[1:]) or real(*args))
+    cache = tmp_path / "cache"
+    first = module.cached_superpixels(image, source, 100, cache)
+    again = module.cached_superpixels(image, source, 100, cache)
+    assert calls == [(100,)] and np.array_equal(first, again)  # computed once, then read back
+    module.cached_superpixels(image, source, 50, cache)
+    assert calls == [(100,), (50,)] and len(list(cache.glob("*.npy"))) == 2  # another area: another entry
+    module.cached_superpixels(image, source, 100, None)
+    assert len(calls) == 3  # no cache: always computed

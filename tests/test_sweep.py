@@ -134,16 +134,14 @@ def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_p
 
 
 def test_a_label_budget_sweep_trains_full_masks_once_and_reports_the_budget(dataset, classes_csv, tmp_path, count_trainings):
-    spec = build_spec(tiny_options(dataset, classes_csv, points="5,full", method="pce,crf", max_steps=2, lr=0.01, batch_size=2))
+    options = tiny_options(dataset, classes_csv, points="5,full", method="pce,superpixels", max_steps=2, lr=0.01, batch_size=2)
     out = tmp_path / "budget"
-    run_sweep(spec, out)
-    assert sorted(count_trainings) == [
-        "points=5_method=crf_seed=0",
-        "points=5_method=pce_seed=0",
-        "points=full_method=pce_seed=0",
-    ]
+    run_sweep(build_spec(options | {"superpixel_area": 40}), out)
+    trained = ["points=5_method=pce_seed=0", "points=5_method=superpixels_seed=0", "points=full_method=pce_seed=0"]
+    assert sorted(count_trainings) == trained  # full masks once, although superpixels cannot train on them
     assert not (out / "points" / "full_random").exists()  # nothing drawn for full masks
+    assert len(list((out / "superpixels").glob("*.npy"))) == 4  # one segmentation per training image, kept for the sweep
     write_report(out)
     report = (out / "report.md").read_text()
-    assert "## Label budget" in report and "| method=crf | " in report and (out / "figures/label-budget.png").is_file()
+    assert "## Label budget" in report and "| method=superpixels | " in report and (out / "figures/label-budget.png").is_file()
     assert "| 20 labelled pixels | full masks |" in report  # 4 training images x 5 points

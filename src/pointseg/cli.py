@@ -161,6 +161,9 @@ def train(
         float, typer.Option("--superpixel-weight", help="Weight of the superpixel labels (points weigh 1).")
     ] = 0.5,
     superpixel_area: Annotated[int, typer.Option("--superpixel-area", help="Mean superpixel area in pixels.")] = 400,
+    superpixel_cache: Annotated[
+        Path | None, typer.Option("--superpixel-cache", help="Folder keeping SLIC segmentations between runs (a sweep has one).")
+    ] = None,
     pseudo_threshold: Annotated[
         float, typer.Option("--pseudo-threshold", help="self-training: least teacher probability of a pseudo-label.")
     ] = 0.9,

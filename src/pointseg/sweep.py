@@ -7,6 +7,7 @@ A sweep folder holds:
 * ``sweep.json``: the sweep's specification (fixed options, axes, seeds, budget);
 * ``points/``: the point labels every configuration trains on (one set per point
   density and strategy), drawn once;
+* ``superpixels/``: the SLIC segmentations of the superpixel methods, computed once;
 * ``runs/<name>/``: one ordinary run folder per configuration and seed.
 
 Each configuration is an Optuna trial of a :class:`optuna.samplers.GridSampler`. Its
@@ -110,14 +111,18 @@ class SweepSpec(BaseModel):
             return {**params, "method": "pce"}
         return dict(params)
 
-    def train_config(self, params: Mapping[str, Any], out: Path, points_file: Path | None) -> TrainConfig:
-        """The :class:`TrainConfig` of one configuration.
+    def train_config(
+        self, params: Mapping[str, Any], out: Path, points_file: Path | None, superpixel_cache: Path | None = None
+    ) -> TrainConfig:
+        """The :class:`TrainConfig` of one configuration (``superpixel_cache``: the sweep's, unless the options give one).
 
         Raises:
             pydantic.ValidationError: An option value is invalid.
         """
         options = {**self.base, **params, "out": out}
         options["split_seed"] = self.base.get("seed", 0)
+        if superpixel_cache is not None:
+            options.setdefault("superpixel_cache", superpixel_cache)
         if points_file is not None:
             options["points_file"] = points_file
         if self.budget == "epochs":
@@ -230,7 +235,7 @@ def _draw_points(spec: SweepSpec, folder: Path) -> dict[str, Path]:
         key = points_key(options)
         out = folder / key
         if key not in files and not (out / "points.csv").exists():
-            config = spec.train_config({**params, "seed": spec.base.get("seed", 0)}, out, None)
+            config = spec.train_config({**params, "seed": spec.base.get("seed", 0)}, out, None, folder.parent / "superpixels")
             prepare_data(config)
         files[key] = out / "points.csv"
     return files
@@ -357,7 +362,8 @@ def run_sweep(
         if _taken_by_another(trial, params):
             raise optuna.TrialPruned("taken by another process")
         options = {**spec.base, **params}
-        config = spec.train_config(params, out / "runs" / run_name(params), points.get(points_key(options)))
+        run, points_file = out / "runs" / run_name(params), points.get(points_key(options))
+        config = spec.train_config(params, run, points_file, out / "superpixels")
         config.out.mkdir(parents=True, exist_ok=True)
         outcome = _outcome(config, num_classes)
         # the outcome goes to disk first and "status" into the study last: a trial with a

@@ -42,7 +42,7 @@ from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
-from pointseg.data.superpixels import expand_points, superpixels
+from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
 from pointseg.errors import ConfigError, PointsegWarning, PointsError
 from pointseg.models import ModelConfig
@@ -120,10 +120,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             raise PointsError(
                 "no training point: the training masks have no labelled pixel", fix="check the masks and the classes table"
             )
+    sources = {pair.key: pair.image for pair in train_pairs}
     for scene in train_scenes:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
         if "superpixels" in config.method:
-            scene.expanded = expand_points(superpixels(np.asarray(scene.image), config.superpixel_area), scene.labels)
+            image, area = np.asarray(scene.image), config.superpixel_area
+            segments = cached_superpixels(image, sources[scene.key], area, config.superpixel_cache)
+            scene.expanded = expand_points(segments, scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:
         warnings.warn(
             PointsegWarning(f"{len(unscored)} validation image(s) have neither a dense mask nor a point, e.g. {unscored[0]}"),

@@ -5,7 +5,8 @@ Superpixel Methods", IEEE TPAMI 2012, through scikit-image) group pixels of simi
 that lie together; a point labels its whole superpixel, with a lower weight in the loss
 than the point itself (``--method superpixels``). A superpixel holding points of two
 classes is left unlabelled (its points keep their own labels). The segmentation is
-computed once per image when a run starts.
+computed once per image when a run starts and, given a cache folder (a sweep gives its
+own), kept there for the next run on the same file (:func:`cached_superpixels`).
 
 Example:
     >>> segments = np.array([[0, 0, 1], [2, 2, 1]])
@@ -15,6 +16,10 @@ Example:
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
 
 import numpy as np
 from skimage.segmentation import slic
@@ -35,6 +40,29 @@ def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness
     scaled = (scaled - low) / np.where(high > low, high - low, 1)
     count = max(1, image.shape[0] * image.shape[1] // pixels_per_superpixel)
     return slic(scaled, n_segments=count, compactness=compactness, channel_axis=-1, start_label=0, convert2lab=False)
+
+
+def cached_superpixels(image: np.ndarray, source: Path, pixels_per_superpixel: int, cache: Path | None) -> np.ndarray:
+    """:func:`superpixels` of ``image`` (read from ``source``), kept in ``cache`` between runs.
+
+    The cache entry is named by the file's path, size and modification time and the
+    superpixel area, so an edited image or another area computes afresh. Entries are
+    written atomically: processes sharing a cache never read half a file.
+    """
+    if cache is None:
+        return superpixels(image, pixels_per_superpixel)
+    stat = Path(source).stat()
+    key = f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}"
+    path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
+    if path.is_file():
+        return np.load(path)
+    segments = superpixels(image, pixels_per_superpixel)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as handle:
+        np.save(handle, segments)
+    partial.replace(path)
+    return segments
 
 
 def expand_points(segments: np.ndarray, points: np.ndarray) -> np.ndarray:
