@@ -89,6 +89,20 @@ def test_small_scenes_are_padded_with_ignored_labels():
     assert sample["image"].shape == (3, 16, 16)
     assert (sample["labels"][10:] == IGNORE_INDEX).all() and (sample["labels"][:, 12:] == IGNORE_INDEX).all()
     assert (sample["labels"][:10, :12] != IGNORE_INDEX).all()
+    assert sample["valid"][:10, :12].all() and not sample["valid"][10:].any() and not sample["valid"][:, 12:].any()
+
+
+def test_nodata_is_not_valid_in_the_crops_and_follows_their_augmentation():
+    scene = coded_scene(height=16, width=16)
+    scene.nodata = np.zeros((16, 16), bool)
+    scene.nodata[:, :5] = True  # the left columns have no data: band 0 holds label + 1 there as everywhere
+    for i in range(8):  # rotations and flips move image, labels and validity alike
+        sample = RandomCropDataset([scene], IDENTITY, crop=16, seed=i)[0]
+        codes = sample["image"][0].round().long() - 1
+        where = torch.from_numpy(scene.nodata)
+        nodata_codes = set(torch.from_numpy(scene.labels.astype(np.int64))[where].tolist())
+        assert int((~sample["valid"]).sum()) == 16 * 5
+        assert set(codes[~sample["valid"]].tolist()) <= nodata_codes and torch.equal(sample["labels"], codes)
 
 
 def test_whole_images_carry_mask_and_labels():

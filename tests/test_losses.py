@@ -146,6 +146,10 @@ def test_pseudo_labels_obey_the_threshold_and_never_overwrite_a_real_point():
     assert not (made & (labels != IGNORE_INDEX)).any()  # real points keep their own label, in the point term
     assert torch.equal(made, (confidence >= 0.8) & (labels == IGNORE_INDEX))
     assert torch.equal(pseudo[made], best[made]) and 0 < made.sum() < made.numel()
+    valid = torch.ones_like(made)
+    valid[:, :4] = False  # no data in the top rows
+    bounded = pseudo_labels(probabilities, labels, threshold=0.8, valid=valid)
+    assert (bounded[:, :4] == IGNORE_INDEX).all() and torch.equal(bounded[:, 4:], pseudo[:, 4:])
 
 
 def test_self_training_adds_the_weighted_cross_entropy_of_the_pseudo_labels():

@@ -38,10 +38,12 @@ def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
     real = module.superpixels
     monkeypatch.setattr(module, "superpixels", lambda *args: calls.append(args[1:]) or real(*args))
     cache = tmp_path / "cache"
-    first = module.cached_superpixels(image, source, 100, cache)
-    again = module.cached_superpixels(image, source, 100, cache)
-    assert calls == [(100,)] and np.array_equal(first, again)  # computed once, then read back
-    module.cached_superpixels(image, source, 50, cache)
+    reads = []
+    read = lambda: reads.append(1) or image  # noqa: E731
+    first = module.cached_superpixels(read, source, 100, cache)
+    again = module.cached_superpixels(read, source, 100, cache)
+    assert calls == [(100,)] and np.array_equal(first, again) and len(reads) == 1  # computed once, then read back
+    module.cached_superpixels(read, source, 50, cache)
     assert calls == [(100,), (50,)] and len(list(cache.glob("*.npy"))) == 2  # another area: another entry
-    module.cached_superpixels(image, source, 100, None)
+    module.cached_superpixels(read, source, 100, None)
     assert len(calls) == 3  # no cache: always computed

@@ -145,3 +145,10 @@ def test_a_label_budget_sweep_trains_full_masks_once_and_reports_the_budget(data
     report = (out / "report.md").read_text()
     assert "## Label budget" in report and "| method=superpixels | " in report and (out / "figures/label-budget.png").is_file()
     assert "| 20 labelled pixels | full masks |" in report  # 4 training images x 5 points
+
+
+def test_a_label_budget_without_pce_among_the_methods_is_refused_before_training(dataset, classes_csv, tmp_path):
+    spec = build_spec(tiny_options(dataset, classes_csv, points="5,full", method="crf,superpixels"))
+    with pytest.raises(ConfigError, match="add pce to --method"):
+        run_sweep(spec, tmp_path / "budget")
+    assert not (tmp_path / "budget" / "runs").exists()

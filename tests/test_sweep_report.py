@@ -80,7 +80,7 @@ def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_pa
     table = [budget("5", "pce", 0.2), budget("5", "crf", 0.3), budget("20", "pce", 0.3), budget("20", "crf", 0.36),
              budget("full", "pce", 0.4)]  # fmt: skip
     configs = summarise(table, ["points", "method"])
-    counts = {"5": 50, "20": 200}  # labelled training pixels of each budget
+    counts = {f"points={p}, method={m}": n for p, n in (("5", 50), ("20", 200)) for m in ("pce", "crf")}  # labelled pixels
     header, rows = budget_rows(configs, counts)
     assert header == ["", "50 labelled pixels", "200 labelled pixels", "full masks"]
     assert rows == [  # grid order: methods by name

@@ -83,7 +83,7 @@ def simulate_clicks(
     """Run the rounds (see the module docstring) in ``config.out``; ``config`` sets every training.
 
     Returns:
-        One row per arm and round: ``arm``, ``round``, ``points_per_image``, ``points``,
+        One row per arm and round: ``arm``, ``round``, ``points_per_image`` (their mean), ``points``,
         ``miou``, ``accuracy`` and the IoU of each class (``iou_<name>``).
     """
     out = Path(config.out)
@@ -109,19 +109,19 @@ def simulate_clicks(
             if arm == "suggested":
                 checkpoint = result.checkpoint
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
-                rows.append(_row(each, round_, loop, points[arm], result.metrics or {}, table))
+                rows.append(_row(each, round_, len(train_pairs), points[arm], result.metrics or {}, table))
                 if on_round is not None:
                     on_round(rows[-1])
     write_results(rows, out)
     return rows
 
 
-def _row(arm: str, round_: int, loop: ClickLoop, points: PointLabels, metrics: Mapping, table: ClassTable) -> dict:
+def _row(arm: str, round_: int, images: int, points: PointLabels, metrics: Mapping, table: ClassTable) -> dict:
     per_class = metrics.get("per_class_iou", {})
     return {
         "arm": arm,
         "round": round_,
-        "points_per_image": loop.initial_points + round_ * loop.k,
+        "points_per_image": round(len(points) / images, 2),  # suggestions on unlabelled mask pixels are dropped
         "points": len(points),
         "miou": metrics.get("miou"),
         "accuracy": metrics.get("accuracy"),

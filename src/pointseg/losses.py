@@ -134,13 +134,16 @@ def potts_regulariser(
     return total / max(pairs, 1)
 
 
-def pseudo_labels(probabilities: torch.Tensor, labels: torch.Tensor, threshold: float) -> torch.Tensor:
+def pseudo_labels(
+    probabilities: torch.Tensor, labels: torch.Tensor, threshold: float, valid: torch.Tensor | None = None
+) -> torch.Tensor:
     """A teacher's confident classes on the unlabelled pixels, :data:`IGNORE_INDEX` elsewhere.
 
     Args:
         probabilities: ``(N, C, H, W)`` the teacher's class probabilities.
         labels: ``(N, H, W)`` the real labels: where one exists, no pseudo-label is made.
         threshold: Least probability of the top class for a pixel to be labelled.
+        valid: ``(N, H, W)`` False where the image has no data (nodata, padding): no pseudo-label there.
 
     >>> probabilities = torch.tensor([[[[0.95, 0.6, 0.97]], [[0.05, 0.4, 0.03]]]])
     >>> labels = torch.tensor([[[IGNORE_INDEX, IGNORE_INDEX, 1]]])
@@ -149,6 +152,8 @@ def pseudo_labels(probabilities: torch.Tensor, labels: torch.Tensor, threshold: 
     """
     confidence, classes = probabilities.max(dim=1)
     keep = (confidence >= threshold) & (labels == IGNORE_INDEX)
+    if valid is not None:
+        keep &= valid
     return torch.where(keep, classes, torch.full_like(classes, IGNORE_INDEX))
 
 

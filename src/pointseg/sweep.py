@@ -82,8 +82,9 @@ class SweepSpec(BaseModel):
         """Every grid point with every seed, in a stable order.
 
         Full masks (``points`` = ``full``) are the reference of a label-budget study: they
-        are trained with plain cross-entropy (``method`` = ``pce``) once, whatever the
-        method axis says, since the methods spread labels that full masks already have.
+        are trained with plain cross-entropy (``method`` = ``pce``, which the method axis
+        must then hold) once, whatever the method axis says, since the methods spread
+        labels that full masks already have.
 
         >>> spec = SweepSpec(base={}, axes={"points": ["20", "full"], "method": ["pce", "crf"]})
         >>> [(c["points"], c["method"]) for c in spec.configurations()]
@@ -145,6 +146,11 @@ class SweepSpec(BaseModel):
                     f"--{name.replace('_', '-')} cannot be a sweep option",
                     fix="use the options of `pointseg train`; the seed is repeated with --seeds and the budget set with --budget",
                 )
+        if FULL in self.axes.get("points", []) and "pce" not in self.axes.get("method", ["pce"]):
+            raise ConfigError(
+                "--points full trains the full-mask reference with plain cross-entropy, which --method leaves out",
+                fix="add pce to --method (e.g. --method pce,crf)",
+            )
         for params in self.configurations():
             try:
                 self.train_config(params, out, None)

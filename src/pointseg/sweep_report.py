@@ -245,15 +245,15 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
     return table
 
 
-def point_counts(sweep_dir: Path, spec: SweepSpec) -> dict[str, int]:
-    """Labelled training pixels of each ``points`` value of a sweep, counted in the point sets it drew."""
+def point_counts(sweep_dir: Path, spec: SweepSpec, configs: Sequence[Configuration]) -> dict[str, int]:
+    """Labelled training pixels of each configuration (by :attr:`Configuration.label`), from the point sets the sweep drew."""
     counts = {}
-    for params in spec.configurations():
-        options = {**spec.base, **params}
+    for config in configs:
+        options = {**spec.base, **config.params}
         points = sweep_dir / "points" / points_key(options) / "points.csv"
         if options.get("points") != FULL and points.is_file():
             with points.open() as handle:
-                counts[str(options.get("points"))] = sum(1 for _ in handle) - 1
+                counts[config.label] = sum(1 for _ in handle) - 1
     return counts
 
 
@@ -266,9 +266,9 @@ def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> t
         if str(config.params["points"]) == FULL:
             if config.miou is not None:  # the reference of every method with the same other options
                 references[", ".join(f"{k}={v}" for k, v in others.items() if k != "method")] = config.miou
-        elif str(config.params["points"]) in counts:
+        elif config.label in counts:
             label = ", ".join(f"{k}={v}" for k, v in others.items()) or "points"
-            lines.setdefault(label, []).append((counts[str(config.params["points"])], config))
+            lines.setdefault(label, []).append((counts[config.label], config))
     return {label: sorted(line, key=lambda item: item[0]) for label, line in lines.items()}, references
 
 
@@ -551,7 +551,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
 
     figures_dir = sweep_dir / "figures"
     figures_dir.mkdir(exist_ok=True)
-    counts = point_counts(sweep_dir, spec)
+    counts = point_counts(sweep_dir, spec, configs)
     figures = [
         (heatmap_figure(configs, figures_dir / "heatmap.png"), "Validation mIoU by learning rate and batch size"),
         (budget_figure(configs, counts, figures_dir / "label-budget.png"), "Validation mIoU by label budget"),

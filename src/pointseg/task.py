@@ -108,7 +108,7 @@ class PointSegModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         """Self-training from scratch: the teacher starts as the network (with any ``--init-weights``)."""
-        if self.teacher is not None and self.global_step == 0:
+        if self.teacher is not None and int(self.teacher.n_averaged) == 0:  # not one restored from a checkpoint
             self.teacher.module.load_state_dict(self.model.state_dict())
 
     def _pseudo_labels(self, batch: Sample) -> torch.Tensor | None:
@@ -119,7 +119,7 @@ class PointSegModule(L.LightningModule):
         self.teacher.eval()
         with torch.no_grad():
             probabilities = torch.softmax(self.teacher(batch["image"].contiguous(memory_format=torch.channels_last)), dim=1)
-        return pseudo_labels(probabilities, batch["labels"], self.hparams.pseudo_threshold)
+        return pseudo_labels(probabilities, batch["labels"], self.hparams.pseudo_threshold, batch.get("valid"))
 
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
         """The loss of a batch (and the terms of its method); stops with :class:`TrainingDiverged` on NaN/inf."""

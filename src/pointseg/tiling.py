@@ -10,7 +10,8 @@ Memory must not grow with the scene. :func:`blend_tiles` cuts it into vertical p
 of at most ``panel`` columns and goes down each panel one tile row at a time: rows are
 final once the tiles of the next row start below them, so one tile row of the panel is
 all it keeps. A tile that reaches into two panels is predicted for each (one extra tile
-column per panel), which is the price of a memory set by ``tile`` and ``panel`` alone.
+column per panel while the overlap is under half a tile), the price of a memory set by
+``tile`` and ``panel`` alone.
 
 Example:
     >>> grid = TileGrid(height=1000, width=700, tile=512, overlap=64)
@@ -135,7 +136,7 @@ def blend_tiles(
         predict: Class probabilities of a batch of tiles.
         classes: Number of classes.
         batch: Tiles per call of ``predict``.
-        panel: Most columns blended at once; memory is about ``classes x tile x (panel + tile)`` floats.
+        panel: Most columns blended at once; the buffers hold ``classes x tile x (panel + 2 tile)`` floats at most.
         on_tile: Called with the number of tiles just predicted (for a progress bar).
 
     Yields:

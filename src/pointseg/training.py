@@ -24,6 +24,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,8 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     for scene in train_scenes:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
         if "superpixels" in config.method:
-            image, area = np.asarray(scene.image), config.superpixel_area
-            segments = cached_superpixels(image, sources[scene.key], area, config.superpixel_cache)
+            read = partial(np.asarray, scene.image)  # the pixels are read on a cache miss only
+            segments = cached_superpixels(read, sources[scene.key], config.superpixel_area, config.superpixel_cache)
             scene.expanded = expand_points(segments, scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:
         warnings.warn(

@@ -8,6 +8,8 @@ Every dataset yields a :class:`Sample`: a dict with
 * ``mask``: ``int64`` tensor ``(H, W)``, the dense mask where one exists (evaluation);
 * ``expanded``: ``int64`` tensor ``(H, W)``, the points' labels spread to their
   superpixels, where the run uses them (``--method superpixels``);
+* ``valid``: ``bool`` tensor ``(H, W)`` of training crops, False on a raster's nodata and
+  on the padding of a crop larger than its image (no pseudo-label goes there);
 * ``key``: the image key; ``origin``: ``(row, col)`` of the crop in its image.
 
 Example:
@@ -43,6 +45,7 @@ class Sample(TypedDict):
     labels: torch.Tensor
     mask: NotRequired[torch.Tensor]
     expanded: NotRequired[torch.Tensor]
+    valid: NotRequired[torch.Tensor]
     key: str
     origin: torch.Tensor
 
@@ -58,6 +61,7 @@ class Scene:
         labels: Sparse training labels ``(H, W)`` (``int16``), or None.
         mask: Dense mask ``(H, W)`` (``int16``), or None.
         expanded: The points' labels spread to their superpixels ``(H, W)`` (``int16``), or None.
+        nodata: ``(H, W)`` True where a raster has no data, or None where it has data everywhere.
     """
 
     key: str
@@ -65,6 +69,7 @@ class Scene:
     labels: np.ndarray | None = None
     mask: np.ndarray | None = None
     expanded: np.ndarray | None = None
+    nodata: np.ndarray | None = None
 
 
 Normalisation = Literal["mean-std", "percentiles"]
@@ -311,13 +316,23 @@ class RandomCropDataset(Dataset[Sample]):
         maps = [_labels_tensor(None if scene.labels is None else scene.labels[window], tuple(image.shape[1:]))]
         if scene.expanded is not None:
             maps.append(_labels_tensor(scene.expanded[window], tuple(image.shape[1:])))
+        valid = torch.ones(image.shape[1:], dtype=torch.bool)
+        if scene.nodata is not None:
+            valid = torch.from_numpy(~scene.nodata[window])
         pad_h, pad_w = self.crop - image.shape[1], self.crop - image.shape[2]
         if pad_h or pad_w:
             image = torch.nn.functional.pad(image, (0, pad_w, 0, pad_h))
             maps = [torch.nn.functional.pad(m, (0, pad_w, 0, pad_h), value=IGNORE_INDEX) for m in maps]
+            valid = torch.nn.functional.pad(valid, (0, pad_w, 0, pad_h), value=False)
         if self.augment:
-            image, *maps = augment([image, *maps], rng)
-        sample = Sample(image=image.contiguous(), labels=maps[0].contiguous(), key=scene.key, origin=torch.tensor([top, left]))
+            image, valid, *maps = augment([image, valid, *maps], rng)
+        sample = Sample(
+            image=image.contiguous(),
+            labels=maps[0].contiguous(),
+            valid=valid.contiguous(),
+            key=scene.key,
+            origin=torch.tensor([top, left]),
+        )
         if scene.expanded is not None:
             sample["expanded"] = maps[1].contiguous()
         return sample

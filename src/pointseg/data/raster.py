@@ -63,9 +63,10 @@ class RasterPixels:
     """The pixels of a raster as an ``(H, W, bands)`` array whose windows are read on demand.
 
     Training takes random crops (``pixels[rows, cols]``) straight from the file, so a few
-    large GeoTIFFs train without ever being held in memory; ``np.asarray(pixels)`` reads
-    it whole where a whole image is needed (validation, superpixels). The file is opened
-    once per process: the object pickles as its path, for data loading workers.
+    large GeoTIFFs train without their pixels being held in memory; ``np.asarray(pixels)``
+    reads it whole where a whole image is needed (validation, superpixels). Every read
+    opens the file anew (a fraction of a millisecond): no handle is shared by the
+    processes of data loading workers, and none stays open.
 
     >>> pixels = RasterPixels("scene.tif")  # doctest: +SKIP
     >>> pixels.shape, pixels[0:256, 512:768].shape  # doctest: +SKIP
@@ -77,14 +78,14 @@ class RasterPixels:
         with open_raster(self.path) as source:
             self.shape = (source.height, source.width, source.count)
             self.dtype = np.dtype(source.dtypes[0])
-        self._source: rasterio.DatasetReader | None = None
 
     ndim = 3
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
         """The ``(h, w, bands)`` pixels of a window given as two slices (steps of 1)."""
         (top, bottom, _), (left, right, _) = (part.indices(size) for part, size in zip(key, self.shape))
-        return read_window(self._open(), Window(top, left, max(bottom - top, 0), max(right - left, 0)))
+        with open_raster(self.path) as source:
+            return read_window(source, Window(top, left, max(bottom - top, 0), max(right - left, 0)))
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         whole = self[:, :]
@@ -95,21 +96,11 @@ class RasterPixels:
 
         ``valid`` is True where the raster has data (GDAL's dataset mask), or None where it has data everywhere.
         """
-        source = self._open()
-        everywhere = not has_nodata(source)
-        for top in range(0, self.shape[0], rows):
-            window = Window(top, 0, min(rows, self.shape[0] - top), self.shape[1])
-            yield top, read_window(source, window), None if everywhere else valid_mask(source, window)
-
-    def _open(self) -> rasterio.DatasetReader:
-        if self._source is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                self._source = rasterio.open(self.path)
-        return self._source
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_source": None}
+        with open_raster(self.path) as source:
+            everywhere = not has_nodata(source)
+            for top in range(0, self.shape[0], rows):
+                window = Window(top, 0, min(rows, self.shape[0] - top), self.shape[1])
+                yield top, read_window(source, window), None if everywhere else valid_mask(source, window)
 
 
 def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:

@@ -57,8 +57,9 @@ def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> t
 def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
     """Read the images and decode the masks of ``pairs`` (see :func:`~pointseg.data.masks.load_masks`).
 
-    Pictures are read into memory; rasters stay on disk and are read window by window
-    (:class:`~pointseg.data.raster.RasterPixels`), so large scenes train in bounded memory.
+    Pictures are read into memory; raster pixels stay on disk and are read window by
+    window (:class:`~pointseg.data.raster.RasterPixels`): large scenes train without their
+    pixels in memory (their label maps are, 2 bytes a pixel).
 
     Where a raster image has no data (its nodata value or mask), its mask is
     :data:`~pointseg.classes.IGNORE_INDEX`: no point is drawn there, and neither the loss
@@ -84,5 +85,5 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
                 f"{pair.image} has {image.shape[2]} bands but {pairs[0].image} has {scenes[0].image.shape[2]}",
                 fix="give images with the same bands",
             )
-        scenes.append(Scene(pair.key, image, mask=mask))
+        scenes.append(Scene(pair.key, image, mask=mask, nodata=nodata))
     return scenes

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import skimage
 from skimage.segmentation import slic
 
 from pointseg.classes import IGNORE_INDEX
@@ -42,21 +44,24 @@ def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness
     return slic(scaled, n_segments=count, compactness=compactness, channel_axis=-1, start_label=0, convert2lab=False)
 
 
-def cached_superpixels(image: np.ndarray, source: Path, pixels_per_superpixel: int, cache: Path | None) -> np.ndarray:
-    """:func:`superpixels` of ``image`` (read from ``source``), kept in ``cache`` between runs.
+def cached_superpixels(
+    read: Callable[[], np.ndarray], source: Path, pixels_per_superpixel: int, cache: Path | None
+) -> np.ndarray:
+    """:func:`superpixels` of the image ``read`` returns (read from ``source``), kept in ``cache`` between runs.
 
-    The cache entry is named by the file's path, size and modification time and the
-    superpixel area, so an edited image or another area computes afresh. Entries are
-    written atomically: processes sharing a cache never read half a file.
+    The cache entry is named by the file's path, size and modification time, the
+    superpixel area and scikit-image's version, so an edited image, another area or another
+    SLIC computes afresh; on a hit the image is not read. Entries are written atomically:
+    processes sharing a cache never read half a file.
     """
     if cache is None:
-        return superpixels(image, pixels_per_superpixel)
+        return superpixels(read(), pixels_per_superpixel)
     stat = Path(source).stat()
-    key = f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}"
+    key = f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{skimage.__version__}"
     path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
     if path.is_file():
         return np.load(path)
-    segments = superpixels(image, pixels_per_superpixel)
+    segments = superpixels(read(), pixels_per_superpixel)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as handle:
