@@ -101,6 +101,36 @@ def markdown(summary: dict, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_classes(summary: dict, out: Path) -> Path:
+    """Per-class IoU of every arm side by side (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    classes = list(summary["full"]["per_class_iou"])
+    arms = list(summary)
+    width = 0.8 / len(arms)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, arm in enumerate(arms):
+        values = [summary[arm]["per_class_iou"][name] for name in classes]
+        ax.bar(
+            np.arange(len(classes)) + (i - (len(arms) - 1) / 2) * width,
+            values,
+            width,
+            label=f"{arm} ({summary[arm]['mean_miou']:.3f})",
+        )
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_ylabel("IoU on tile 7 (mean over seeds)")
+    ax.legend(title="arm (mIoU)", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(out / "classes.png", dpi=100)
+    plt.close(fig)
+    return out / "classes.png"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DUBAI)
@@ -120,6 +150,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     (args.out / "table.md").write_text(markdown(summary, args.seeds))
+    plot_classes(summary, args.out)
     print(markdown(summary, args.seeds))
 
 
