@@ -48,7 +48,12 @@ def test_points_outside_with_unknown_classes_or_conflicting_are_counted_and_skip
     lat = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     classes = ["water", "water", "land", "cloud", "road", "land", "road"]  # 58 E is 111 km away; one pixel twice
     imported = read_vector_points(write_features(tmp_path / "p.geojson", lon, lat, classes), TABLE, [pair])
-    assert imported.skipped == {"outside every image": 1, "unknown class": 1, "pixel given two classes": 2}
+    assert imported.skipped == {
+        "outside every image": 1,
+        "on pixels without data": 0,
+        "unknown class": 1,
+        "pixel given two classes": 2,
+    }
     assert len(imported.points) == 2  # the duplicated water point counts once, and the road point beside it
     assert imported.summary() == "2 points read; skipped: 1 outside every image, 1 unknown class, 2 pixel given two classes"
 
@@ -94,3 +99,17 @@ def test_a_csv_with_a_bad_coordinate_names_the_problem(tmp_path):
     (tmp_path / "p.csv").write_text("x,y,class\n3,four,road\n")
     with pytest.raises(PointsError, match="a coordinate is not a number"):
         read_vector_points(tmp_path / "p.csv", TABLE, [pair])
+
+
+def test_points_on_pixels_without_data_are_counted_and_skipped(tmp_path):
+    path = tmp_path / "holes.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=30, height=20, count=1, dtype="uint8", crs="EPSG:32640",
+                       transform=from_origin(300_000, 2_800_000, 1, 1), nodata=0) as dst:  # fmt: skip
+        pixels = np.full((1, 20, 30), 9, np.uint8)
+        pixels[0, :, :10] = 0  # the left third has no data
+        dst.write(pixels)
+    pair = ImagePair("holes", path, None, (20, 30))
+    xs, ys = [300_005.5, 300_020.5], [2_799_995.5, 2_799_995.5]  # columns 5 (no data) and 20, row 4
+    imported = read_vector_points(write_features(tmp_path / "p.gpkg", xs, ys, ["water", "road"], "EPSG:32640"), TABLE, [pair])
+    assert imported.skipped["on pixels without data"] == 1 and imported.points.cols.tolist() == [20]
+    assert imported.points.rows.tolist() == [4] and imported.points.classes.tolist() == [2]

@@ -37,7 +37,7 @@ from rasterio.transform import Affine
 from pointseg.classes import ClassTable
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
-from pointseg.data.raster import is_raster, open_raster
+from pointseg.data.raster import has_nodata, is_raster, open_raster
 from pointseg.errors import PointsError
 
 
@@ -168,6 +168,18 @@ def _class_index(labels: list[str], table: ClassTable) -> np.ndarray:
     )
 
 
+def _on_nodata(pairs: Sequence[ImagePair], placed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """True for each placed point whose pixel has no data in its raster (GDAL's dataset mask)."""
+    empty = np.zeros(placed.size, dtype=bool)
+    for index, pair in enumerate(pairs):
+        mine = np.flatnonzero(placed == index)
+        if mine.size and is_raster(pair.image):
+            with open_raster(pair.image) as source:
+                if has_nodata(source):
+                    empty[mine] = source.dataset_mask()[rows[mine], cols[mine]] == 0
+    return empty
+
+
 def read_vector_points(
     path: str | Path, table: ClassTable, pairs: Sequence[ImagePair], label_field: str = "class", point_crs: str | None = None
 ) -> ImportedPoints:
@@ -210,8 +222,13 @@ def read_vector_points(
         if named:
             inside &= features.images == pair.key
         placed[inside], rows[inside], cols[inside] = index, row[inside], col[inside]
-    skipped = {"outside every image": int((placed < 0).sum()), "unknown class": int(((placed >= 0) & (classes < 0)).sum())}
-    keep = (placed >= 0) & (classes >= 0)
+    empty = _on_nodata(pairs, placed, rows, cols)
+    skipped = {
+        "outside every image": int((placed < 0).sum()),
+        "on pixels without data": int(empty.sum()),
+        "unknown class": int(((placed >= 0) & ~empty & (classes < 0)).sum()),
+    }
+    keep = (placed >= 0) & ~empty & (classes >= 0)
     pixels = list(zip(placed[keep].tolist(), rows[keep].tolist(), cols[keep].tolist()))
     by_pixel: dict[tuple[int, int, int], set[int]] = {}
     for pixel, cls in zip(pixels, classes[keep].tolist()):
