@@ -87,14 +87,14 @@ def points(
 ) -> None:
     """Simulate point labels from dense masks, write them and summarise them (no training)."""
     from pointseg.data.discover import discover_pairs
-    from pointseg.data.masks import load_masks
     from pointseg.data.points import PointSpec, simulate_points, write_points
+    from pointseg.data.scenes import dense_masks
     from pointseg.data.vector import write_vector_points
 
     table = ClassTable.read_csv(classes)
     spec = PointSpec.parse(points)
     pairs = discover_pairs(data)
-    masks = load_masks(pairs, table)
+    masks, _ = dense_masks(pairs, table)  # no point where a raster has no data
     labels = simulate_points(masks, spec, strategy.value, seed)
     path = write_points(out, labels, table, {"points": points, "strategy": strategy.value, "seed": seed})
     per_class, per_image = labels.counts(table)

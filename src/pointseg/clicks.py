@@ -31,7 +31,7 @@ from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.config import TrainConfig
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
-from pointseg.data.scenes import load_scenes
+from pointseg.data.scenes import dense_masks
 from pointseg.predict import Segmenter
 from pointseg.suggest import suggest
 from pointseg.training import split_dataset, train
@@ -88,7 +88,7 @@ def simulate_clicks(
     """
     out = Path(config.out)
     table, _, train_pairs, _ = split_dataset(config)
-    masks = {scene.key: scene.mask for scene in load_scenes(train_pairs, table)}
+    masks, _ = dense_masks(train_pairs, table)
     points = {arm: simulate_points(masks, PointSpec(per_image=loop.initial_points), "random", config.seed) for arm in ARMS}
     rows: list[dict[str, Any]] = []
     checkpoint = Path()  # the latest model of the suggested arm

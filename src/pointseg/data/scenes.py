@@ -54,30 +54,46 @@ def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> t
     )
 
 
+def dense_masks(pairs: Sequence[ImagePair], table: ClassTable) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The decoded masks of ``pairs`` with their rasters' nodata ignored, and those nodata maps.
+
+    Where a raster image has no data (its nodata value or mask), its mask is
+    :data:`~pointseg.classes.IGNORE_INDEX`: no point is drawn there, and neither the loss
+    nor the metrics see those pixels. No image pixel is read for pictures.
+
+    Returns:
+        ``(masks, nodata)``: masks by image key (see :func:`~pointseg.data.masks.load_masks`),
+        and ``(H, W)`` True where a raster has no data, for the rasters that have such pixels.
+
+    Raises:
+        DatasetError: A mask raster off its image's grid.
+    """
+    masks = load_masks(pairs, table)
+    nodata = {}
+    for pair in (pair for pair in pairs if is_raster(pair.image)):
+        if pair.mask is not None and is_raster(pair.mask):
+            check_same_grid(pair.image, pair.mask)
+        if (empty := nodata_mask(pair.image)) is not None:
+            nodata[pair.key] = empty
+            if pair.key in masks:
+                masks[pair.key][empty] = IGNORE_INDEX
+    return masks, nodata
+
+
 def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
-    """Read the images and decode the masks of ``pairs`` (see :func:`~pointseg.data.masks.load_masks`).
+    """Read the images of ``pairs`` with their :func:`dense_masks`.
 
     Pictures are read into memory; raster pixels stay on disk and are read window by
     window (:class:`~pointseg.data.raster.RasterPixels`): large scenes train without their
     pixels in memory (their label maps are, 2 bytes a pixel).
 
-    Where a raster image has no data (its nodata value or mask), its mask is
-    :data:`~pointseg.classes.IGNORE_INDEX`: no point is drawn there, and neither the loss
-    nor the metrics see those pixels.
-
     Raises:
         DatasetError: A mask raster off its image's grid, or images with different band counts.
     """
-    masks = load_masks(pairs, table)
+    masks, nodata = dense_masks(pairs, table)
     scenes = []
     for pair in pairs:
-        mask = masks.get(pair.key)
-        if pair.mask is not None and is_raster(pair.image) and is_raster(pair.mask):
-            check_same_grid(pair.image, pair.mask)
         image = RasterPixels(pair.image) if is_raster(pair.image) else read_image(pair.image)
-        nodata = nodata_mask(pair.image) if is_raster(pair.image) else None
-        if nodata is not None and mask is not None:
-            mask[nodata] = IGNORE_INDEX
         if image.shape[:2] != pair.size:
             raise DatasetError(f"{pair.image} changed size while being read", fix="check the file")
         if scenes and image.shape[2] != scenes[0].image.shape[2]:
@@ -85,5 +101,5 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
                 f"{pair.image} has {image.shape[2]} bands but {pairs[0].image} has {scenes[0].image.shape[2]}",
                 fix="give images with the same bands",
             )
-        scenes.append(Scene(pair.key, image, mask=mask, nodata=nodata))
+        scenes.append(Scene(pair.key, image, mask=masks.get(pair.key), nodata=nodata.get(pair.key)))
     return scenes
