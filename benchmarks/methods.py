@@ -6,8 +6,9 @@ points at 0.01 % of pixels on tiles 1-6, evaluated on tile 7) and compares it wi
 benchmark's full-mask and plain-pCE runs of the same seeds (``--reference``). Prints and
 writes (``summary.json``, ``table.md``) each method's mIoU as a fraction of full
 supervision, its worst class as a fraction of that class's full-mask IoU, and its
-seconds per run. Finished runs are not trained again, so several processes may split the
-methods between them and a last one, given all of them, writes the summary.
+seconds per run. An arm may change options of its method: ``crf:regulariser_weight=0.1``.
+Finished runs are not trained again, so several processes may split the methods between
+them and a last one, given all of them, writes the summary.
 
     python benchmarks/methods.py --methods crf self-training --threads 1 &
     python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 &
@@ -32,9 +33,17 @@ METHODS = ["crf", "superpixels", "self-training", "superpixels+crf"]
 REFERENCE = Path("docs/benchmarks/label-efficiency-1500")
 
 
-def run_method(method: str, seed: int, args: argparse.Namespace) -> Path:
-    """Train one method and seed unless its run folder holds metrics; returns the folder."""
-    out = args.out / f"{method}-seed{seed}"
+def arm(spec: str) -> tuple[str, dict[str, str], str]:
+    """``crf`` or ``crf:regulariser_weight=0.1,...`` -> the method, its option overrides and its folder stem."""
+    method, _, options = spec.partition(":")
+    overrides = dict(part.split("=", 1) for part in options.split(",") if part)
+    return method, overrides, spec.replace(":", "_").replace(",", "_")
+
+
+def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
+    """Train one arm and seed unless its run folder holds metrics; returns the folder."""
+    method, overrides, stem = arm(spec)
+    out = args.out / f"{stem}-seed{seed}"
     if (out / "metrics.json").exists():
         return out
     train_root, val_root, classes = dubai_split(args.data)
@@ -44,7 +53,7 @@ def run_method(method: str, seed: int, args: argparse.Namespace) -> Path:
     }
     start = time.perf_counter()
     config = TrainConfig(data=train_root, classes=classes, out=out, val_data=val_root, seed=seed, method=method,
-                         progress_bar=False, **same)  # fmt: skip
+                         progress_bar=False, **(same | overrides))  # fmt: skip
     train(config)
     (out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
     return out
@@ -60,7 +69,7 @@ def scores(run: Path) -> tuple[float, dict[str, float], float | None]:
 def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) -> dict:
     """Each arm's mean mIoU, its fraction of full supervision and its worst class's fraction."""
     runs = {"full": [args.reference / f"full-seed{s}" for s in seeds], "pce": [args.reference / f"points-seed{s}" for s in seeds]}
-    runs |= {method: [args.out / f"{method}-seed{s}" for s in seeds] for method in methods}
+    runs |= {spec: [args.out / f"{arm(spec)[2]}-seed{s}" for s in seeds] for spec in methods}
     full = [scores(run) for run in runs["full"]]
     full_miou = statistics.mean(m for m, _, _ in full)
     full_class = {name: statistics.mean(per[name] for _, per, _ in full) for name in full[0][1]}
@@ -136,7 +145,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DUBAI)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/methods"))
     parser.add_argument("--reference", type=Path, default=REFERENCE, help="label-efficiency runs: full-seedN, points-seedN")
-    parser.add_argument("--methods", nargs="+", default=METHODS)
+    parser.add_argument("--methods", nargs="+", default=METHODS, help="methods, or method:option=value,... variants")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     args = parser.parse_args()
