@@ -33,7 +33,7 @@ METHODS = ["crf", "superpixels", "self-training", "superpixels+crf"]
 REFERENCE = Path("docs/benchmarks/label-efficiency-1500")
 
 
-def arm(spec: str) -> tuple[str, dict[str, str], str]:
+def parse_arm(spec: str) -> tuple[str, dict[str, str], str]:
     """``crf`` or ``crf:regulariser_weight=0.1,...`` -> the method, its option overrides and its folder stem."""
     method, _, options = spec.partition(":")
     overrides = dict(part.split("=", 1) for part in options.split(",") if part)
@@ -42,7 +42,7 @@ def arm(spec: str) -> tuple[str, dict[str, str], str]:
 
 def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
     """Train one arm and seed unless its run folder holds metrics; returns the folder."""
-    method, overrides, stem = arm(spec)
+    method, overrides, stem = parse_arm(spec)
     out = args.out / f"{stem}-seed{seed}"
     if (out / "metrics.json").exists():
         return out
@@ -69,7 +69,7 @@ def scores(run: Path) -> tuple[float, dict[str, float], float | None]:
 def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) -> dict:
     """Each arm's mean mIoU, its fraction of full supervision and its worst class's fraction."""
     runs = {"full": [args.reference / f"full-seed{s}" for s in seeds], "pce": [args.reference / f"points-seed{s}" for s in seeds]}
-    runs |= {spec: [args.out / f"{arm(spec)[2]}-seed{s}" for s in seeds] for spec in methods}
+    runs |= {spec: [args.out / f"{parse_arm(spec)[2]}-seed{s}" for s in seeds] for spec in methods}
     full = [scores(run) for run in runs["full"]]
     full_miou = statistics.mean(m for m, _, _ in full)
     full_class = {name: statistics.mean(per[name] for _, per, _ in full) for name in full[0][1]}
