@@ -108,6 +108,15 @@ def test_a_folder_of_rasters_and_pictures_gives_class_maps_and_colour_masks(scen
     assert Image.open(tmp_path / "out/photo.png").mode == "RGB"
 
 
+def tiny_config(data, classes, out, **overrides):
+    """A run of a few steps of a tiny U-Net on the multiband rasters."""
+    from pointseg.config import TrainConfig
+
+    options = dict(data=data, classes=classes, out=out, points="30", val_fraction=0.34, crop=32, batch_size=2, width=4,
+                   depth=2, max_steps=2, accelerator="cpu", progress_bar=False)  # fmt: skip
+    return TrainConfig(**(options | overrides))
+
+
 def write_raster(path, array, transform=TRANSFORM, nodata=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     count, height, width = array.shape
@@ -135,7 +144,6 @@ def multiband(tmp_path):
 
 
 def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tmp_path):
-    from pointseg.config import TrainConfig
     from pointseg.data.discover import discover_pairs
     from pointseg.data.scenes import load_scenes
     from pointseg.training import train
@@ -144,9 +152,7 @@ def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tm
     scenes = load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
     assert scenes[0].image.dtype == np.uint16 and scenes[0].image.shape == (64, 72, 4)
     assert (scenes[0].mask[:8, :8] == -100).all() and (scenes[0].mask[8:] >= 0).all()  # nodata is ignored
-    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", points="30", val_fraction=0.34, crop=32,
-                         batch_size=2, width=4, depth=2, max_steps=3, accelerator="cpu", progress_bar=False)  # fmt: skip
-    result = train(config)
+    result = train(tiny_config(data, classes, tmp_path / "run", max_steps=3))
     assert result.metrics["pixels"] == 64 * 72 - 8 * 8  # the validation image's pixels with data
     segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
     out = predict_raster(segmenter, data / "images/a.tif", tmp_path / "a.tif", TileOptions(tile=32, overlap=8))
@@ -190,14 +196,10 @@ def test_points_exported_for_qgis_train_a_model_as_real_annotations(multiband, t
 
 
 def test_selected_bands_and_statistics_without_nodata_reach_the_checkpoint_and_prediction(multiband, tmp_path):
-    from pointseg.config import TrainConfig
     from pointseg.training import train
 
     data, classes = multiband
-    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", points="30", val_fraction=0.34, crop=32,
-                         batch_size=2, width=4, depth=2, max_steps=2, accelerator="cpu", progress_bar=False,
-                         bands="3,1")  # fmt: skip
-    result = train(config)
+    result = train(tiny_config(data, classes, tmp_path / "run", bands="3,1"))
     stats = Segmenter.from_checkpoint(result.checkpoint, "cpu").band_stats
     assert stats.bands == (3, 1) and stats.input_bands == 2
     with_data = [np.asarray(s.image)[s.mask != -100] for s in result.data.train_scenes]  # the nodata corner left out
@@ -210,14 +212,10 @@ def test_selected_bands_and_statistics_without_nodata_reach_the_checkpoint_and_p
 
 
 def test_percentile_normalisation_of_uint16_bands_reaches_the_checkpoint(multiband, tmp_path):
-    from pointseg.config import TrainConfig
     from pointseg.training import train
 
     data, classes = multiband
-    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", points="30", val_fraction=0.34, crop=32,
-                         batch_size=2, width=4, depth=2, max_steps=1, accelerator="cpu", progress_bar=False,
-                         normalisation="percentiles")  # fmt: skip
-    result = train(config)
+    result = train(tiny_config(data, classes, tmp_path / "run", max_steps=1, normalisation="percentiles"))
     stats = Segmenter.from_checkpoint(result.checkpoint, "cpu").band_stats
     with_data = np.concatenate([np.asarray(s.image)[s.mask != -100] for s in result.data.train_scenes]).astype(np.float64)
     assert stats.low == pytest.approx(tuple(np.percentile(with_data, 2, axis=0)))
@@ -227,7 +225,6 @@ def test_percentile_normalisation_of_uint16_bands_reaches_the_checkpoint(multiba
 def test_real_points_train_without_any_dense_mask_and_validate_on_held_out_points(multiband, tmp_path):
     import shutil
 
-    from pointseg.config import TrainConfig
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
     from pointseg.data.vector import write_vector_points
@@ -240,9 +237,7 @@ def test_real_points_train_without_any_dense_mask_and_validate_on_held_out_point
     truth = np.array([0, 1, 2, 1, 1, 0, 1])  # left half land, right half water, rows 30-33 road
     write_vector_points(PointLabels(keys, rows, cols, truth), ClassTable.read_csv(classes), pairs, tmp_path / "field.gpkg")
     shutil.rmtree(data / "masks")  # annotations only: no dense mask anywhere
-    config = TrainConfig(data=data, classes=classes, out=tmp_path / "run", point_labels=tmp_path / "field.gpkg",
-                         val_fraction=0.34, crop=32, batch_size=2, width=4, depth=2, max_steps=2, accelerator="cpu",
-                         progress_bar=False)  # fmt: skip
+    config = tiny_config(data, classes, tmp_path / "run", point_labels=tmp_path / "field.gpkg")
     with pytest.warns(PointsegWarning, match="lie on validation images: not trained on"):
         result = train(config)
     (val_key,) = [s.key for s in result.data.val_scenes]
