@@ -49,8 +49,18 @@ def test_suggested_clicks_take_their_classes_from_the_masks_and_avoid_labelled_p
 
 
 @pytest.mark.slow
-def test_the_click_loop_is_reproducible_and_scores_every_round(dataset, classes_csv, tmp_path, capsys):
+def test_the_click_loop_is_reproducible_resumes_and_scores_every_round(dataset, classes_csv, tmp_path, capsys, monkeypatch):
+    from pointseg import clicks
     from pointseg.cli import main
+
+    trained = []
+
+    def counting(real):
+        def train(config):
+            trained.append(config.out)
+            return real(config)
+
+        return train
 
     def run(out):
         argv = ["simulate-clicks", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(out), "--rounds", "2",
@@ -64,6 +74,9 @@ def test_the_click_loop_is_reproducible_and_scores_every_round(dataset, classes_
 
     first, second = run(tmp_path / "a"), run(tmp_path / "b")
     assert first == second  # the same seed: the same points and the same scores
+    (tmp_path / "a/random/round-2/round.json").unlink()  # as if the loop had been stopped during its last training
+    monkeypatch.setattr(clicks, "train", counting(clicks.train))
+    assert run(tmp_path / "a") == first and trained == [tmp_path / "a/random/round-2"]  # only the unfinished round again
     assert [(r["arm"], r["round"]) for r in first] == [
         ("suggested", "0"), ("random", "0"), ("suggested", "1"), ("random", "1"), ("suggested", "2"), ("random", "2")
     ]  # fmt: skip

@@ -6,11 +6,13 @@ image, in one arm where :func:`~pointseg.suggest.suggest` proposes them (from th
 the previous round) and in the other at random, with their classes read from the masks;
 both arms retrain from scratch on all their points so far and are scored on the same
 validation images. Round 0 is shared. Everything is seeded: the same seed gives the same
-points and, on the same machine, the same scores.
+points and, on the same machine, the same scores; an interrupted loop run again trains
+only the rounds it had not finished.
 
-The run folder holds one training run per arm and round (``suggested/round-1/``...), each
-with the points it trained on, plus ``clicks.csv`` (one row per arm and round) and
-``clicks.png`` (mIoU against points per image, one line per arm).
+The run folder holds one training run per arm and round (``initial/round-0/``,
+``suggested/round-1/``...), each with the points it trained on (``clicked.csv``), plus
+``clicks.csv`` (one row per arm and round) and ``clicks.png`` (mIoU against points per
+image, one line per arm).
 
 Example:
     >>> config = TrainConfig(data="data", classes="classes.csv", out="clicks", epochs=5)  # doctest: +SKIP
@@ -20,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,17 +106,27 @@ def simulate_clicks(
                 )
                 points[arm] = PointLabels.concatenate(taken, new)
             run = out / (arm if round_ else "initial") / f"round-{round_}"
-            run.mkdir(parents=True, exist_ok=True)
-            points[arm].write_csv(run / "clicked.csv", table)
-            result = train(config.model_copy(update={"out": run, "points_file": run / "clicked.csv", "progress_bar": False}))
+            metrics = _train_round(config, run, points[arm], table)
             if arm == "suggested":
-                checkpoint = result.checkpoint
+                checkpoint = run / "model.ckpt"
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
-                rows.append(_row(each, round_, len(train_pairs), points[arm], result.metrics or {}, table))
+                rows.append(_row(each, round_, len(train_pairs), points[arm], metrics, table))
                 if on_round is not None:
                     on_round(rows[-1])
     write_results(rows, out)
     return rows
+
+
+def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: ClassTable) -> dict[str, Any]:
+    """Train on ``points`` in ``run`` and return the final metrics; a round finished before is not trained again."""
+    finished = run / "round.json"
+    if finished.is_file():  # seeded: the points of an interrupted loop's rerun are the same
+        return json.loads(finished.read_text())
+    run.mkdir(parents=True, exist_ok=True)
+    points.write_csv(run / "clicked.csv", table)
+    result = train(config.model_copy(update={"out": run, "points_file": run / "clicked.csv", "progress_bar": False}))
+    finished.write_text(json.dumps(result.metrics or {}))
+    return result.metrics or {}
 
 
 def _row(arm: str, round_: int, images: int, points: PointLabels, metrics: Mapping, table: ClassTable) -> dict:
