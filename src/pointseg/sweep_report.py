@@ -247,18 +247,26 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
 
 def point_counts(sweep_dir: Path, spec: SweepSpec, configs: Sequence[Configuration]) -> dict[str, int]:
     """Labelled training pixels of each configuration (by :attr:`Configuration.label`), from the point sets the sweep drew."""
+    lines_in: dict[Path, int] = {}  # each point set counted once, however many configurations share it
     counts = {}
     for config in configs:
         options = {**spec.base, **config.params}
         points = sweep_dir / "points" / points_key(options) / "points.csv"
         if options.get("points") != FULL and points.is_file():
-            with points.open() as handle:
-                counts[config.label] = sum(1 for _ in handle) - 1
+            if points not in lines_in:
+                with points.open() as handle:
+                    lines_in[points] = sum(1 for _ in handle) - 1
+            counts[config.label] = lines_in[points]
     return counts
 
 
-def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> tuple[dict[str, list], dict[str, float]]:
-    """Per line (the configuration without its ``points``): ``(labelled pixels, config)`` by budget, and its full-mask mIoU."""
+def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> tuple[dict[str, list], dict[str, float]] | None:
+    """Per line (the configuration without its ``points``): ``(labelled pixels, config)`` by budget, and its full-mask mIoU.
+
+    None unless the sweep has a ``points`` axis with a ``full`` value and a budget with a count.
+    """
+    if not configs or "points" not in configs[0].params:
+        return None
     lines: dict[str, list[tuple[int, Configuration]]] = {}
     references: dict[str, float] = {}
     for config in configs:
@@ -269,6 +277,8 @@ def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> t
         elif config.label in counts:
             label = ", ".join(f"{k}={v}" for k, v in others.items()) or "points"
             lines.setdefault(label, []).append((counts[config.label], config))
+    if not references or not lines:
+        return None
     return {label: sorted(line, key=lambda item: item[0]) for label, line in lines.items()}, references
 
 
@@ -283,11 +293,9 @@ def budget_rows(configs: Sequence[Configuration], counts: dict[str, int]) -> tup
 
     None unless the sweep has a ``points`` axis with a ``full`` value.
     """
-    if not configs or "points" not in configs[0].params:
+    if (budget := _budget_lines(configs, counts)) is None:
         return None
-    lines, references = _budget_lines(configs, counts)
-    if not references or not lines:
-        return None
+    lines, references = budget
     budgets = sorted({pixels for line in lines.values() for pixels, _ in line})
     rows = []
     for label, line in lines.items():
@@ -304,9 +312,9 @@ def budget_rows(configs: Sequence[Configuration], counts: dict[str, int]) -> tup
 
 def budget_findings(configs: Sequence[Configuration], counts: dict[str, int]) -> list[str]:
     """At each label budget, the best line and its share of full supervision, one sentence each."""
-    if budget_rows(configs, counts) is None:
+    if (budget := _budget_lines(configs, counts)) is None:
         return []
-    lines, references = _budget_lines(configs, counts)
+    lines, references = budget
     found = []
     for pixels in sorted({pixels for line in lines.values() for pixels, _ in line}):
         scored = [(config.miou, label) for label, line in lines.items() for p, config in line if p == pixels and config.miou]
@@ -323,9 +331,9 @@ def budget_figure(configs: Sequence[Configuration], counts: dict[str, int], path
 
     None unless the sweep has a ``points`` axis with a ``full`` value.
     """
-    if budget_rows(configs, counts) is None:
+    if (budget := _budget_lines(configs, counts)) is None:
         return None
-    lines, references = _budget_lines(configs, counts)
+    lines, references = budget
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, line in lines.items():
