@@ -152,6 +152,20 @@ def test_pseudo_labels_obey_the_threshold_and_never_overwrite_a_real_point():
     assert (bounded[:, :4] == IGNORE_INDEX).all() and torch.equal(bounded[:, 4:], pseudo[:, 4:])
 
 
+def test_per_class_quantile_thresholds_label_the_confident_share_of_a_class_the_teacher_is_never_sure_of():
+    # class 0: confidences 0.95, 0.99 (above the global 0.9); class 1 (a thin class): 0.6, 0.7, 0.8; a real point at 0.65
+    top = torch.tensor([0.95, 0.99, 0.4, 0.3, 0.2, 0.35])
+    probabilities = torch.stack([top, 1 - top]).reshape(1, 2, 1, 6)
+    labels = torch.tensor([[[IGNORE_INDEX] * 5 + [1]]])
+    assert pseudo_labels(probabilities, labels, 0.9).tolist() == [[[0, 0, -100, -100, -100, -100]]]
+    # the median of class 1 over its unlabelled pixels is 0.7 (the point is not counted): 0.7 and 0.8 are labelled;
+    # class 0 keeps the global 0.9, lower than its median 0.97
+    assert pseudo_labels(probabilities, labels, 0.9, quantile=0.5).tolist() == [[[0, 0, -100, 1, 1, -100]]]
+    assert pseudo_labels(probabilities, labels, 0.9, quantile=0.9).tolist() == [[[0, 0, -100, -100, 1, -100]]]  # 0.78
+    valid = torch.tensor([[[True, True, True, True, False, True]]])  # no data under the 0.8 pixel: median of 0.6, 0.7 is 0.65
+    assert pseudo_labels(probabilities, labels, 0.9, valid, quantile=0.5).tolist() == [[[0, 0, -100, 1, -100, -100]]]
+
+
 def test_self_training_adds_the_weighted_cross_entropy_of_the_pseudo_labels():
     logits = torch.tensor([[[[2.0, 0.0, 1.0]], [[0.0, 1.0, 1.0]]]])  # 2 classes, 1 x 3 pixels
     labels = torch.tensor([[[0, IGNORE_INDEX, IGNORE_INDEX]]])

@@ -258,7 +258,7 @@ def test_the_superpixel_method_spreads_the_points_and_trains(trained, tmp_path):
 def test_self_training_adds_pseudo_labels_after_its_warm_up_from_an_ema_teacher(trained, tmp_path):
     config, _ = trained
     update = {"out": tmp_path / "st", "method": "self-training", "max_steps": 6, "self_training_start": 0.5,
-              "pseudo_threshold": 0.2, "lr_schedule": "constant"}  # fmt: skip
+              "pseudo_threshold": 0.2, "pseudo_quantile": 0.5, "lr_schedule": "constant"}  # fmt: skip
     result = train(config.model_copy(update=update))
     with (tmp_path / "st/metrics.csv").open() as handle:
         epochs = {int(r["epoch"]): r["train_self_training_epoch"] for r in csv.DictReader(handle) if r["train_loss_epoch"]}
@@ -266,6 +266,7 @@ def test_self_training_adds_pseudo_labels_after_its_warm_up_from_an_ema_teacher(
     assert epochs[0] == "" and float(epochs[1]) > 0 and float(epochs[2]) > 0
     checkpoint = torch.load(result.checkpoint, weights_only=False)
     assert int(checkpoint["state_dict"]["teacher.n_averaged"]) == 6  # updated after every step
+    assert checkpoint["hyper_parameters"]["pseudo_quantile"] == 0.5
     student = checkpoint["state_dict"]["model.head.weight"]
     teacher = checkpoint["state_dict"]["teacher.module.head.weight"]
     assert not torch.equal(student, teacher)  # the teacher lags: 1 % of the way per step

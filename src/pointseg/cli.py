@@ -167,6 +167,14 @@ def train(
     pseudo_threshold: Annotated[
         float, typer.Option("--pseudo-threshold", help="self-training: least teacher probability of a pseudo-label.")
     ] = 0.9,
+    pseudo_quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--pseudo-quantile",
+            help="self-training: per class, label at least the pixels above this quantile of the teacher's confidence "
+            "in that class, even below --pseudo-threshold (e.g. 0.5; default: the threshold alone).",
+        ),
+    ] = None,
     pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="self-training: weight of the pseudo-labels.")] = 0.5,
     self_training_start: Annotated[
         float, typer.Option("--self-training-start", help="self-training: share of the budget on points alone first.")

@@ -68,6 +68,7 @@ class TrainConfig(BaseModel):
     superpixel_area: int = Field(400, ge=4)
     superpixel_cache: Path | None = None
     pseudo_threshold: float = Field(0.9, gt=0, lt=1)
+    pseudo_quantile: float | None = Field(None, gt=0, lt=1)
     pseudo_weight: float = Field(0.5, ge=0)
     self_training_start: float = Field(0.3, ge=0, lt=1)
     class_weights: list[float] | None = None

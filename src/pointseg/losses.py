@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -135,15 +136,27 @@ def potts_regulariser(
 
 
 def pseudo_labels(
-    probabilities: torch.Tensor, labels: torch.Tensor, threshold: float, valid: torch.Tensor | None = None
+    probabilities: torch.Tensor,
+    labels: torch.Tensor,
+    threshold: float,
+    valid: torch.Tensor | None = None,
+    quantile: float | None = None,
 ) -> torch.Tensor:
     """A teacher's confident classes on the unlabelled pixels, :data:`IGNORE_INDEX` elsewhere.
+
+    With ``quantile``, each predicted class has a threshold of its own: the lower of
+    ``threshold`` and that quantile of the teacher's confidence over the unlabelled pixels
+    it assigns to the class, so that a class the teacher is never sure of (thin roads)
+    still gets its most confident ``1 - quantile`` share of pixels (class-balanced
+    self-training, Zou et al., "Unsupervised Domain Adaptation for Semantic Segmentation via
+    Class-Balanced Self-Training", ECCV 2018).
 
     Args:
         probabilities: ``(N, C, H, W)`` the teacher's class probabilities.
         labels: ``(N, H, W)`` the real labels: where one exists, no pseudo-label is made.
         threshold: Least probability of the top class for a pixel to be labelled.
         valid: ``(N, H, W)`` False where the image has no data (nodata, padding): no pseudo-label there.
+        quantile: Per-class threshold as above (None: ``threshold`` for every class).
 
     >>> probabilities = torch.tensor([[[[0.95, 0.6, 0.97]], [[0.05, 0.4, 0.03]]]])
     >>> labels = torch.tensor([[[IGNORE_INDEX, IGNORE_INDEX, 1]]])
@@ -151,9 +164,18 @@ def pseudo_labels(
     [[[0, -100, -100]]]
     """
     confidence, classes = probabilities.max(dim=1)
-    keep = (confidence >= threshold) & (labels == IGNORE_INDEX)
+    candidate = labels == IGNORE_INDEX
     if valid is not None:
-        keep &= valid
+        candidate &= valid
+    least = torch.full_like(confidence, threshold)
+    if quantile is not None:
+        for c in classes[candidate].unique():
+            of_class = candidate & (classes == c)
+            ranked = confidence[of_class].sort().values  # torch.quantile refuses more than 2**24 values
+            position = quantile * (ranked.numel() - 1)
+            below, above = ranked[int(position)], ranked[math.ceil(position)]
+            least[of_class] = torch.clamp(below + (above - below) * (position - int(position)), max=threshold)
+    keep = candidate & (confidence >= least)
     return torch.where(keep, classes, torch.full_like(classes, IGNORE_INDEX))
 
 

@@ -53,6 +53,7 @@ class PointSegModule(L.LightningModule):
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term.
         pseudo_threshold: Self-training: least teacher probability of a pseudo-label.
+        pseudo_quantile: Self-training: per-class thresholds (see :func:`~pointseg.losses.pseudo_labels`).
         pseudo_weight: Self-training: weight of the pseudo-label term.
         self_training_start: Self-training: share of the training budget on points alone
             (warm-up) before pseudo-labels are added.
@@ -76,6 +77,7 @@ class PointSegModule(L.LightningModule):
         regulariser_weight: float = 1.0,
         superpixel_weight: float = 0.5,
         pseudo_threshold: float = 0.9,
+        pseudo_quantile: float | None = None,
         pseudo_weight: float = 0.5,
         self_training_start: float = 0.3,
     ) -> None:
@@ -119,7 +121,10 @@ class PointSegModule(L.LightningModule):
         self.teacher.eval()
         with torch.no_grad():
             probabilities = torch.softmax(self.teacher(batch["image"].contiguous(memory_format=torch.channels_last)), dim=1)
-        return pseudo_labels(probabilities, batch["labels"], self.hparams.pseudo_threshold, batch.get("valid"))
+        hparams = self.hparams
+        return pseudo_labels(
+            probabilities, batch["labels"], hparams.pseudo_threshold, batch.get("valid"), hparams.pseudo_quantile
+        )
 
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
         """The loss of a batch (and the terms of its method); stops with :class:`TrainingDiverged` on NaN/inf."""

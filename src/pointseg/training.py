@@ -239,6 +239,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         regulariser_weight=config.regulariser_weight,
         superpixel_weight=config.superpixel_weight,
         pseudo_threshold=config.pseudo_threshold,
+        pseudo_quantile=config.pseudo_quantile,
         pseudo_weight=config.pseudo_weight,
         self_training_start=config.self_training_start,
     )
