@@ -6,9 +6,13 @@ budget in minutes into that network's number of steps, and trains it twice per s
 tiles 1-6: on random points at 0.01 % of pixels and on the full masks; both are evaluated
 on the whole images of tile 7. Writes ``summary.json``, ``results.csv`` and
 ``cost.png`` (mIoU from points against training GFLOPs, one point per network, the
-full-mask mIoU beside each). Runs with a ``metrics.json`` are not trained again.
+full-mask mIoU beside each). Runs with a ``metrics.json`` are not trained again, so the
+seeds can run side by side, one core each, once the first process has written
+``costs.json``, and a last call with every seed writes the summary of all:
 
-    python benchmarks/architectures.py --minutes 12 --seeds 0 1 --out docs/benchmarks/architectures
+    python benchmarks/architectures.py --minutes 8 --seeds 0 --threads 1 --out docs/benchmarks/architectures &
+    python benchmarks/architectures.py --minutes 8 --seeds 1 --threads 1 --out docs/benchmarks/architectures
+    python benchmarks/architectures.py --minutes 8 --seeds 0 1 --threads 1 --out docs/benchmarks/architectures
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import statistics
 from pathlib import Path
 from typing import get_args
 
+import torch
 from dubai import DUBAI, dubai_split
 
 from pointseg.config import TrainConfig
@@ -62,14 +67,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock training budget of every run")
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of this process and its measurements")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     train_root, val_root, classes = dubai_split(args.data)
 
     costs_path = args.out / "costs.json"
     if not costs_path.exists():
-        costs = measure_all(args.models, size=args.crop, batch=args.batch_size, width=args.width, repeats=3)
+        costs = measure_all(args.models, size=args.crop, batch=args.batch_size, width=args.width, repeats=10)
         costs_path.write_text(json.dumps([c.__dict__ for c in costs], indent=2))
     costs = {c["name"]: c for c in json.loads(costs_path.read_text())}
 

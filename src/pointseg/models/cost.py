@@ -122,10 +122,13 @@ def measure(
 
 
 def measure_all(names: list[str], **options: object) -> list[ModelCost]:
-    """:func:`measure` each network in a fresh process, one after the other (timings do not share the CPU)."""
+    """:func:`measure` each network in a fresh process, one after the other (timings do not share the CPU).
+
+    Each process uses as many threads as this one (``torch.set_num_threads``).
+    """
     context = multiprocessing.get_context("spawn")
     costs = []
     for name in names:
-        with context.Pool(1) as pool:
+        with context.Pool(1, initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),)) as pool:
             costs.append(pool.apply(measure, (name,), options))
     return costs
