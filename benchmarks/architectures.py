@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import get_args
 
 import torch
-from dubai import DUBAI, dubai_split
+from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
 from pointseg.models import ModelName
 from pointseg.models.cost import measure_all
-from pointseg.training import train
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -85,16 +84,16 @@ def main() -> None:
     for model in args.models:
         steps = max(1, int(args.minutes * 60 * costs[model]["train_images_per_s"] / args.batch_size))
         mious: dict[str, list[float]] = {"points": [], "full": []}
+        minutes: dict[str, list[float]] = {"points": [], "full": []}
         for seed in args.seeds:
             for arm in ("points", "full"):
-                out = args.out / f"{model}-{arm}-seed{seed}"
-                if not (out / "metrics.json").exists():
-                    config = TrainConfig(data=train_root, val_data=val_root, classes=classes, out=out, model=model,
-                                         width=args.width, full_masks=arm == "full", points="0.0001", seed=seed,
-                                         max_steps=steps, batch_size=args.batch_size, crop=args.crop, val_every=1000,
-                                         progress_bar=False)  # fmt: skip
-                    train(config)
-                mious[arm].append(json.loads((out / "metrics.json").read_text())["miou"])
+                config = TrainConfig(data=train_root, val_data=val_root, classes=classes, model=model, width=args.width,
+                                     out=args.out / f"{model}-{arm}-seed{seed}", full_masks=arm == "full",
+                                     points="0.0001", seed=seed, max_steps=steps, batch_size=args.batch_size,
+                                     crop=args.crop, val_every=1000, progress_bar=False)  # fmt: skip
+                metrics, seconds = train_once(config)
+                mious[arm].append(metrics["miou"])
+                minutes[arm].append(seconds / 60)
         row = {
             "model": model,
             "parameters": costs[model]["parameters"],
@@ -105,6 +104,8 @@ def main() -> None:
             "sd_points": statistics.stdev(mious["points"]) if len(mious["points"]) > 1 else 0.0,
             "miou_full": statistics.mean(mious["full"]),
             "sd_full": statistics.stdev(mious["full"]) if len(mious["full"]) > 1 else 0.0,
+            "minutes_points": statistics.mean(minutes["points"]),
+            "minutes_full": statistics.mean(minutes["full"]),
         }
         rows.append(row)
         print(f"{model}: {steps} steps, points {row['miou_points']:.4f}, full {row['miou_full']:.4f}", flush=True)

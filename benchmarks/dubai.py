@@ -2,13 +2,19 @@
 
 The splits are folders of symbolic links to whole tiles, at a fixed place in the
 temporary folder, so that every process of a benchmark (and every re-run that resumes
-one) names the same data.
+one) names the same data. :func:`train_once` trains a run unless it finished before and
+keeps its wall-clock time in ``seconds.txt``.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
 from pathlib import Path
+
+from pointseg.config import TrainConfig
+from pointseg.training import train
 
 DUBAI = Path("../shared/data/dubai-aerial")
 CREDIT = "Dubai aerial imagery, Humans in the Loop / MBRSC, CC0 1.0"
@@ -30,3 +36,13 @@ def dubai_split(source: Path = DUBAI) -> tuple[Path, Path, Path]:
         raise SystemExit(f"{source} is not the Dubai aerial set (no classes.csv); pass --data")
     views = Path(tempfile.gettempdir()) / "pointseg-dubai-views"
     return tile_view(source, range(1, 7), views / "train"), tile_view(source, range(7, 8), views / "val"), source / "classes.csv"
+
+
+def train_once(config: TrainConfig) -> tuple[dict, float]:
+    """``(metrics, seconds)`` of the run in ``config.out``, trained (and timed) unless it has a ``metrics.json``."""
+    if not (config.out / "metrics.json").exists():
+        start = time.perf_counter()
+        train(config)
+        (config.out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+    seconds = config.out / "seconds.txt"
+    return json.loads((config.out / "metrics.json").read_text()), float(seconds.read_text()) if seconds.exists() else float("nan")

@@ -16,14 +16,12 @@ import argparse
 import csv
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
-from dubai import DUBAI, dubai_split
+from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
-from pointseg.training import train
 
 
 def plot_curves(out: Path, seeds: list[int]) -> Path:
@@ -75,29 +73,13 @@ def main() -> None:
     seconds: dict[str, list[float]] = {"full": [], "points": []}
     for seed in args.seeds:
         for arm in ("full", "points"):
-            out = args.out / f"{arm}-seed{seed}"
-            if not (out / "metrics.json").exists():
-                start = time.perf_counter()
-                config = TrainConfig(
-                    data=train_root,
-                    classes=classes,
-                    out=out,
-                    val_data=val_root,
-                    full_masks=arm == "full",
-                    points=args.points,
-                    seed=seed,
-                    max_steps=args.max_steps,
-                    batch_size=args.batch_size,
-                    crop=args.crop,
-                    width=args.width,
-                    val_every=args.val_every,
-                    progress_bar=False,
-                )
-                train(config)
-                (out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
-            metrics = json.loads((out / "metrics.json").read_text())
+            config = TrainConfig(data=train_root, classes=classes, out=args.out / f"{arm}-seed{seed}", val_data=val_root,
+                                 full_masks=arm == "full", points=args.points, seed=seed, max_steps=args.max_steps,
+                                 batch_size=args.batch_size, crop=args.crop, width=args.width, val_every=args.val_every,
+                                 progress_bar=False)  # fmt: skip
+            metrics, run_seconds = train_once(config)
             results[arm].append(metrics["miou"])
-            seconds[arm].append(float((out / "seconds.txt").read_text()))
+            seconds[arm].append(run_seconds)
             print(f"{arm:>6} seed {seed}: mIoU {metrics['miou']:.4f}  ({seconds[arm][-1]:.0f} s)", flush=True)
 
     def spread(values: list[float]) -> float:

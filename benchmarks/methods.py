@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
-from dubai import DUBAI, dubai_split
+from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
-from pointseg.training import train
 
 METHODS = ["crf", "superpixels", "self-training", "superpixels+crf"]
 REFERENCE = Path("docs/benchmarks/label-efficiency-1500")
@@ -51,11 +49,9 @@ def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
     same = {
         key: reference[key] for key in ("points", "max_steps", "batch_size", "crop", "width", "lr", "lr_schedule", "val_every")
     }
-    start = time.perf_counter()
     config = TrainConfig(data=train_root, classes=classes, out=out, val_data=val_root, seed=seed, method=method,
                          progress_bar=False, **(same | overrides))  # fmt: skip
-    train(config)
-    (out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+    train_once(config)
     return out
 
 
