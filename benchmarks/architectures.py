@@ -4,7 +4,7 @@ For every network of ``pointseg models``, measures its training speed on this ma
 (crops of ``--crop`` px in batches of ``--batch-size``, a fresh process each), turns the
 budget in minutes into that network's number of steps, and trains it twice per seed on
 tiles 1-6: on random points at 0.01 % of pixels and on the full masks; both are evaluated
-on the whole images of tile 7. Writes ``summary.json``, ``results.csv`` and
+on the whole images of tile 7. Writes ``summary.json``, ``table.md`` and
 ``cost.png`` (mIoU from points against training GFLOPs, one point per network, the
 full-mask mIoU beside each). Runs with a ``metrics.json`` are not trained again, so the
 seeds can run side by side, one core each, once the first process has written
@@ -18,7 +18,6 @@ seeds can run side by side, one core each, once the first process has written
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from pathlib import Path
@@ -33,7 +32,7 @@ from pointseg.models.cost import measure_all
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    """Mean mIoU (points, full masks) against GFLOPs of training, one point per network."""
+    """Mean mIoU (points, full masks; bars: the spread over seeds) against GFLOPs of training, one point per network."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,10 +40,11 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        ax.scatter(row["train_gflops"], row["miou_points"], color="tab:orange")
-        ax.scatter(row["train_gflops"], row["miou_full"], color="tab:blue", marker="s")
-        ax.plot([row["train_gflops"]] * 2, [row["miou_points"], row["miou_full"]], color="grey", alpha=0.4)
-        ax.annotate(row["model"], (row["train_gflops"], row["miou_points"]), textcoords="offset points", xytext=(5, -12))
+        x = row["train_gflops"]
+        ax.errorbar(x, row["miou_points"], row["sd_points"], color="tab:orange", marker="o", capsize=3)
+        ax.errorbar(x, row["miou_full"], row["sd_full"], color="tab:blue", marker="s", capsize=3)
+        ax.plot([x] * 2, [row["miou_points"], row["miou_full"]], color="grey", alpha=0.4)
+        ax.annotate(row["model"], (x, row["miou_points"]), textcoords="offset points", xytext=(5, -12))
     ax.scatter([], [], color="tab:orange", label="random points, 0.01 %")
     ax.scatter([], [], color="tab:blue", marker="s", label="full masks")
     ax.set_xscale("log")
@@ -55,6 +55,24 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def markdown(rows: list[dict], seeds: list[int]) -> str:
+    """The table of the README: cost, budget and mIoU of every network, best mIoU from points first."""
+    lines = [
+        "| network | parameters | GFLOPs per 256 px image | steps in the budget "
+        f"| mIoU from points (seeds {', '.join(map(str, seeds))}) | mIoU from full masks | points / full | minutes a run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(rows, key=lambda r: -r["miou_points"]):
+        each = ", ".join(f"{m:.3f}" for m in row["points_by_seed"])
+        minutes = (row["minutes_points"] + row["minutes_full"]) / 2
+        lines.append(
+            f"| {row['model']} | {row['parameters'] / 1e6:.2f} M | {row['gflops_per_image']:.2f} | {row['steps']} "
+            f"| {row['miou_points']:.4f} ({each}) | {row['miou_full']:.4f} | {row['miou_points'] / row['miou_full']:.3f} "
+            f"| {minutes:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -106,13 +124,12 @@ def main() -> None:
             "sd_full": statistics.stdev(mious["full"]) if len(mious["full"]) > 1 else 0.0,
             "minutes_points": statistics.mean(minutes["points"]),
             "minutes_full": statistics.mean(minutes["full"]),
+            "points_by_seed": mious["points"],
+            "full_by_seed": mious["full"],
         }
         rows.append(row)
         print(f"{model}: {steps} steps, points {row['miou_points']:.4f}, full {row['miou_full']:.4f}", flush=True)
-    with (args.out / "results.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    (args.out / "table.md").write_text(markdown(rows, args.seeds))
     budget = {"minutes": args.minutes, "crop": args.crop, "batch_size": args.batch_size, "width": args.width}
     (args.out / "summary.json").write_text(json.dumps({"budget": budget, "seeds": args.seeds, "rows": rows}, indent=2))
     plot(rows, args.out / "cost.png")
