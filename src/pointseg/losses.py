@@ -146,7 +146,7 @@ def pseudo_labels(
 
     With ``quantile``, each predicted class has a threshold of its own: the lower of
     ``threshold`` and that quantile of the teacher's confidence over the unlabelled pixels
-    it assigns to the class, so that a class the teacher is never sure of (thin roads)
+    of the batch it assigns to the class, so that a class the teacher is never sure of (thin roads)
     still gets its most confident ``1 - quantile`` share of pixels (class-balanced
     self-training, Zou et al., "Unsupervised Domain Adaptation for Semantic Segmentation via
     Class-Balanced Self-Training", ECCV 2018).
