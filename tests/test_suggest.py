@@ -3,6 +3,8 @@ import csv
 import numpy as np
 import pytest
 
+from pointseg.classes import ClassTable
+from pointseg.data.points import PointLabels
 from pointseg.suggest import entropy, suggest_pixels
 
 
@@ -62,4 +64,10 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
     with (tmp_path / "run/points.csv").open() as handle:
         labelled = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
     assert len(rows) == 30 and not labelled & {(r["image"], r["row"], r["col"]) for r in rows}
-    assert {r["predicted"] for r in rows} <= {"land", "water", "road"} and all(r["x"] == "" for r in rows)
+    assert {r["class"] for r in rows} <= {"land", "water", "road"} and all(r["x"] == "" for r in rows)
+    # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
+    with (tmp_path / "run/points.csv").open() as old, (tmp_path / "s.csv").open() as new:
+        (tmp_path / "next.csv").write_text(old.read() + "".join(new.readlines()[1:]))
+    table = ClassTable.read_csv(classes_csv)
+    points = PointLabels.read_csv(tmp_path / "next.csv", table)
+    assert len(points) == len(labelled) + 30 and points.classes[-1] == table.names.index(rows[-1]["class"])

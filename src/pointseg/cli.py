@@ -388,7 +388,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def suggest(
     checkpoint: CheckpointOpt,
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="CSV of suggestions: image,row,col,x,y,predicted,entropy.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV of suggestions: image,row,col,class (the model's guess, to correct),x,y,entropy.")],
     k: Annotated[int, typer.Option("--k", help="Suggestions per image.")] = 10,
     spacing: Annotated[int, typer.Option("--spacing", help="Minimum distance in pixels between suggestions.")] = 16,
     labelled: Annotated[

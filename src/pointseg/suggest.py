@@ -4,9 +4,10 @@ For each image, the model's predictive entropy scores every pixel; suggestions a
 greedily from the highest score, round-robin over the predicted classes (so that every
 class the model sees gets questions), at least ``spacing`` pixels apart (Chebyshev
 distance) and from the pixels already labelled, which are never suggested. The result is
-written as a CSV (``image,row,col``, ``x,y`` for georeferenced images, the predicted
-class and the entropy) that a user labels and feeds back to training, and optionally as
-vector features whose class field holds the model's guess, to correct in QGIS.
+written as a CSV (``image,row,col``, the class the model guesses, ``x,y`` for
+georeferenced images and the entropy) whose rows a user corrects and appends to the
+points file of training (``--points-file``: the same first four columns), and optionally
+as vector features whose class field holds the model's guess, to correct in QGIS.
 
 Example:
     >>> probabilities = np.full((2, 6, 6), 0.5); probabilities[0, :, :3] = 0.99; probabilities[1, :, :3] = 0.01
@@ -103,15 +104,18 @@ def suggest(
 def write_suggestions(
     points: PointLabels, scores: np.ndarray, pairs: Sequence[ImagePair], class_names: Sequence[str], path: str | Path
 ) -> Path:
-    """Write ``image,row,col,x,y,predicted,entropy`` rows (``x,y`` in the raster's CRS, empty for pictures)."""
+    """Write ``image,row,col,class,x,y,entropy`` rows: the model's class, ``x,y`` in the raster's CRS (empty for pictures).
+
+    The first four columns are those of a points file, so corrected rows can be appended to one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     references = {pair.key: Georeference.of(pair) for pair in pairs}
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", "row", "col", "x", "y", "predicted", "entropy"])
+        writer.writerow(["image", "row", "col", "class", "x", "y", "entropy"])
         for key, row, col, cls, score in zip(points.keys, points.rows, points.cols, points.classes, scores):
             reference = references[key]
             x, y = ("", "") if reference.crs is None else reference.transform @ (col + 0.5, row + 0.5)
-            writer.writerow([key, row, col, x, y, class_names[cls], f"{score:.4f}"])
+            writer.writerow([key, row, col, class_names[cls], x, y, f"{score:.4f}"])
     return path
