@@ -39,6 +39,8 @@ def test_every_configuration_keeps_the_same_split_whatever_its_seed(tmp_path):
     spec = build_spec(BASE | {"seed": 5}, seeds=3)
     splits = {spec.train_config(p, tmp_path, None).split_seed for p in spec.configurations()}
     assert splits == {5}
+    given = build_spec(BASE | {"seed": 5, "split_seed": 11}, seeds=3)  # a split chosen with --split-seed is kept
+    assert {given.train_config(p, tmp_path, None).split_seed for p in given.configurations()} == {11}
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,11 @@ def train(
     seed: SeedOpt = 0,
     model: Annotated[ModelChoice, typer.Option("--model", help="Network (`pointseg models` compares them).")] = ModelChoice.unet,
     init_weights: Annotated[
-        Path | None, typer.Option("--init-weights", help="Local state dict: layers matching by name and shape are loaded.")
+        Path | None,
+        typer.Option(
+            "--init-weights",
+            help="Local state dict or pointseg/Lightning checkpoint: layers matching by name and shape are loaded.",
+        ),
     ] = None,
     width: Annotated[int, typer.Option("--width", help="Channels of the network's first level.")] = 16,
     depth: Annotated[int, typer.Option("--depth", help="U-Nets: number of downsamplings.")] = 4,
@@ -172,7 +176,8 @@ def train(
         typer.Option(
             "--pseudo-quantile",
             help="self-training: per class, label at least the pixels above this quantile of the teacher's confidence "
-            "in that class, even below --pseudo-threshold (e.g. 0.5; default: the threshold alone).",
+            "over the batch's unlabelled pixels it predicts as that class, even below --pseudo-threshold "
+            "(e.g. 0.5; default: off, the threshold alone).",
         ),
     ] = None,
     pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="self-training: weight of the pseudo-labels.")] = 0.5,
@@ -218,7 +223,9 @@ def train(
 def evaluate(
     checkpoint: CheckpointOpt,
     data: DataOpt,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for metrics.json (default: next to the checkpoint).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for metrics.json (default: evaluation/ beside the checkpoint).")
+    ] = None,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
     """Evaluate a checkpoint on whole images against their dense masks; write metrics.json."""
@@ -388,7 +395,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def suggest(
     checkpoint: CheckpointOpt,
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="CSV of suggestions: image,row,col,class (the model's guess, to correct),x,y,entropy.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="CSV of suggestions: image,row,col,class (the model's guess, to correct),x,y,entropy.")
+    ],
     k: Annotated[int, typer.Option("--k", help="Suggestions per image.")] = 10,
     spacing: Annotated[int, typer.Option("--spacing", help="Minimum distance in pixels between suggestions.")] = 16,
     labelled: Annotated[

@@ -1,10 +1,11 @@
 """Simulated annotation rounds: do the clicks `pointseg suggest` proposes beat random clicks?
 
 The loop runs on a dataset with dense masks, which play the annotator. Every training
-image starts with the same few random points; each round then adds ``k`` points per
-image, in one arm where :func:`~pointseg.suggest.suggest` proposes them (from the model of
-the previous round) and in the other at random, with their classes read from the masks;
-both arms retrain from scratch on all their points so far and are scored on the same
+image starts with the same few random points; each round then adds up to ``k`` points
+per image (a suggestion on a pixel the masks leave unlabelled is dropped), in one arm
+where :func:`~pointseg.suggest.suggest` proposes them (from the model of the previous
+round) and in the other at random, with their classes read from the masks; both arms
+retrain from scratch on all their points so far and are scored on the same
 validation images. Round 0 is shared. Everything is seeded: the same seed gives the same
 points and, on the same machine, the same scores; an interrupted loop run again trains
 only the rounds it had not finished.

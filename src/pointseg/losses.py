@@ -100,16 +100,18 @@ def potts_regulariser(
     ``S`` are class probabilities and ``w_ij = exp(-|I_i - I_j|^2 / 2 sigma_colour^2 -
     |p_i - p_j|^2 / 2 sigma_space^2)`` for pixels ``j`` within ``radius`` steps of
     ``dilation`` pixels of ``i`` (each pair counted once). It is zero for a one-hot
-    segmentation that is constant, costs about 1 per pair that disagrees inside a uniform
-    region and little for a pair split by a strong edge. The labels play no part in it. Its
+    segmentation that is constant, costs a pair that disagrees inside a uniform region its
+    spatial weight (0.8 for the nearest pairs with the defaults) and little for a pair split
+    by a strong edge. The labels play no part in it. Its
     cost is one multiply-add per class and pair: ``2 radius (radius + 1)`` shifted products.
 
     Args:
         probabilities: ``(N, C, H, W)`` class probabilities (softmax of the logits).
-        image: ``(N, B, H, W)`` the normalised input bands (colour distances are in standard deviations).
+        image: ``(N, B, H, W)`` the normalised input bands (``mean-std``: colour distances in standard
+            deviations; ``percentiles``: bands in [-1, 1]).
         radius: Neighbours per direction.
         dilation: Pixels between neighbours.
-        sigma_colour: Colour scale of the affinity, in standard deviations of the bands.
+        sigma_colour: Colour scale of the affinity, in units of the normalised bands.
         sigma_space: Spatial scale of the affinity, in pixels.
 
     >>> flat = torch.zeros(1, 3, 8, 8)

@@ -1,20 +1,13 @@
-"""Reports: metrics as tables (terminal and Markdown) and prediction panels as figures.
+"""Reports: metrics as a terminal table and prediction panels as figures.
 
 Example:
     >>> metrics = {"loss": 0.5, "accuracy": 0.9, "miou": 0.7, "kappa": 0.8,
     ...            "per_class_iou": {"land": 0.8, "water": 0.6}, "per_class_f1": {"land": 0.9, "water": 0.75}}
-    >>> print(metrics_markdown(metrics))
-    | metric | value |
-    |---|---|
-    | mIoU | 0.7000 |
-    | pixel accuracy | 0.9000 |
-    | kappa | 0.8000 |
-    | loss | 0.5000 |
-    <BLANKLINE>
-    | class | IoU | F1 |
-    |---|---|---|
-    | land | 0.8000 | 0.9000 |
-    | water | 0.6000 | 0.7500 |
+    >>> table = metrics_table(metrics)
+    >>> list(table.columns[0].cells)
+    ['mIoU', 'pixel accuracy', 'kappa', 'loss', 'class land', 'class water']
+    >>> list(table.columns[1].cells), list(table.columns[2].cells)[-2:]
+    (['0.7000', '0.9000', '0.8000', '0.5000', '', ''], ['0.8000', '0.6000'])
 """
 
 from __future__ import annotations
@@ -60,14 +53,6 @@ def metrics_table(metrics: Mapping[str, Any], title: str = "evaluation") -> Tabl
     for name, iou, f1 in per_class:
         table.add_row(f"class {name}", "", iou, f1)
     return table
-
-
-def metrics_markdown(metrics: Mapping[str, Any]) -> str:
-    """The same content as :func:`metrics_table`, as two Markdown tables."""
-    summary, per_class = _rows(metrics)
-    lines = ["| metric | value |", "|---|---|", *(f"| {label} | {value} |" for label, value in summary), ""]
-    lines += ["| class | IoU | F1 |", "|---|---|---|", *(f"| {name} | {iou} | {f1} |" for name, iou, f1 in per_class)]
-    return "\n".join(lines)
 
 
 @dataclass

@@ -121,7 +121,7 @@ class SweepSpec(BaseModel):
             pydantic.ValidationError: An option value is invalid.
         """
         options = {**self.base, **params, "out": out}
-        options["split_seed"] = self.base.get("seed", 0)
+        options.setdefault("split_seed", self.base.get("seed", 0))  # one validation split for every seed
         if superpixel_cache is not None:
             options.setdefault("superpixel_cache", superpixel_cache)
         if points_file is not None:
@@ -144,7 +144,8 @@ class SweepSpec(BaseModel):
             if name not in TrainConfig.model_fields or (name in _RESERVED and name in self.axes):
                 raise ConfigError(
                     f"--{name.replace('_', '-')} cannot be a sweep option",
-                    fix="use the options of `pointseg train`; the seed is repeated with --seeds and the budget set with --budget",
+                    fix="use the options of `pointseg train`; the seed is repeated with --seeds; "
+                    "the budget is one value of --epochs, --max-steps or --samples",
                 )
         if FULL in self.axes.get("points", []) and "pce" not in self.axes.get("method", ["pce"]):
             raise ConfigError(

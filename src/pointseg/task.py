@@ -49,7 +49,8 @@ class PointSegModule(L.LightningModule):
         label_smoothing: Label smoothing of the training loss.
         class_weights: Optional weight of each class in the training loss.
         lr_schedule: ``constant``, or ``cosine`` annealing to zero over the training budget.
-        method: ``pce``, ``crf``, ``superpixels`` or ``superpixels+crf`` (see :class:`~pointseg.losses.PointLoss`).
+        method: ``pce``, ``crf``, ``superpixels``, ``superpixels+crf`` or ``self-training``
+            (see :class:`~pointseg.losses.PointLoss`).
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term.
         pseudo_threshold: Self-training: least teacher probability of a pseudo-label.

@@ -9,8 +9,8 @@ shows; every pixel gets the weighted mean of the tiles that cover it.
 Memory must not grow with the scene. :func:`blend_tiles` cuts it into vertical panels
 of at most ``panel`` columns and goes down each panel one tile row at a time: rows are
 final once the tiles of the next row start below them, so one tile row of the panel is
-all it keeps. A tile that reaches into two panels is predicted for each (one extra tile
-column per panel while the overlap is under half a tile), the price of a memory set by
+all it keeps. A tile that reaches into two panels is predicted for each (one or two
+shared tile columns at each panel edge), the price of a memory set by
 ``tile`` and ``panel`` alone.
 
 Example:
