@@ -193,6 +193,13 @@ class TrainResult:
     data: PreparedData
 
 
+_TASK_OPTIONS = {
+    "optimizer", "lr", "weight_decay", "label_smoothing", "class_weights", "lr_schedule", "method", "regulariser_weight",
+    "superpixel_weight", "pseudo_threshold", "pseudo_quantile", "pseudo_weight", "self_training_start",
+}  # fmt: skip
+"""The options of a run that :class:`~pointseg.task.PointSegModule` takes as they are."""
+
+
 def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Run one training as ``config`` says and write its run folder (see the module docstring).
 
@@ -229,19 +236,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         ).model_dump(),
         classes=data.table.to_dict(),
         band_stats=stats.to_dict(),
-        optimizer=config.optimizer,
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        label_smoothing=config.label_smoothing,
-        class_weights=config.class_weights,
-        lr_schedule=config.lr_schedule,
-        method=config.method,
-        regulariser_weight=config.regulariser_weight,
-        superpixel_weight=config.superpixel_weight,
-        pseudo_threshold=config.pseudo_threshold,
-        pseudo_quantile=config.pseudo_quantile,
-        pseudo_weight=config.pseudo_weight,
-        self_training_start=config.self_training_start,
+        **config.model_dump(include=_TASK_OPTIONS),
     )
     if config.init_weights is not None:
         report = load_weights(module.model, config.init_weights)
