@@ -1,4 +1,4 @@
-"""The Dubai aerial set as the benchmarks split it: tiles 1-6 train, tile 7 validates.
+"""The Dubai aerial set as the benchmarks split it: tiles 1-6 train, tile 7 validates (or 1-5 and 6, to tune).
 
 The splits are folders of symbolic links to whole tiles, at a fixed place in the
 temporary folder, so that every process of a benchmark (and every re-run that resumes
@@ -30,12 +30,17 @@ def tile_view(source: Path, tiles: range, folder: Path) -> Path:
     return folder
 
 
-def dubai_split(source: Path = DUBAI) -> tuple[Path, Path, Path]:
-    """``(train_root, val_root, classes_csv)``: tiles 1-6, tile 7 and the true classes table."""
+def dubai_split(source: Path = DUBAI, val_tile: int = 7) -> tuple[Path, Path, Path]:
+    """``(train_root, val_root, classes_csv)``: the tiles before ``val_tile``, that tile and the true classes table.
+
+    The default validates on tile 7 and trains on tiles 1-6; ``val_tile=6`` (train on 1-5)
+    is for choosing a method's options without looking at tile 7.
+    """
     if not (source / "classes.csv").is_file():
         raise SystemExit(f"{source} is not the Dubai aerial set (no classes.csv); pass --data")
     views = Path(tempfile.gettempdir()) / "pointseg-dubai-views"
-    return tile_view(source, range(1, 7), views / "train"), tile_view(source, range(7, 8), views / "val"), source / "classes.csv"
+    train = tile_view(source, range(1, val_tile), views / f"tiles-1-{val_tile - 1}")
+    return train, tile_view(source, range(val_tile, val_tile + 1), views / f"tile-{val_tile}"), source / "classes.csv"
 
 
 def train_once(config: TrainConfig) -> tuple[dict, float]:

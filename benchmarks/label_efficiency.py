@@ -63,12 +63,13 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--val-every", type=int, default=4, help="validate every N epochs (for the learning curve)")
+    parser.add_argument("--val-tile", type=int, default=7, help="validate on this tile, train on those before (6: tuning)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    train_root, val_root, classes = dubai_split(args.data)
+    train_root, val_root, classes = dubai_split(args.data, args.val_tile)
     results: dict[str, list[float]] = {"full": [], "points": []}
     seconds: dict[str, list[float]] = {"full": [], "points": []}
     for seed in args.seeds:

@@ -13,6 +13,12 @@ them and a last one, given all of them, writes the summary.
     python benchmarks/methods.py --methods crf self-training --threads 1 &
     python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 &
     python benchmarks/methods.py  # once both are done: the summary
+
+Options are chosen without looking at tile 7: train on tiles 1-5 and validate on tile 6
+(``--val-tile 6``), against reference runs on the same split:
+
+    python benchmarks/label_efficiency.py --val-tile 6 --max-steps 1500 --val-every 5 --seeds 0 --out OUT/reference
+    python benchmarks/methods.py --val-tile 6 --reference OUT/reference --methods crf:regulariser_weight=0.1 --out OUT
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
     out = args.out / f"{stem}-seed{seed}"
     if (out / "metrics.json").exists():
         return out
-    train_root, val_root, classes = dubai_split(args.data)
+    train_root, val_root, classes = dubai_split(args.data, args.val_tile)
     reference = json.loads((args.reference / f"points-seed{seed}" / "config.json").read_text())
     same = {
         key: reference[key] for key in ("points", "max_steps", "batch_size", "crop", "width", "lr", "lr_schedule", "val_every")
@@ -143,6 +149,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=REFERENCE, help="label-efficiency runs: full-seedN, points-seedN")
     parser.add_argument("--methods", nargs="+", default=METHODS, help="methods, or method:option=value,... variants")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--val-tile", type=int, default=7, help="validate on this tile, train on those before (6: tuning)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     args = parser.parse_args()
     if args.threads:
