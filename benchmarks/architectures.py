@@ -32,7 +32,7 @@ from pointseg.models.cost import measure_all
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    """Mean mIoU (points, full masks; bars: the spread over seeds) against GFLOPs of training, one point per network."""
+    """Mean mIoU (points, full masks; bars: the spread over seeds) against FLOPs of training, one point per network."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,15 +40,14 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        x = row["train_gflops"]
+        x = row["train_gflops"] / 1000
         ax.errorbar(x, row["miou_points"], row["sd_points"], color="tab:orange", marker="o", capsize=3)
         ax.errorbar(x, row["miou_full"], row["sd_full"], color="tab:blue", marker="s", capsize=3)
         ax.plot([x] * 2, [row["miou_points"], row["miou_full"]], color="grey", alpha=0.4)
         ax.annotate(row["model"], (x, row["miou_points"]), textcoords="offset points", xytext=(5, -12))
     ax.scatter([], [], color="tab:orange", label="random points, 0.01 %")
     ax.scatter([], [], color="tab:blue", marker="s", label="full masks")
-    ax.set_xscale("log")
-    ax.set_xlabel("training cost within the budget (forward GFLOPs x 3 x crops seen)")
+    ax.set_xlabel("training cost within the budget (TFLOPs: forward FLOPs x 3 x crops seen)")
     ax.set_ylabel("validation mIoU (tile 7)")
     ax.grid(alpha=0.3)
     ax.legend()
