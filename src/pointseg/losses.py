@@ -102,8 +102,8 @@ def potts_regulariser(
     ``dilation`` pixels of ``i`` (each pair counted once). It is zero for a one-hot
     segmentation that is constant, costs a pair that disagrees inside a uniform region its
     spatial weight (0.8 for the nearest pairs with the defaults) and little for a pair split
-    by a strong edge. The labels play no part in it. Its
-    cost is one multiply-add per class and pair: ``2 radius (radius + 1)`` shifted products.
+    by a strong edge. The labels play no part in it. Its cost is one multiply-add per class
+    and pair: ``2 radius (radius + 1)`` shifted products.
 
     Args:
         probabilities: ``(N, C, H, W)`` class probabilities (softmax of the logits).
@@ -148,9 +148,9 @@ def pseudo_labels(
 
     With ``quantile``, each predicted class has a threshold of its own: the lower of
     ``threshold`` and that quantile of the teacher's confidence over the unlabelled pixels
-    of the batch it assigns to the class, so that a class the teacher is never sure of (thin roads)
-    still gets its most confident ``1 - quantile`` share of pixels (class-balanced
-    self-training, Zou et al., "Unsupervised Domain Adaptation for Semantic Segmentation via
+    of the batch it assigns to the class, so that a class the teacher is never sure of
+    (thin roads) still gets its most confident ``1 - quantile`` share of pixels
+    (class-balanced self-training, Zou et al., "Unsupervised Domain Adaptation for Semantic Segmentation via
     Class-Balanced Self-Training", ECCV 2018).
 
     Args:
