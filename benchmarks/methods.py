@@ -45,11 +45,9 @@ def parse_arm(spec: str) -> tuple[str, dict[str, str], str]:
 
 
 def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
-    """Train one arm and seed unless its run folder holds metrics; returns the folder."""
+    """Train one arm and seed unless its run folder holds metrics (:func:`train_once`); returns the folder."""
     method, overrides, stem = parse_arm(spec)
     out = args.out / f"{stem}-seed{seed}"
-    if (out / "metrics.json").exists():
-        return out
     train_root, val_root, classes = dubai_split(args.data, args.val_tile)
     reference = json.loads((args.reference / f"points-seed{seed}" / "config.json").read_text())
     same = {
