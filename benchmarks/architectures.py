@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/architectures"))
     parser.add_argument("--models", nargs="+", default=list(get_args(ModelName)))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock training budget of every run")
+    parser.add_argument("--minutes", type=float, default=8.0, help="wall-clock training budget of every run")
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--width", type=int, default=8)
