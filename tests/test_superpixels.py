@@ -26,6 +26,12 @@ def test_slic_follows_colour_regions():
     assert left.isdisjoint(right)  # no superpixel crosses the edge
 
 
+def test_superpixels_keep_near_the_asked_area_on_texture():
+    image = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)  # texture everywhere, no region
+    areas = np.bincount(superpixels(image, pixels_per_superpixel=100).ravel())
+    assert 40 <= areas.size <= 90 and areas.max() <= 300  # 64 asked; none sprawls over several times its area
+
+
 def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
     from PIL import Image
 
@@ -40,10 +46,11 @@ def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     reads = []
     read = lambda: reads.append(1) or image  # noqa: E731
-    first = module.cached_superpixels(read, source, 100, cache)
-    again = module.cached_superpixels(read, source, 100, cache)
-    assert calls == [(100,)] and np.array_equal(first, again) and len(reads) == 1  # computed once, then read back
-    module.cached_superpixels(read, source, 50, cache)
-    assert calls == [(100,), (50,)] and len(list(cache.glob("*.npy"))) == 2  # another area: another entry
-    module.cached_superpixels(read, source, 100, None)
-    assert len(calls) == 3  # no cache: always computed
+    first = module.cached_superpixels(read, source, 100, 1.0, cache)
+    again = module.cached_superpixels(read, source, 100, 1.0, cache)
+    assert calls == [(100, 1.0)] and np.array_equal(first, again) and len(reads) == 1  # computed once, then read back
+    module.cached_superpixels(read, source, 50, 1.0, cache)
+    module.cached_superpixels(read, source, 50, 3.0, cache)
+    assert calls == [(100, 1.0), (50, 1.0), (50, 3.0)] and len(list(cache.glob("*.npy"))) == 3  # one entry per setting
+    module.cached_superpixels(read, source, 100, 1.0, None)
+    assert len(calls) == 4  # no cache: always computed

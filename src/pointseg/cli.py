@@ -165,6 +165,10 @@ def train(
         float, typer.Option("--superpixel-weight", help="Weight of the superpixel labels (points weigh 1).")
     ] = 0.5,
     superpixel_area: Annotated[int, typer.Option("--superpixel-area", help="Mean superpixel area in pixels.")] = 400,
+    superpixel_compactness: Annotated[
+        float,
+        typer.Option("--superpixel-compactness", help="SLIC's weight of space against colour (bands scaled to [0, 1])."),
+    ] = 1.0,
     superpixel_cache: Annotated[
         Path | None, typer.Option("--superpixel-cache", help="Folder keeping SLIC segmentations between runs (a sweep has one).")
     ] = None,

@@ -66,6 +66,7 @@ class TrainConfig(BaseModel):
     regulariser_weight: float = Field(1.0, ge=0)
     superpixel_weight: float = Field(0.5, ge=0)
     superpixel_area: int = Field(400, ge=4)
+    superpixel_compactness: float = Field(1.0, gt=0)
     superpixel_cache: Path | None = None
     pseudo_threshold: float = Field(0.9, gt=0, lt=1)
     pseudo_quantile: float | None = Field(None, gt=0, lt=1)

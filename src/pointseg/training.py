@@ -126,7 +126,9 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         scene.labels = points.label_map(scene.key, scene.image.shape[:2])
         if "superpixels" in config.method:
             read = partial(np.asarray, scene.image)  # the pixels are read on a cache miss only
-            segments = cached_superpixels(read, sources[scene.key], config.superpixel_area, config.superpixel_cache)
+            segments = cached_superpixels(
+                read, sources[scene.key], config.superpixel_area, config.superpixel_compactness, config.superpixel_cache
+            )
             scene.expanded = expand_points(segments, scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:
         warnings.warn(

@@ -29,13 +29,17 @@ from skimage.segmentation import slic
 from pointseg.classes import IGNORE_INDEX
 
 
-def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness: float = 0.1) -> np.ndarray:
+def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness: float = 1.0) -> np.ndarray:
     """``(H, W)`` superpixel ids of an ``(H, W, bands)`` image (SLIC on the bands scaled to [0, 1]).
 
     Args:
         image: The image, any data type.
         pixels_per_superpixel: Mean superpixel area; sets their number.
-        compactness: Balance of colour (low) and space (high) in SLIC's distance, colours being the scaled bands.
+        compactness: Balance of colour (low) and space (high) in SLIC's distance, colours being
+            the scaled bands. On the Dubai tiles 1-6 at 400 px, 1 gives superpixels of about the
+            asked area whose spread point labels are right for 88 % of land, 58 % of road pixels;
+            0.1 let them sprawl to 1,000-2,500 px, right for 72 % and 36 %
+            (``benchmarks/superpixels.py``).
     """
     scaled = image.astype(np.float32)
     low, high = scaled.reshape(-1, scaled.shape[2]).min(axis=0), scaled.reshape(-1, scaled.shape[2]).max(axis=0)
@@ -45,23 +49,25 @@ def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness
 
 
 def cached_superpixels(
-    read: Callable[[], np.ndarray], source: Path, pixels_per_superpixel: int, cache: Path | None
+    read: Callable[[], np.ndarray], source: Path, pixels_per_superpixel: int, compactness: float, cache: Path | None
 ) -> np.ndarray:
     """:func:`superpixels` of the image ``read`` returns (read from ``source``), kept in ``cache`` between runs.
 
     The cache entry is named by the file's path, size and modification time, the
-    superpixel area and scikit-image's version, so an edited image, another area or another
+    superpixel area and compactness and scikit-image's version, so an edited image, another area or another
     SLIC computes afresh; on a hit the image is not read. Entries are written atomically:
     processes sharing a cache never read half a file.
     """
     if cache is None:
-        return superpixels(read(), pixels_per_superpixel)
+        return superpixels(read(), pixels_per_superpixel, compactness)
     stat = Path(source).stat()
-    key = f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{skimage.__version__}"
+    key = (
+        f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{compactness}|{skimage.__version__}"
+    )
     path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
     if path.is_file():
         return np.load(path)
-    segments = superpixels(read(), pixels_per_superpixel)
+    segments = superpixels(read(), pixels_per_superpixel, compactness)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as handle:
