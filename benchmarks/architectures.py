@@ -6,7 +6,7 @@ budget in minutes into that network's number of steps, and trains it twice per s
 tiles 1-6: on random points at 0.01 % of pixels and on the full masks; both are evaluated
 on the whole images of tile 7. Writes ``summary.json``, ``table.md`` and
 ``cost.png`` (mIoU from points against training GFLOPs, one point per network, the
-full-mask mIoU beside each). Runs with a ``metrics.json`` are not trained again, so the
+full-mask mIoU beside each). Runs with a ``seconds.txt`` are not trained again, so the
 seeds can run side by side, one core each, once the first process has written
 ``costs.json``, and a last call with every seed writes the summary of all:
 

@@ -44,10 +44,14 @@ def dubai_split(source: Path = DUBAI, val_tile: int = 7) -> tuple[Path, Path, Pa
 
 
 def train_once(config: TrainConfig) -> tuple[dict, float]:
-    """``(metrics, seconds)`` of the run in ``config.out``, trained (and timed) unless it has a ``metrics.json``."""
-    if not (config.out / "metrics.json").exists():
+    """``(metrics, seconds)`` of the run in ``config.out``, trained (and timed) unless it has a ``seconds.txt``.
+
+    ``seconds.txt`` is written when the training has returned, so it marks a finished run;
+    ``metrics.json`` would not, as every validation during training rewrites it.
+    """
+    seconds = config.out / "seconds.txt"
+    if not seconds.exists():
         start = time.perf_counter()
         train(config)
-        (config.out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
-    seconds = config.out / "seconds.txt"
-    return json.loads((config.out / "metrics.json").read_text()), float(seconds.read_text()) if seconds.exists() else float("nan")
+        seconds.write_text(f"{time.perf_counter() - start:.1f}\n")
+    return json.loads((config.out / "metrics.json").read_text()), float(seconds.read_text())

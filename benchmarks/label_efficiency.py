@@ -4,7 +4,7 @@ Trains the same U-Net with the same budget twice per seed: once on the dense mas
 (``--full-masks``) and once on random points at 0.01 % of pixels, on tiles 1-6, and
 evaluates both on the whole images of tile 7. Prints the mean and spread of both mIoU
 values and their ratio; writes ``summary.json`` in the output folder. Finished runs
-(a ``metrics.json`` in their folder) are not trained again, so an interrupted benchmark
+(a ``seconds.txt`` in their folder) are not trained again, so an interrupted benchmark
 resumes where it stopped.
 
     python benchmarks/label_efficiency.py --data ../shared/data/dubai-aerial --out benchmarks/out/label-efficiency

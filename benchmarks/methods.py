@@ -45,7 +45,7 @@ def parse_arm(spec: str) -> tuple[str, dict[str, str], str]:
 
 
 def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
-    """Train one arm and seed unless its run folder holds metrics (:func:`train_once`); returns the folder."""
+    """Train one arm and seed unless its run finished before (:func:`train_once`); returns the folder."""
     method, overrides, stem = parse_arm(spec)
     out = args.out / f"{stem}-seed{seed}"
     train_root, val_root, classes = dubai_split(args.data, args.val_tile)
@@ -59,11 +59,10 @@ def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
     return out
 
 
-def scores(run: Path) -> tuple[float, dict[str, float], float | None]:
+def scores(run: Path) -> tuple[float, dict[str, float], float]:
     """mIoU, per-class IoU and seconds of a finished run."""
     metrics = json.loads((run / "metrics.json").read_text())
-    seconds = run / "seconds.txt"
-    return metrics["miou"], metrics["per_class_iou"], float(seconds.read_text()) if seconds.exists() else None
+    return metrics["miou"], metrics["per_class_iou"], float((run / "seconds.txt").read_text())
 
 
 def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) -> dict:
@@ -75,14 +74,13 @@ def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
     full_class = {name: statistics.mean(per[name] for _, per, _ in full) for name in full[0][1]}
     summary = {}
     for arm, folders in runs.items():
-        measured = [scores(run) for run in folders if (run / "metrics.json").exists()]
+        measured = [scores(run) for run in folders if (run / "seconds.txt").exists()]
         if len(measured) < len(seeds):
             continue
         miou = statistics.mean(m for m, _, _ in measured)
         per_class = {name: statistics.mean(per[name] for _, per, _ in measured) for name in full_class}
         fractions = {name: per_class[name] / full_class[name] for name in full_class if full_class[name] > 0}
         worst = min(fractions, key=fractions.get)
-        times = [s for _, _, s in measured if s is not None]
         summary[arm] = {
             "miou": [m for m, _, _ in measured],
             "mean_miou": miou,
@@ -90,7 +88,7 @@ def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
             "per_class_iou": per_class,
             "worst_class": worst,
             "worst_class_fraction": fractions[worst],
-            "seconds_per_run": statistics.mean(times) if times else None,
+            "seconds_per_run": statistics.mean(s for _, _, s in measured),
         }
     return summary
 
@@ -104,9 +102,11 @@ def markdown(summary: dict, seeds: list[int]) -> str:
     ]
     for arm, row in summary.items():
         mious = " / ".join(f"{m:.4f}" for m in row["miou"])
-        minutes = "" if row["seconds_per_run"] is None else f"{row['seconds_per_run'] / 60:.0f}"
         worst = "" if arm == "full" else f"{row['worst_class']} {row['worst_class_fraction']:.2f}"
-        lines.append(f"| {arm} | {mious} (mean {row['mean_miou']:.4f}) | {row['fraction_of_full']:.3f} | {worst} | {minutes} |")
+        minutes = row["seconds_per_run"] / 60
+        lines.append(
+            f"| {arm} | {mious} (mean {row['mean_miou']:.4f}) | {row['fraction_of_full']:.3f} | {worst} | {minutes:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -155,7 +155,7 @@ def main() -> None:
     for seed in args.seeds:
         for method in args.methods:
             miou, _, seconds = scores(run_method(method, seed, args))
-            print(f"{method:>16} seed {seed}: mIoU {miou:.4f} ({seconds or 0:.0f} s)", flush=True)
+            print(f"{method:>16} seed {seed}: mIoU {miou:.4f} ({seconds:.0f} s)", flush=True)
     summary = summarise(args.methods, args.seeds, args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
