@@ -83,8 +83,6 @@ def test_the_click_loop_is_reproducible_resumes_and_scores_every_round(dataset, 
     random_arm = [int(r["points"]) for r in first if r["arm"] == "random"]
     assert random_arm == [4 * 2, 4 * 5, 4 * 8]  # 4 training images: 2 points each, then 3 more per round
     assert all(float(r["miou"]) >= 0 for r in first) and (tmp_path / "a/clicks.png").stat().st_size > 0
-    suggested = (tmp_path / "a/suggested/round-2/clicked.csv").read_text().splitlines()
-    assert (tmp_path / "a/suggested/round-2/clicked.csv").read_text() == (
-        tmp_path / "b/suggested/round-2/clicked.csv"
-    ).read_text()
+    suggested = (tmp_path / "a/suggested/round-2/points.csv").read_text().splitlines()
+    assert (tmp_path / "a/suggested/round-2/points.csv").read_text() == (tmp_path / "b/suggested/round-2/points.csv").read_text()
     assert len(suggested) - 1 == int(first[4]["points"]) and len(set(suggested[1:])) == len(suggested) - 1

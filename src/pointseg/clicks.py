@@ -11,7 +11,8 @@ points and, on the same machine, the same scores; an interrupted loop run again 
 only the rounds it had not finished.
 
 The run folder holds one training run per arm and round (``initial/round-0/``,
-``suggested/round-1/``...), each with the points it trained on (``clicked.csv``), plus
+``suggested/round-1/``...), each with the points it trained on (``points.csv``) and, once
+finished, its final metrics again in ``round.json`` (the mark that the round is done), plus
 ``clicks.csv`` (one row per arm and round) and ``clicks.png`` (mIoU against points per
 image, one line per arm).
 
@@ -124,8 +125,8 @@ def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: Cla
     if finished.is_file():  # seeded: the points of an interrupted loop's rerun are the same
         return json.loads(finished.read_text())
     run.mkdir(parents=True, exist_ok=True)
-    points.write_csv(run / "clicked.csv", table)
-    result = train(config.model_copy(update={"out": run, "points_file": run / "clicked.csv", "progress_bar": False}))
+    points.write_csv(run / "points.csv", table)  # read back by train, which keeps it as the run's points
+    result = train(config.model_copy(update={"out": run, "points_file": run / "points.csv", "progress_bar": False}))
     finished.write_text(json.dumps(result.metrics or {}))
     return result.metrics or {}
 
