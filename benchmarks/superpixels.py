@@ -24,13 +24,18 @@ from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.discover import discover_pairs
 from pointseg.data.imagery import read_image
 from pointseg.data.masks import UnknownLabelsWarning, load_masks
-from pointseg.data.points import PointSpec, simulate_points
+from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.superpixels import expand_points, superpixels
 
 
 def spread_confusion(
-    images: dict[str, np.ndarray], masks: dict[str, np.ndarray], points, area: int, compactness: float, classes: int
-):
+    images: dict[str, np.ndarray],
+    masks: dict[str, np.ndarray],
+    points: PointLabels,
+    area: int,
+    compactness: float,
+    classes: int,
+) -> np.ndarray:
     """``(classes, classes)`` counts of spread label (rows) against true class (columns), over all images."""
     confusion = np.zeros((classes, classes), dtype=np.int64)
     for key, image in images.items():
