@@ -15,10 +15,13 @@ them and a last one, given all of them, writes the summary.
     python benchmarks/methods.py  # once both are done: the summary
 
 Options are chosen without looking at tile 7: train on tiles 1-5 and validate on tile 6
-(``--val-tile 6``), against reference runs on the same split:
+(``--val-tile 6``), against reference runs on the same split, whose budget the arms take
+(``docs/benchmarks/methods-tile6-600`` ran these, at 600 steps):
 
-    python benchmarks/label_efficiency.py --val-tile 6 --max-steps 1500 --val-every 5 --seeds 0 --out OUT/reference
-    python benchmarks/methods.py --val-tile 6 --reference OUT/reference --methods crf:regulariser_weight=0.1 --out OUT
+    python benchmarks/label_efficiency.py --val-tile 6 --max-steps 600 --val-every 100 --seeds 0 --out OUT/reference
+    python benchmarks/methods.py --val-tile 6 --reference OUT/reference --out OUT --methods crf \
+        crf:regulariser_weight=0.1 superpixels superpixels:superpixel_area=100 self-training \
+        self-training:pseudo_quantile=0.5
 """
 
 from __future__ import annotations
@@ -110,8 +113,8 @@ def markdown(summary: dict, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_classes(summary: dict, out: Path) -> Path:
-    """Per-class IoU of every arm side by side (mean over seeds)."""
+def plot_classes(summary: dict, out: Path, val_tile: int) -> Path:
+    """Per-class IoU on the validation tile of every arm side by side (mean over seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,7 +134,7 @@ def plot_classes(summary: dict, out: Path) -> Path:
             label=f"{arm} ({summary[arm]['mean_miou']:.3f})",
         )
     ax.set_xticks(range(len(classes)), classes)
-    ax.set_ylabel("IoU on tile 7 (mean over seeds)")
+    ax.set_ylabel(f"IoU on tile {val_tile} (mean over seeds)")
     ax.legend(title="arm (mIoU)", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
@@ -160,7 +163,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     (args.out / "table.md").write_text(markdown(summary, args.seeds))
-    plot_classes(summary, args.out)
+    plot_classes(summary, args.out, args.val_tile)
     print(markdown(summary, args.seeds))
 
 
