@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from dubai import DUBAI, dubai_split
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
@@ -26,6 +27,7 @@ from pointseg.data.imagery import read_image
 from pointseg.data.masks import UnknownLabelsWarning, load_masks
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.superpixels import expand_points, superpixels
+from pointseg.metrics import confusion_matrix
 
 
 def spread_confusion(
@@ -36,13 +38,13 @@ def spread_confusion(
     compactness: float,
     classes: int,
 ) -> np.ndarray:
-    """``(classes, classes)`` counts of spread label (rows) against true class (columns), over all images."""
+    """``(classes, classes)`` pixel counts of true class (rows) against spread label (columns), over all images."""
     confusion = np.zeros((classes, classes), dtype=np.int64)
     for key, image in images.items():
         mask = masks[key]
         expanded = expand_points(superpixels(image, area, compactness), points.label_map(key, mask.shape))
-        scored = (expanded != IGNORE_INDEX) & (mask != IGNORE_INDEX)
-        np.add.at(confusion, (expanded[scored].astype(np.int64), mask[scored].astype(np.int64)), 1)
+        spread = expanded != IGNORE_INDEX
+        confusion += confusion_matrix(torch.from_numpy(expanded[spread]), torch.from_numpy(mask[spread]), classes).numpy()
     return confusion
 
 
@@ -72,7 +74,7 @@ def main() -> None:
     for area in args.areas:
         for compactness in args.compactness:
             confusion = spread_confusion(images, masks, points, area, compactness, len(table.names))
-            gained, right = confusion.sum(axis=1), np.diag(confusion)
+            gained, right = confusion.sum(axis=0), np.diag(confusion)
             row = {
                 "area": area,
                 "compactness": compactness,
