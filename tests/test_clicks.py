@@ -31,6 +31,8 @@ def test_random_clicks_are_new_labelled_pixels_with_their_masks_classes():
     assert np.array_equal(clicks.classes, mask[clicks.rows, clicks.cols])
     again = random_clicks({"a": mask}, taken, k=40, seed=0)
     assert np.array_equal(again.rows, clicks.rows) and np.array_equal(again.cols, clicks.cols)
+    other = random_clicks({"a": mask}, taken, k=40, seed=1)  # the seed decides: 40 of the 47 free pixels differ
+    assert set(zip(other.rows.tolist(), other.cols.tolist())) != set(zip(clicks.rows.tolist(), clicks.cols.tolist()))
 
 
 def test_suggested_clicks_take_their_classes_from_the_masks_and_avoid_labelled_pixels(dataset):

@@ -34,6 +34,11 @@ def test_exactly_k_suggestions_apart_from_each_other_and_from_labelled_pixels(sp
         assert (np.maximum(abs(rows - r), abs(cols - c)) >= spacing).all()
 
 
+def test_a_spacing_below_one_pixel_is_refused():
+    with pytest.raises(ValueError, match="at least 1 pixel"):  # spacing 0 would suggest a pixel twice
+        suggest_pixels(uncertain_everywhere(), k=4, spacing=0)
+
+
 def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain():
     probabilities = np.zeros((2, 10, 10))
     probabilities[0], probabilities[1] = 0.95, 0.05

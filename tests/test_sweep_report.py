@@ -71,7 +71,9 @@ def test_axis_values_with_unfinished_configurations_say_so():
     assert "(1 run)" in lines[0] and "single finished run" in lines[0]
 
 
-def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_path):
+def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
     from pointseg.sweep_report import budget_figure, budget_findings, budget_rows
 
     def budget(points, method, miou):
@@ -91,5 +93,15 @@ def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_pa
         "With 50 labelled pixels the best is method=crf: mIoU 0.3000, 75.0 % of full masks (0.4000).",
         "With 200 labelled pixels the best is method=crf: mIoU 0.3600, 90.0 % of full masks (0.4000).",
     ]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
     assert budget_figure(configs, counts, tmp_path / "budget.png").stat().st_size > 0
+    (axes,) = figures[0].axes
+    assert axes.get_xscale() == "log"
+    lines = {line.get_label(): line.get_xydata().tolist() for line in axes.get_lines()}
+    assert lines == {
+        "method=crf": [[50, 0.3], [200, 0.36]],
+        "method=pce": [[50, 0.2], [200, 0.3]],
+        "full masks": [[0, 0.4], [1, 0.4]],  # a horizontal line across the axes
+    }
     assert budget_rows(summarise(table[:4], ["points", "method"]), counts) is None  # no full-mask reference: no table

@@ -403,7 +403,7 @@ def suggest(
         Path, typer.Option("--out", help="CSV of suggestions: image,row,col,class (the model's guess, to correct),x,y,entropy.")
     ],
     k: Annotated[int, typer.Option("--k", help="Suggestions per image.")] = 10,
-    spacing: Annotated[int, typer.Option("--spacing", help="Minimum distance in pixels between suggestions.")] = 16,
+    spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
     labelled: Annotated[
         Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
     ] = None,
@@ -441,7 +441,7 @@ def simulate_clicks(
     initial_points: Annotated[
         int, typer.Option("--initial-points", help="Random points per training image to start from.", min=1)
     ] = 10,
-    spacing: Annotated[int, typer.Option("--spacing", help="Least distance in pixels between suggested points.")] = 16,
+    spacing: Annotated[int, typer.Option("--spacing", min=1, help="Least distance in pixels between suggested points.")] = 16,
     seed: SeedOpt = 0,
 ) -> None:
     """Simulate annotation rounds on dense masks: suggested clicks against random clicks, retraining each round.

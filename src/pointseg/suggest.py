@@ -45,9 +45,15 @@ def suggest_pixels(
     Args:
         probabilities: ``(C, H, W)`` class probabilities of one image.
         k: Number of suggestions (fewer only if the spacing leaves no room).
-        spacing: Minimum distance in pixels between suggestions, and from labelled pixels.
+        spacing: Minimum distance in pixels between suggestions, and from labelled pixels
+            (1: any other pixel).
         labelled: ``(H, W)`` booleans of the pixels already labelled.
+
+    Raises:
+        ValueError: ``spacing`` below 1 (a pixel would be suggested twice, or a labelled one again).
     """
+    if spacing < 1:
+        raise ValueError(f"the spacing of suggestions must be at least 1 pixel, not {spacing}")
     scores = entropy(probabilities)
     height, width = scores.shape
     blocked = np.zeros((height, width), dtype=bool)

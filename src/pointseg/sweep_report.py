@@ -317,7 +317,9 @@ def budget_findings(configs: Sequence[Configuration], counts: dict[str, int]) ->
     lines, references = budget
     found = []
     for pixels in sorted({pixels for line in lines.values() for pixels, _ in line}):
-        scored = [(config.miou, label) for label, line in lines.items() for p, config in line if p == pixels and config.miou]
+        scored = [
+            (config.miou, label) for label, line in lines.items() for p, config in line if p == pixels and config.miou is not None
+        ]
         if scored:
             miou, label = max(scored)
             reference = _reference(label, references)
