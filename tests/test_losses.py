@@ -113,6 +113,17 @@ def test_regulariser_charges_a_class_change_inside_a_region_more_than_along_an_e
     assert float(inside_region) == pytest.approx(expected, rel=1e-6)
 
 
+def test_regulariser_leaves_out_pairs_with_a_pixel_without_data():
+    image = torch.zeros(1, 3, 8, 8)  # one uniform region
+    valid = torch.ones(1, 8, 8, dtype=torch.bool)
+    valid[:, :, 5:] = False  # nodata (or padding) from column 5 on
+    assert float(potts_regulariser(split_prediction(6), image, valid, radius=1, dilation=1)) == 0.0
+    assert float(potts_regulariser(split_prediction(6), image, radius=1, dilation=1)) > 0
+    # a change between columns 1 and 2, counted over the pairs of columns 0-4 only: 32 + 28 + 35 + 28
+    expected = (8 * math.exp(-1 / 18) + 2 * 7 * math.exp(-2 / 18)) / (32 + 28 + 35 + 28)
+    assert float(potts_regulariser(split_prediction(2), image, valid, radius=1, dilation=1)) == pytest.approx(expected)
+
+
 def test_regulariser_is_zero_for_a_constant_one_hot_prediction_and_has_finite_gradients():
     image = torch.randn(2, 3, 16, 16)
     constant = torch.zeros(2, 4, 16, 16)

@@ -89,6 +89,7 @@ class PartialCrossEntropy(nn.Module):
 def potts_regulariser(
     probabilities: torch.Tensor,
     image: torch.Tensor,
+    valid: torch.Tensor | None = None,
     radius: int = 2,
     dilation: int = 2,
     sigma_colour: float = 0.5,
@@ -102,13 +103,15 @@ def potts_regulariser(
     ``dilation`` pixels of ``i`` (each pair counted once). It is zero for a one-hot
     segmentation that is constant, costs a pair that disagrees inside a uniform region its
     spatial weight (0.8 for the nearest pairs with the defaults) and little for a pair split
-    by a strong edge. The labels play no part in it. Its cost is one multiply-add per class
-    and pair: ``2 radius (radius + 1)`` shifted products.
+    by a strong edge. The labels play no part in it, nor do pairs with a pixel outside
+    ``valid`` (nodata, padding). Its cost is one multiply-add per class and pair:
+    ``2 radius (radius + 1)`` shifted products.
 
     Args:
         probabilities: ``(N, C, H, W)`` class probabilities (softmax of the logits).
         image: ``(N, B, H, W)`` the normalised input bands (``mean-std``: colour distances in standard
             deviations; ``percentiles``: bands in [-1, 1]).
+        valid: ``(N, H, W)`` False where the image has no data (None: every pixel has).
         radius: Neighbours per direction.
         dilation: Pixels between neighbours.
         sigma_colour: Colour scale of the affinity, in units of the normalised bands.
@@ -132,8 +135,13 @@ def potts_regulariser(
         colour = (image[a] - image[b]).square().sum(dim=1)
         weight = torch.exp(-colour / (2 * sigma_colour**2) - (oy**2 + ox**2) / (2 * sigma_space**2))
         agreement = (probabilities[a] * probabilities[b]).sum(dim=1)
+        if valid is None:
+            pairs += weight.numel()
+        else:
+            both = valid[a[:1] + a[2:]] & valid[b[:1] + b[2:]]  # the pixel slices, without the class axis
+            weight = weight * both
+            pairs += int(both.sum())
         total = total + (weight * (1 - agreement)).sum()
-        pairs += weight.numel()
     return total / max(pairs, 1)
 
 
@@ -224,12 +232,14 @@ class PointLoss(nn.Module):
         image: torch.Tensor,
         expanded: torch.Tensor | None = None,
         pseudo: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """``{"loss": total, "pce": point term}`` and the method's terms, unweighted, by name.
 
         The names: ``"regulariser"`` (crf), ``"superpixels"``, ``"self_training"``.
 
         ``pseudo`` is None during the warm-up of self-training: the term is left out.
+        ``valid`` (False on nodata and padding) keeps such pixels out of the regulariser.
 
         Raises:
             ValueError: A superpixel method without ``expanded`` labels.
@@ -242,7 +252,7 @@ class PointLoss(nn.Module):
             terms["superpixels"] = self.cross_entropy(logits, expanded)
             loss = loss + self.superpixel_weight * terms["superpixels"]
         if "crf" in self.method:
-            terms["regulariser"] = potts_regulariser(torch.softmax(logits, dim=1), image)
+            terms["regulariser"] = potts_regulariser(torch.softmax(logits, dim=1), image, valid)
             loss = loss + self.regulariser_weight * terms["regulariser"]
         if pseudo is not None:
             terms["self_training"] = self.cross_entropy(logits, pseudo)

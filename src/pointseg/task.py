@@ -130,7 +130,9 @@ class PointSegModule(L.LightningModule):
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
         """The loss of a batch (and the terms of its method); stops with :class:`TrainingDiverged` on NaN/inf."""
         pseudo = self._pseudo_labels(batch)
-        terms = self.loss(self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"), pseudo)
+        terms = self.loss(
+            self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"), pseudo, batch.get("valid")
+        )
         loss = terms["loss"]
         if not torch.isfinite(loss):
             raise TrainingDiverged(step=self.global_step, loss=float(loss))
