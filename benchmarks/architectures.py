@@ -27,16 +27,14 @@ import torch
 from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
+from pointseg.figures import pyplot
 from pointseg.models import ModelName
 from pointseg.models.cost import measure_all
 
 
 def plot(rows: list[dict], path: Path) -> None:
     """Mean mIoU (points, full masks; bars: the spread over seeds) against FLOPs of training, one point per network."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:

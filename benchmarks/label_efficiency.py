@@ -22,14 +22,12 @@ import torch
 from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
+from pointseg.figures import pyplot
 
 
 def plot_curves(out: Path, seeds: list[int]) -> Path:
     """Validation mIoU against steps for every run (the last point is the final evaluation)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for arm, colour in (("full", "tab:blue"), ("points", "tab:orange")):

@@ -35,6 +35,7 @@ import torch
 from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
+from pointseg.figures import pyplot
 
 METHODS = ["crf", "superpixels", "self-training", "superpixels+crf"]
 REFERENCE = Path("docs/benchmarks/label-efficiency-1500")
@@ -115,10 +116,7 @@ def markdown(summary: dict, seeds: list[int]) -> str:
 
 def plot_classes(summary: dict, out: Path, val_tile: int) -> Path:
     """Per-class IoU on the validation tile of every arm side by side (mean over seeds)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     classes = list(summary["full"]["per_class_iou"])

@@ -37,6 +37,7 @@ from pointseg.config import TrainConfig
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
+from pointseg.figures import pyplot
 from pointseg.predict import Segmenter
 from pointseg.suggest import suggest
 from pointseg.training import split_dataset, train
@@ -146,16 +147,12 @@ def _row(arm: str, round_: int, images: int, points: PointLabels, metrics: Mappi
 
 def write_results(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     """``clicks.csv`` and ``clicks.png`` (mIoU per round, one line per arm) in ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     table = out / "clicks.csv"
     with table.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    plt = pyplot()
     fig, axis = plt.subplots(figsize=(6, 4))
     for arm, style in zip(ARMS, ("o-", "s--")):
         mine = [row for row in rows if row["arm"] == arm and row["miou"] is not None]

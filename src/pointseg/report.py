@@ -23,6 +23,7 @@ from rich.table import Table
 from pointseg.classes import ClassTable
 from pointseg.data.dataset import Scene
 from pointseg.data.points import PointLabels
+from pointseg.figures import pyplot
 
 if TYPE_CHECKING:
     from pointseg.predict import Segmenter
@@ -84,10 +85,7 @@ def _display(image: np.ndarray) -> np.ndarray:
 
 def prediction_figure(panels: Sequence[Panel], classes: ClassTable, path: str | Path) -> Path:
     """Save a figure with one row per image: image, ground truth, points, prediction."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Patch
 
     from pointseg.predict import colourise

@@ -37,6 +37,7 @@ from rich.table import Table
 
 from pointseg.config import FULL
 from pointseg.errors import ConfigError
+from pointseg.figures import pyplot
 from pointseg.sweep import SweepSpec, collect_results, grid_key, points_key
 
 _METRICS = ("train_loss", "val_loss", "val_accuracy", "miou", "kappa")
@@ -336,7 +337,7 @@ def budget_figure(configs: Sequence[Configuration], counts: dict[str, int], path
     if (budget := _budget_lines(configs, counts)) is None:
         return None
     lines, references = budget
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, line in lines.items():
         done = [(pixels, config.miou) for pixels, config in line if config.miou is not None]
@@ -355,15 +356,6 @@ def budget_figure(configs: Sequence[Configuration], counts: dict[str, int], path
     return path
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def heatmap_figure(configs: Sequence[Configuration], path: Path) -> Path | None:
     """mIoU over learning rate (rows) and batch size (columns); None without both axes.
 
@@ -374,7 +366,7 @@ def heatmap_figure(configs: Sequence[Configuration], path: Path) -> Path | None:
         return None
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     lrs = sorted({c.params["lr"] for c in configs})
     sizes = sorted({c.params["batch_size"] for c in configs})
     grid = np.full((len(lrs), len(sizes)), np.nan)
@@ -424,7 +416,7 @@ def _curves(run: Path) -> dict[str, dict[int, float]]:
 
 def curves_figure(rows: Sequence[dict[str, Any]], axes: Sequence[str], sweep_dir: Path, path: Path) -> Path:
     """Training loss, validation loss and validation mIoU per epoch, one line per configuration (mean over seeds)."""
-    plt = _plt()
+    plt = pyplot()
     fig, panels = plt.subplots(1, 3, figsize=(16, 4.5))
     grouped: dict[str, list[dict[str, dict[int, float]]]] = {}
     for row in rows:
