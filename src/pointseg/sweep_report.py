@@ -474,42 +474,40 @@ class _Report:
     budget: tuple[list[str], list[list[str]]] | None = None
 
     def markdown(self) -> str:
-        lines = ["# Sweep report", "", self.intro, "", "## Results", ""]
-        lines += ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.table]
+        lines = ["# Sweep report", "", self.intro, "", "## Results", "", *_markdown_table(self.header, self.table)]
         lines += ["", _SPREAD_NOTE, ""]
         if self.budget is not None:
-            header, rows = self.budget
-            lines += ["## Label budget", "", _BUDGET_NOTE, ""]
-            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+            lines += ["## Label budget", "", _BUDGET_NOTE, "", *_markdown_table(*self.budget), ""]
         lines += ["## Conclusions", "", *(f"- {line}" for line in self.findings), ""]
         for image, caption in self.figures:
             lines += [f"## {caption}", "", f"![{caption}](figures/{image.name})", ""]
         return "\n".join(lines)
 
     def html(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.table)
         figures = "".join(
             f"<h2>{html.escape(caption)}</h2><img src='{_image_data(image)}' alt='{html.escape(caption)}'>"
             for image, caption in self.figures
         )
         findings = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)
-        budget = ""
-        if self.budget is not None:
-            header, rows = self.budget
-            cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-            heads = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-            budget = f"<h2>Label budget</h2><p>{_BUDGET_NOTE}</p><table><tr>{heads}</tr>{cells}</table>"
+        budget = "" if self.budget is None else f"<h2>Label budget</h2><p>{_BUDGET_NOTE}</p>{_html_table(*self.budget)}"
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>Sweep report</title><style>"
             "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
             "img{max-width:100%}</style></head><body>"
-            f"<h1>Sweep report</h1><p>{html.escape(self.intro)}</p><h2>Results</h2><table><tr>{head}</tr>{body}</table>"
+            f"<h1>Sweep report</h1><p>{html.escape(self.intro)}</p><h2>Results</h2>{_html_table(self.header, self.table)}"
             f"<p>{_SPREAD_NOTE}</p>{budget}<h2>Conclusions</h2><ul>{findings}</ul>{figures}</body></html>"
         )
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 _BUDGET_NOTE = "Validation mIoU at each label budget and, in brackets, its share of the full-mask mIoU of the same options."
