@@ -26,6 +26,22 @@ def test_slic_follows_colour_regions():
     assert left.isdisjoint(right)  # no superpixel crosses the edge
 
 
+def test_pixels_without_data_belong_to_no_superpixel_and_leave_the_colours_alone():
+    image = np.zeros((40, 40, 3), np.float32)
+    image[:, 15:] = 1.0  # two uniform halves...
+    image[:, 30:] = -9999  # ...and a nodata strip that would squash them to one colour in [0, 1]
+    valid = image[..., 0] != -9999
+    segments = superpixels(image, pixels_per_superpixel=100, valid=valid)
+    assert (segments[~valid] == -1).all() and (segments[valid] >= 0).all()
+    left, right = set(np.unique(segments[:, :15]).tolist()), set(np.unique(segments[:, 15:30]).tolist())
+    assert left.isdisjoint(right)  # the edge between the halves is kept
+    points = np.full(segments.shape, IGNORE_INDEX, dtype=np.int16)
+    points[5, 20] = 1
+    expanded = expand_points(segments, points)
+    own = segments == segments[5, 20]
+    assert (expanded[own] == 1).sum() == own.sum() - 1 and (expanded[~own] == IGNORE_INDEX).all()
+
+
 def test_superpixels_keep_near_the_asked_area_on_texture():
     image = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)  # texture everywhere, no region
     areas = np.bincount(superpixels(image, pixels_per_superpixel=100).ravel())
@@ -42,7 +58,7 @@ def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
     Image.fromarray(image).save(source)
     calls = []
     real = module.superpixels
-    monkeypatch.setattr(module, "superpixels", lambda *args: calls.append(args[1:]) or real(*args))
+    monkeypatch.setattr(module, "superpixels", lambda *args: calls.append(args[1:3]) or real(*args))
     cache = tmp_path / "cache"
     reads = []
     read = lambda: reads.append(1) or image  # noqa: E731

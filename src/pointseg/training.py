@@ -127,7 +127,12 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         if "superpixels" in config.method:
             read = partial(np.asarray, scene.image)  # the pixels are read on a cache miss only
             segments = cached_superpixels(
-                read, sources[scene.key], config.superpixel_area, config.superpixel_compactness, config.superpixel_cache
+                read,
+                sources[scene.key],
+                config.superpixel_area,
+                config.superpixel_compactness,
+                config.superpixel_cache,
+                None if scene.nodata is None else ~scene.nodata,
             )
             scene.expanded = expand_points(segments, scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:

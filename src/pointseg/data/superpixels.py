@@ -29,7 +29,9 @@ from skimage.segmentation import slic
 from pointseg.classes import IGNORE_INDEX
 
 
-def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness: float = 1.0) -> np.ndarray:
+def superpixels(
+    image: np.ndarray, pixels_per_superpixel: int = 400, compactness: float = 1.0, valid: np.ndarray | None = None
+) -> np.ndarray:
     """``(H, W)`` superpixel ids of an ``(H, W, bands)`` image (SLIC on the bands scaled to [0, 1]).
 
     Args:
@@ -40,18 +42,31 @@ def superpixels(image: np.ndarray, pixels_per_superpixel: int = 400, compactness
             asked area whose spread point labels are right for 88 % of land, 58 % of road pixels;
             0.1 let them sprawl to 1,000-2,500 px, right for 72 % and 36 %
             (``benchmarks/superpixels.py``).
+        valid: ``(H, W)`` False where the image has no data: such pixels neither set the
+            scaling nor belong to a superpixel (their id is -1). None: every pixel has data.
     """
+    if valid is not None and valid.all():
+        valid = None
     scaled = image.astype(np.float32)
-    low, high = scaled.reshape(-1, scaled.shape[2]).min(axis=0), scaled.reshape(-1, scaled.shape[2]).max(axis=0)
+    bands = scaled.reshape(-1, scaled.shape[2])
+    counted = bands if valid is None else bands[valid.ravel()]
+    if counted.size == 0:
+        return np.full(image.shape[:2], -1, dtype=np.int64)
+    low, high = counted.min(axis=0), counted.max(axis=0)
     scaled = (scaled - low) / np.where(high > low, high - low, 1)
-    count = max(1, image.shape[0] * image.shape[1] // pixels_per_superpixel)
-    return slic(scaled, n_segments=count, compactness=compactness, channel_axis=-1, start_label=0, convert2lab=False)
+    count = max(1, len(counted) // pixels_per_superpixel)
+    return slic(scaled, n_segments=count, compactness=compactness, channel_axis=-1, start_label=0, convert2lab=False, mask=valid)
 
 
 def cached_superpixels(
-    read: Callable[[], np.ndarray], source: Path, pixels_per_superpixel: int, compactness: float, cache: Path | None
+    read: Callable[[], np.ndarray],
+    source: Path,
+    pixels_per_superpixel: int,
+    compactness: float,
+    cache: Path | None,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """:func:`superpixels` of the image ``read`` returns (read from ``source``), kept in ``cache`` between runs.
+    """:func:`superpixels` of the image ``read`` returns (read from ``source``, ``valid`` its data mask), kept in ``cache``.
 
     The cache entry is named by the file's path, size and modification time, the
     superpixel area and compactness and scikit-image's version, so an edited image, another area or another
@@ -59,7 +74,7 @@ def cached_superpixels(
     processes sharing a cache never read half a file.
     """
     if cache is None:
-        return superpixels(read(), pixels_per_superpixel, compactness)
+        return superpixels(read(), pixels_per_superpixel, compactness, valid)
     stat = Path(source).stat()
     key = (
         f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{compactness}|{skimage.__version__}"
@@ -67,7 +82,7 @@ def cached_superpixels(
     path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
     if path.is_file():
         return np.load(path)
-    segments = superpixels(read(), pixels_per_superpixel, compactness)
+    segments = superpixels(read(), pixels_per_superpixel, compactness, valid)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as handle:
@@ -81,9 +96,11 @@ def expand_points(segments: np.ndarray, points: np.ndarray) -> np.ndarray:
 
     Each superpixel that contains points of one class takes that class; one that contains
     points of several classes stays unlabelled. The points' own pixels are left out, so that
-    the point term and the superpixel term of the loss never count a pixel twice.
+    the point term and the superpixel term of the loss never count a pixel twice. Pixels
+    of no superpixel (id -1: no data) stay unlabelled.
     """
-    labelled = points != IGNORE_INDEX
+    inside = segments >= 0
+    labelled = (points != IGNORE_INDEX) & inside
     segment_ids, classes = segments[labelled], points[labelled].astype(np.int64)
     expanded = np.full(points.shape, IGNORE_INDEX, dtype=np.int16)
     if segment_ids.size == 0:
@@ -93,6 +110,6 @@ def expand_points(segments: np.ndarray, points: np.ndarray) -> np.ndarray:
     ids, counts = np.unique(pairs[0], return_counts=True)
     single = ids[counts == 1]
     lookup[pairs[0][np.isin(pairs[0], single)]] = pairs[1][np.isin(pairs[0], single)]
-    expanded[...] = lookup[segments]
+    expanded[inside] = lookup[segments[inside]]
     expanded[labelled] = IGNORE_INDEX
     return expanded
