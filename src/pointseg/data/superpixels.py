@@ -69,8 +69,8 @@ def cached_superpixels(
     """:func:`superpixels` of the image ``read`` returns (read from ``source``, ``valid`` its data mask), kept in ``cache``.
 
     The cache entry is named by the file's path, size and modification time, the
-    superpixel area and compactness and scikit-image's version, so an edited image, another area or another
-    SLIC computes afresh; on a hit the image is not read. Entries are written atomically:
+    superpixel area and compactness, scikit-image's version and whether nodata is masked, so an
+    edited image, another area or another SLIC computes afresh; on a hit the image is not read. Entries are written atomically:
     processes sharing a cache never read half a file.
     """
     if cache is None:
@@ -79,6 +79,8 @@ def cached_superpixels(
     key = (
         f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{compactness}|{skimage.__version__}"
     )
+    if valid is not None and not valid.all():
+        key += "|nodata masked"  # not an entry of the versions that spread labels into nodata
     path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
     if path.is_file():
         return np.load(path)
