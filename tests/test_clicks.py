@@ -7,12 +7,15 @@ import pytest
 import torch
 
 from conftest import COLOURS
+from pointseg import clicks as clicks_module
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.clicks import ClickLoop, random_clicks, suggested_clicks
+from pointseg.config import TrainConfig
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import load_masks
 from pointseg.data.points import PointLabels
+from pointseg.errors import ConfigError
 from pointseg.models import ModelConfig
 from pointseg.predict import Segmenter
 from pointseg.task import PointSegModule
@@ -43,11 +46,62 @@ def test_suggested_clicks_take_their_classes_from_the_masks_and_avoid_labelled_p
     pairs = discover_pairs(dataset)[:2]
     masks = load_masks(pairs, TABLE)
     taken = PointLabels(np.array([p.key for p in pairs], dtype=object), np.array([5, 6]), np.array([7, 8]), np.array([0, 1]))
-    clicks = suggested_clicks(segmenter, pairs, masks, taken, ClickLoop(k=4, spacing=5))
+    clicks, guesses, scores = suggested_clicks(segmenter, pairs, masks, taken, k=4, spacing=5)
+    assert len(guesses) == scores.size == 8 and len(clicks) == int((masks_at(masks, guesses) != IGNORE_INDEX).sum())
     for pair, (row, col) in zip(pairs, [(5, 7), (6, 8)]):
         own = clicks.of_image(pair.key)
         assert len(own) == 4 and np.array_equal(own.classes, masks[pair.key][own.rows, own.cols])
         assert (np.maximum(np.abs(own.rows - row), np.abs(own.cols - col)) >= 5).all()  # spacing from the labelled pixel
+
+
+def masks_at(masks, points):
+    return np.array([masks[key][row, col] for key, row, col in zip(points.keys, points.rows, points.cols)])
+
+
+class FixedModel:
+    """A segmenter whose class probabilities are given."""
+
+    def __init__(self, probabilities):
+        self.probabilities_ = torch.from_numpy(probabilities)
+
+    def probabilities(self, image):
+        return self.probabilities_
+
+
+def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_random_clicks(dataset, tmp_path, monkeypatch):
+    pair = discover_pairs(dataset)[0]
+    masks = load_masks([pair], TABLE)
+    mask = masks[pair.key]
+    mask[3, 4] = IGNORE_INDEX  # a pixel the annotator cannot label
+    probabilities = np.zeros((3, *mask.shape), np.float32)
+    probabilities[0] = 0.98
+    probabilities[1:] = 0.01
+    probabilities[:, 3, 4] = 1 / 3  # the most uncertain pixel
+    probabilities[:, 20, 25] = 0.5, 0.3, 0.2  # the next
+    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=0)
+    taken = PointLabels(np.array([pair.key], dtype=object), np.array([30]), np.array([40]), mask[[30], [40]])
+    annotator = clicks_module._Annotator(config, ClickLoop(k=1, spacing=2), [pair], masks, TABLE)
+    first, shown = annotator.click("suggested", 1, tmp_path / "suggested/round-1", taken, taken)
+    assert len(first) == 1  # the suggestion on (3, 4) is skipped...
+    assert (tmp_path / "suggested/round-1/suggestions.csv").read_text().splitlines()[1].startswith(f"{pair.key},3,4,")
+    second, shown = annotator.click("suggested", 2, tmp_path / "suggested/round-2", first, shown)
+    assert (second.rows[-1], second.cols[-1]) == (20, 25)  # ...and not suggested again
+    mixed = clicks_module._Annotator(config, ClickLoop(k=4, spacing=2, random_share=0.5), [pair], masks, TABLE)
+    third, _ = mixed.click("suggested", 3, tmp_path / "suggested/round-3", second, shown)
+    suggested = (tmp_path / "suggested/round-3/suggestions.csv").read_text().splitlines()[1:]
+    assert len(suggested) == 2 and len(third) == len(second) + 2 + 2  # 2 suggested (labelled here) and 2 random
+    assert len(set(zip(third.rows.tolist(), third.cols.tolist()))) == len(third)  # no pixel twice
+    assert np.array_equal(third.classes, mask[third.rows, third.cols])
+
+
+def test_a_loop_resumes_only_with_its_own_settings(tmp_path):
+    with pytest.raises(ConfigError, match="random share"):
+        ClickLoop(random_share=1.0)
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5))
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5))  # the same loop: resumed
+    with pytest.raises(ConfigError, match="other settings"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=6))
 
 
 @pytest.mark.slow

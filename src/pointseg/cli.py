@@ -442,6 +442,9 @@ def simulate_clicks(
         int, typer.Option("--initial-points", help="Random points per training image to start from.", min=1)
     ] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Least distance in pixels between suggested points.")] = 16,
+    random_share: Annotated[
+        float, typer.Option("--random-share", help="Share of each round's points of the suggested arm clicked at random.")
+    ] = 0.0,
     seed: SeedOpt = 0,
 ) -> None:
     """Simulate annotation rounds on dense masks: suggested clicks against random clicks, retraining each round.
@@ -453,7 +456,7 @@ def simulate_clicks(
     from pointseg.config import TrainConfig
 
     options = {"data": data, "classes": classes, "out": out, "seed": seed} | _extra_options(ctx.args)
-    loop = ClickLoop(rounds=rounds, k=k, initial_points=initial_points, spacing=spacing)
+    loop = ClickLoop(rounds=rounds, k=k, initial_points=initial_points, spacing=spacing, random_share=random_share)
 
     def report(row: dict[str, Any]) -> None:
         miou = "-" if row["miou"] is None else f"{row['miou']:.4f}"

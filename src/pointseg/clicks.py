@@ -2,19 +2,23 @@
 
 The loop runs on a dataset with dense masks, which play the annotator. Every training
 image starts with the same few random points; each round then adds up to ``k`` points
-per image (a suggestion on a pixel the masks leave unlabelled is dropped), in one arm
-where :func:`~pointseg.suggest.suggest` proposes them (from the model of the previous
-round) and in the other at random, with their classes read from the masks; both arms
-retrain from scratch on all their points so far and are scored on the same
-validation images. Round 0 is shared. Everything is seeded: the same seed gives the same
-points and, on the same machine, the same scores; an interrupted loop run again trains
-only the rounds it had not finished.
+per image, in one arm where :func:`~pointseg.suggest.suggest` proposes them (from the
+model of the previous round) and in the other at random, with their classes read from
+the masks; both arms retrain from scratch on all their points so far and are scored on
+the same validation images. Round 0 is shared. A suggestion on a pixel the masks leave
+unlabelled is dropped, as an annotator would skip it, and never suggested again. With
+``random_share``, that share of each round's points in the suggested arm is clicked at
+random instead (exploration mixed into the suggestions). Everything is seeded: the same
+seed gives the same points and, on the same machine, the same scores; an interrupted loop
+run again trains only the rounds it had not finished, on the points they were given.
 
-The run folder holds one training run per arm and round (``initial/round-0/``,
-``suggested/round-1/``...), each with the points it trained on (``points.csv``) and, once
-finished, its final metrics again in ``round.json`` (the mark that the round is done), plus
-``clicks.csv`` (one row per arm and round) and ``clicks.png`` (mIoU against points per
-image, one line per arm).
+The run folder holds ``loop.json`` (the :class:`ClickLoop`), one training run per arm and
+round (``initial/round-0/``, ``suggested/round-1/``...), each with the points it trained
+on (``points.csv``), in the suggested arm the round's suggestions as
+``pointseg suggest`` writes them (``suggestions.csv``) and, once finished, its final
+metrics again in ``round.json`` (the mark that the round is done), plus ``clicks.csv``
+(one row per arm and round) and ``clicks.png`` (mIoU against points per image, one line
+per arm).
 
 Example:
     >>> config = TrainConfig(data="data", classes="classes.csv", out="clicks", epochs=5)  # doctest: +SKIP
@@ -26,7 +30,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +41,10 @@ from pointseg.config import TrainConfig
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
+from pointseg.errors import ConfigError
 from pointseg.figures import pyplot
 from pointseg.predict import Segmenter
-from pointseg.suggest import suggest
+from pointseg.suggest import suggest, write_suggestions
 from pointseg.training import split_dataset, train
 
 ARMS = ("suggested", "random")
@@ -54,12 +59,21 @@ class ClickLoop:
         k: Points added per training image in each round.
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
+        random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
     """
 
     rounds: int = 3
     k: int = 20
     initial_points: int = 10
     spacing: int = 16
+    random_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.random_share < 1:
+            raise ConfigError(
+                f"the random share of the suggested clicks must be in [0, 1), not {self.random_share}",
+                fix="give e.g. --random-share 0.5; at 1 both arms would click at random",
+            )
 
 
 def random_clicks(masks: Mapping[str, np.ndarray], taken: PointLabels, k: int, seed: int) -> PointLabels:
@@ -74,13 +88,19 @@ def random_clicks(masks: Mapping[str, np.ndarray], taken: PointLabels, k: int, s
 
 
 def suggested_clicks(
-    segmenter: Segmenter, pairs: Sequence[ImagePair], masks: Mapping[str, np.ndarray], taken: PointLabels, loop: ClickLoop
-) -> PointLabels:
-    """The model's suggestions, labelled by the masks; any on an unlabelled mask pixel is dropped."""
-    guesses, _ = suggest(segmenter, pairs, loop.k, loop.spacing, taken)
+    segmenter: Segmenter,
+    pairs: Sequence[ImagePair],
+    masks: Mapping[str, np.ndarray],
+    shown: PointLabels,
+    k: int,
+    spacing: int,
+) -> tuple[PointLabels, PointLabels, np.ndarray]:
+    """``k`` suggestions per image away from the ``shown`` pixels: those the masks label, with their classes; all of them
+    with the model's guesses and entropies (as :func:`~pointseg.suggest.suggest` gives them)."""
+    guesses, scores = suggest(segmenter, pairs, k, spacing, shown)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
-    return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled)
+    return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled), guesses, scores
 
 
 def simulate_clicks(
@@ -91,27 +111,24 @@ def simulate_clicks(
     Returns:
         One row per arm and round: ``arm``, ``round``, ``points_per_image`` (their mean), ``points``,
         ``miou``, ``accuracy`` and the IoU of each class (``iou_<name>``).
+
+    Raises:
+        ConfigError: ``config.out`` holds a loop with other settings.
     """
     out = Path(config.out)
+    _record_loop(out, loop)
     table, _, train_pairs, _ = split_dataset(config)
     masks, _ = dense_masks(train_pairs, table)
+    annotator = _Annotator(config, loop, train_pairs, masks, table)
     points = {arm: simulate_points(masks, PointSpec(per_image=loop.initial_points), "random", config.seed) for arm in ARMS}
+    shown = points["suggested"]  # the pixels the suggested arm has labelled or skipped: never suggested again
     rows: list[dict[str, Any]] = []
-    checkpoint = Path()  # the latest model of the suggested arm
     for round_ in range(loop.rounds + 1):
         for arm in ARMS if round_ else ARMS[:1]:
-            if round_:
-                taken = points[arm]
-                new = (
-                    suggested_clicks(Segmenter.from_checkpoint(checkpoint, config.accelerator), train_pairs, masks, taken, loop)
-                    if arm == "suggested"
-                    else random_clicks(masks, taken, loop.k, config.seed * 1009 + round_)
-                )
-                points[arm] = PointLabels.concatenate(taken, new)
             run = out / (arm if round_ else "initial") / f"round-{round_}"
+            if round_:
+                points[arm], shown = annotator.click(arm, round_, run, points[arm], shown)
             metrics = _train_round(config, run, points[arm], table)
-            if arm == "suggested":
-                checkpoint = run / "model.ckpt"
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
                 rows.append(_row(each, round_, len(train_pairs), points[arm], metrics, table))
                 if on_round is not None:
@@ -120,10 +137,68 @@ def simulate_clicks(
     return rows
 
 
+@dataclass(frozen=True)
+class _Annotator:
+    """The dense masks answering the clicks of one loop."""
+
+    config: TrainConfig
+    loop: ClickLoop
+    pairs: Sequence[ImagePair]
+    masks: Mapping[str, np.ndarray]
+    table: ClassTable
+
+    def click(self, arm: str, round_: int, run: Path, taken: PointLabels, shown: PointLabels) -> tuple[PointLabels, PointLabels]:
+        """The arm's points after ``round_`` and the pixels shown to the annotator so far (the suggested arm's).
+
+        A round finished before gives back the points it trained on.
+        """
+        if (run / "round.json").is_file():
+            points = PointLabels.read_csv(run / "points.csv", self.table)
+            if arm == "suggested":
+                shown = PointLabels.concatenate(shown, PointLabels.read_csv(run / "suggestions.csv", self.table), points)
+            return points, shown
+        run.mkdir(parents=True, exist_ok=True)
+        loop = self.loop
+        random_k = loop.k if arm == "random" else round(loop.k * loop.random_share)
+        parts = [taken]
+        if arm == "suggested":
+            model = run.parent.parent / ("suggested" if round_ > 1 else "initial") / f"round-{round_ - 1}" / "model.ckpt"
+            segmenter = Segmenter.from_checkpoint(model, self.config.accelerator)
+            labelled, guesses, scores = suggested_clicks(
+                segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing
+            )
+            write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
+            parts.append(labelled)
+            shown = PointLabels.concatenate(shown, guesses)
+        if random_k:  # the random arm's clicks, or the random share of the suggested arm's
+            stream = round_ if arm == "random" else _MIXED_STREAM + round_
+            seed = self.config.seed * 1009 + stream
+            parts.append(random_clicks(self.masks, PointLabels.concatenate(*parts), random_k, seed))
+        points = PointLabels.concatenate(*parts)
+        return points, PointLabels.concatenate(shown, points) if arm == "suggested" else shown
+
+
+_MIXED_STREAM = 500
+"""Offset of the seeds of the suggested arm's random clicks, away from the random arm's (seed x 1009 + round)."""
+
+
+def _record_loop(out: Path, loop: ClickLoop) -> None:
+    """Write ``loop.json``, or check that the loop already in ``out`` has the same settings."""
+    path = out / "loop.json"
+    settings = asdict(loop)
+    if path.is_file() and (before := json.loads(path.read_text())) != settings:
+        raise ConfigError(
+            f"{out} holds a click loop with other settings ({before}, now {settings})",
+            fix="give another --out, or the settings of that loop to resume it",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2))
+
+
 def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: ClassTable) -> dict[str, Any]:
     """Train on ``points`` in ``run`` and return the final metrics; a round finished before is not trained again."""
     finished = run / "round.json"
-    if finished.is_file():  # seeded: the points of an interrupted loop's rerun are the same
+    if finished.is_file():
         return json.loads(finished.read_text())
     run.mkdir(parents=True, exist_ok=True)
     points.write_csv(run / "points.csv", table)  # read back by train, which keeps it as the run's points
