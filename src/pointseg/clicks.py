@@ -95,8 +95,13 @@ def suggested_clicks(
     k: int,
     spacing: int,
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
-    """``k`` suggestions per image away from the ``shown`` pixels: those the masks label, with their classes; all of them
-    with the model's guesses and entropies (as :func:`~pointseg.suggest.suggest` gives them)."""
+    """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
+
+    Returns:
+        ``(labelled, guesses, entropies)``: the suggestions the masks label, with the masks'
+        classes (one on an unlabelled mask pixel is dropped); every suggestion, with the
+        model's guess as its class; their predictive entropies.
+    """
     guesses, scores = suggest(segmenter, pairs, k, spacing, shown)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
