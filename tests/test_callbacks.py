@@ -8,8 +8,9 @@ from pointseg.callbacks import ChanceMonitor
 from pointseg.errors import TrainingDiverged
 
 
-def _epoch_end(monitor, loss, step):
-    trainer = SimpleNamespace(callback_metrics={"train_loss_epoch": torch.tensor(loss)}, global_step=step)
+def _epoch_end(monitor, loss, step, total=None):
+    metrics = {"train_pce_epoch": torch.tensor(loss), "train_loss_epoch": torch.tensor(loss if total is None else total)}
+    trainer = SimpleNamespace(callback_metrics=metrics, global_step=step)
     monitor.on_train_epoch_end(trainer, pl_module=None)
 
 
@@ -26,6 +27,7 @@ def test_few_steps_or_a_loss_below_chance_go_on():
     _epoch_end(monitor, loss=1.90, step=199)  # a large batch after a few epochs: too early to judge
     _epoch_end(monitor, loss=1.50, step=400)  # learning
     _epoch_end(monitor, loss=1.00, step=10_000)
+    _epoch_end(monitor, loss=1.25, step=400, total=1.80)  # a method's extra terms lift the total, not the point loss
 
 
 def test_an_exploded_loss_stops_the_run_at_once():

@@ -32,8 +32,11 @@ class ChanceMonitor(Callback):
     """Stop a run whose training loss stays at chance level, or explodes past it.
 
     A network that has learnt nothing predicts every class alike and its cross-entropy is
-    ``ln(num_classes)``. Once ``after_steps`` optimisation steps are done, an epoch whose
-    mean training loss is still above ``fraction * ln(num_classes)`` raises
+    ``ln(num_classes)``. The loss watched is the partial cross-entropy on the labelled
+    pixels (``train_pce``), not the total, to which a ``--method`` adds terms of its own
+    (superpixel or pseudo-labels, weighted) that would lift it above chance by themselves.
+    Once ``after_steps`` optimisation steps are done, an epoch whose mean point loss is
+    still above ``fraction * ln(num_classes)`` raises
     :class:`TrainingDiverged` (a sweep records the run as diverged, with the step). The
     grace is counted in steps, not epochs: a large batch on a small dataset takes few steps
     per epoch, and a run is not stuck before it has had the updates to learn. An epoch
@@ -60,15 +63,17 @@ class ChanceMonitor(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Check the epoch's mean training loss."""
-        loss = trainer.callback_metrics.get("train_loss_epoch")
+        loss = trainer.callback_metrics.get("train_pce_epoch")
         if loss is None:
             return
         loss = float(loss)
         if loss > self.explode * self.chance:
-            reason = f"the training loss exploded to over {self.explode:g} times chance level ({self.explode:g} ln C)"
+            reason = (
+                f"the training loss on the points exploded to over {self.explode:g} times chance level ({self.explode:g} ln C)"
+            )
         elif trainer.global_step >= self.after_steps and loss > self.fraction * self.chance:
             reason = (
-                f"after {trainer.global_step} steps the training loss is still above chance level "
+                f"after {trainer.global_step} steps the training loss on the points is still above chance level "
                 f"({self.fraction * self.chance:.3f} = {self.fraction:.2f} ln C)"
             )
         else:

@@ -138,6 +138,7 @@ class PointSegModule(L.LightningModule):
             raise TrainingDiverged(step=self.global_step, loss=float(loss))
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
+        self.log("train_pce", terms["pce"], on_step=False, on_epoch=True, batch_size=batch["image"].shape[0])
         for name in ("regulariser", "superpixels", "self_training"):
             if name in terms:
                 self.log(f"train_{name}", terms[name], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
