@@ -9,7 +9,7 @@ from pointseg.errors import TrainingDiverged
 
 
 def _epoch_end(monitor, loss, step, total=None):
-    metrics = {"train_pce_epoch": torch.tensor(loss), "train_loss_epoch": torch.tensor(loss if total is None else total)}
+    metrics = {"train_pce": torch.tensor(loss), "train_loss_epoch": torch.tensor(loss if total is None else total)}
     trainer = SimpleNamespace(callback_metrics=metrics, global_step=step)
     monitor.on_train_epoch_end(trainer, pl_module=None)
 

@@ -85,6 +85,30 @@ def test_an_exception_is_a_failed_result(dataset, classes_csv, tmp_path, monkeyp
     assert rows[0.003]["status"] == "done"
 
 
+def test_a_failed_configuration_is_trained_again_only_when_asked(dataset, classes_csv, tmp_path, monkeypatch):
+    real = sweep_module.train
+    calls = []
+
+    def out_of_memory_once(config, callbacks=()):
+        calls.append(config.out.name)
+        if config.out.name == "lr=0.01_seed=0" and calls.count(config.out.name) == 1:  # its first training
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(config, callbacks=callbacks)
+
+    monkeypatch.setattr(sweep_module, "train", out_of_memory_once)
+    spec = build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.003"))
+    first = {r["lr"]: r["status"] for r in run_sweep(spec, tmp_path / "s")}
+    assert first == {0.01: "failed", 0.003: "done"} and sorted(calls) == ["lr=0.003_seed=0", "lr=0.01_seed=0"]
+    run_sweep(spec, tmp_path / "s")  # a failure is a result: resuming does not train it again
+    assert len(calls) == 2
+    rows = run_sweep(spec, tmp_path / "s", retry_failed=True)
+    assert calls[2:] == ["lr=0.01_seed=0"]  # only the failed one
+    assert sorted((r["lr"], r["status"]) for r in rows) == [(0.003, "done"), (0.01, "done")]  # the retry's outcome replaces it
+    assert all(r["miou"] is not None for r in rows) and collect_results(tmp_path / "s") == rows
+    run_sweep(spec, tmp_path / "s", retry_failed=True)  # nothing left to retry
+    assert len(calls) == 3
+
+
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt, lambda: SystemExit(1)], ids=["ctrl-c", "lightning-exit"])
 def test_an_interrupted_configuration_runs_again_on_resume(dataset, classes_csv, tmp_path, monkeypatch, interruption):
     real = sweep_module.train

@@ -63,7 +63,7 @@ class ChanceMonitor(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Check the epoch's mean training loss."""
-        loss = trainer.callback_metrics.get("train_pce_epoch")
+        loss = trainer.callback_metrics.get("train_pce")
         if loss is None:
             return
         loss = float(loss)

@@ -333,6 +333,9 @@ def sweep(
     description: Annotated[
         str | None, typer.Option("--description", help="What the sweep is about (data credit, question); opens the report.")
     ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Train the configurations that diverged or failed again (cause fixed).")
+    ] = False,
 ) -> None:
     """Train a grid of configurations (learning rate x batch size by default), resumably.
 
@@ -359,7 +362,7 @@ def sweep(
     total = len(spec.configurations())
     console.print(f"sweep of {total} trainings ({spec.budget} budget {spec.amount}) in [bold]{out}[/bold]")
     with _resumable():
-        rows = run_sweep(spec, out, storage=storage, on_result=_progress_printer())
+        rows = run_sweep(spec, out, storage=storage, on_result=_progress_printer(), retry_failed=retry_failed)
     console.print(results_table(rows))
     console.print(f"{len(rows)} of {total} configurations stored; `pointseg report {out}` writes the report")
     if elsewhere := running_elsewhere(out, storage):

@@ -14,7 +14,9 @@ Each configuration is an Optuna trial of a :class:`optuna.samplers.GridSampler`.
 outcome is stored with it as user attributes: ``status`` (``done``, ``diverged`` or
 ``failed``), the final metrics, the step of divergence or the error message. A failure is
 a result: the sweep goes on. Re-running the same command resumes: finished trials are
-skipped; a trial that was interrupted (Ctrl-C) or whose process died is run again.
+skipped; a trial that was interrupted (Ctrl-C) or whose process died is run again. Once
+the cause of a failure is fixed, ``retry_failed`` trains the configurations whose outcome
+is ``diverged`` or ``failed`` again; the new outcome replaces the old one in the results.
 
 Example:
     >>> spec = SweepSpec(base={"data": "d", "classes": "c.csv"}, axes={"lr": [0.001, 0.01], "batch_size": [16, 32]}, seeds=2)
@@ -256,13 +258,19 @@ def _taken_by_another(trial: optuna.Trial, params: Mapping[str, Any]) -> bool:
     """True if an earlier trial of the same configuration is running or has its outcome.
 
     Two processes may draw the same grid point at the same moment; the later trial
-    (higher number) then leaves it to the earlier one.
+    (higher number) then leaves it to the earlier one. A retry (see :func:`_requeue_failed`)
+    is not held back by the outcome it retries, nor by those before it.
     """
+    retried = trial.user_attrs.get(_RETRY_OF, -1)
     for other in trial.study.get_trials(deepcopy=False):
-        if other.number < trial.number and _same(other.params, params):
+        if retried < other.number < trial.number and _same(other.params, params):
             if other.state == optuna.trial.TrialState.RUNNING or "status" in other.user_attrs:
                 return True
     return False
+
+
+_RETRY_OF = "retry_of"
+"""User attribute of a retried configuration's new trial: the number of the trial whose outcome it retries."""
 
 
 def _outcome(config: TrainConfig, num_classes: int) -> dict[str, Any]:
@@ -302,6 +310,31 @@ def _requeue_interrupted(study: optuna.Study) -> int:
     return requeued
 
 
+def _requeue_failed(study: optuna.Study) -> int:
+    """Queue again each configuration whose latest outcome is ``diverged`` or ``failed`` and that waits for no trial."""
+    latest: dict[str, optuna.trial.FrozenTrial] = {}
+    active: set[str] = set()
+    for trial in study.get_trials(deepcopy=False):  # in order of their numbers
+        if "status" in trial.user_attrs:
+            latest[run_name(trial.params)] = trial
+        elif trial.state in (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING):
+            active.add(run_name(trial.params))
+    requeued = 0
+    for name, trial in latest.items():
+        if trial.user_attrs["status"] in ("diverged", "failed") and name not in active:
+            study.add_trial(
+                optuna.trial.create_trial(
+                    state=optuna.trial.TrialState.WAITING,
+                    params=trial.params,
+                    distributions=trial.distributions,
+                    system_attrs=trial.system_attrs,
+                    user_attrs={_RETRY_OF: trial.number},
+                )
+            )
+            requeued += 1
+    return requeued
+
+
 def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
     """The sweep's Optuna study: SQLite in ``out/study.db`` unless ``storage`` is a SQLAlchemy URL.
 
@@ -326,6 +359,7 @@ def run_sweep(
     out: str | Path,
     storage: str | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    retry_failed: bool = False,
 ) -> list[dict[str, Any]]:
     """Train every configuration of ``spec`` not yet done, sharing the work through the study.
 
@@ -334,6 +368,7 @@ def run_sweep(
         out: The sweep folder.
         storage: SQLAlchemy URL of the study (default: SQLite in the sweep folder).
         on_result: Called with each outcome as it is stored (for progress output).
+        retry_failed: Train the configurations that diverged or failed again.
 
     Returns:
         The rows of :func:`collect_results`.
@@ -359,6 +394,8 @@ def run_sweep(
     points = _draw_points(spec, out / "points")
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
     _requeue_interrupted(study)
+    if retry_failed:
+        _requeue_failed(study)
 
     def objective(trial: optuna.Trial) -> float:
         params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
@@ -402,9 +439,12 @@ def run_sweep(
 
 
 def _progress(study: optuna.Study) -> tuple[int, int]:
-    """Trials with an outcome, and trials waiting to run."""
+    """Grid points with an outcome and none waiting (a retry), and trials waiting to run."""
     trials = study.get_trials(deepcopy=False)
-    return sum("status" in t.user_attrs for t in trials), sum(t.state == optuna.trial.TrialState.WAITING for t in trials)
+    waiting = [t for t in trials if t.state == optuna.trial.TrialState.WAITING]
+    pending = {run_name(t.params) for t in waiting}
+    settled = {run_name(t.params) for t in trials if "status" in t.user_attrs} - pending
+    return len(settled), len(waiting)
 
 
 def running_elsewhere(out: str | Path, storage: str | None = None) -> int:
@@ -428,34 +468,32 @@ def _last_train_loss(run: Path) -> float | None:
 
 
 def collect_results(out: str | Path, storage: str | None = None) -> list[dict[str, Any]]:
-    """One row per configuration and seed with an outcome, from the study store, in grid order.
+    """One row per configuration and seed with an outcome (its latest), from the study store, in grid order.
 
     Columns: the sweep's axes and ``seed``, ``status``, ``train_loss``, ``val_loss``,
     ``val_accuracy``, ``miou``, ``kappa``, ``iou_<class>`` for each class, ``step`` (of
     divergence), ``message`` and ``run`` (the run folder, relative to the sweep folder).
     """
     out = Path(out)
-    rows = []
+    rows = {}
     names: list[str] = []
-    for trial in open_study(out, storage).get_trials(deepcopy=False):
+    for trial in open_study(out, storage).get_trials(deepcopy=False):  # in order: a retry's outcome replaces the first
         attrs = trial.user_attrs
         if attrs.get("status", "alias") == "alias":
             continue
         metrics = attrs.get("metrics") or {}
         names = list(trial.params)
-        rows.append(
-            {
-                **trial.params,
-                "status": attrs["status"],
-                "train_loss": _last_train_loss(out / attrs["run"]),
-                "val_loss": metrics.get("loss"),
-                "val_accuracy": metrics.get("accuracy"),
-                "miou": metrics.get("miou"),
-                "kappa": metrics.get("kappa"),
-                **{f"iou_{name}": iou for name, iou in (metrics.get("per_class_iou") or {}).items()},
-                "step": attrs.get("step"),
-                "message": attrs.get("message"),
-                "run": attrs["run"],
-            }
-        )
-    return sorted(rows, key=lambda row: grid_key(row, names))
+        rows[run_name(trial.params)] = {
+            **trial.params,
+            "status": attrs["status"],
+            "train_loss": _last_train_loss(out / attrs["run"]),
+            "val_loss": metrics.get("loss"),
+            "val_accuracy": metrics.get("accuracy"),
+            "miou": metrics.get("miou"),
+            "kappa": metrics.get("kappa"),
+            **{f"iou_{name}": iou for name, iou in (metrics.get("per_class_iou") or {}).items()},
+            "step": attrs.get("step"),
+            "message": attrs.get("message"),
+            "run": attrs["run"],
+        }
+    return sorted(rows.values(), key=lambda row: grid_key(row, names))
