@@ -93,6 +93,9 @@ def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_pa
         "With 50 labelled pixels the best is method=crf: mIoU 0.3000, 75.0 % of full masks (0.4000).",
         "With 200 labelled pixels the best is method=crf: mIoU 0.3600, 90.0 % of full masks (0.4000).",
     ]
+    lines = conclusions(configs)  # the method means over the point budgets: full masks were trained with pce alone
+    assert "method: mean mIoU 0.3300 at method=crf, 0.2500 at method=pce; the best value is method=crf" in lines[2]
+    assert lines[1].startswith("points: mean mIoU 0.2500 at points=5, 0.3300 at points=20, 0.4000 at points=full;")
     figures = []
     monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
     assert budget_figure(configs, counts, tmp_path / "budget.png").stat().st_size > 0

@@ -164,7 +164,7 @@ def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
     if len(means) < 2:
         return None
     numeric = all(isinstance(v, int | float) for v in means)
-    ordered = sorted(means.items(), key=lambda item: item[0] if numeric else str(item[0]))
+    ordered = sorted(means.items(), key=lambda item: _value_order(item[0]))
     parts = []
     for value, mean in ordered:
         unfinished = sum(c.miou is None for c in by_value[value])
@@ -181,6 +181,14 @@ def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
         elif all(d < 0 for d in steps):
             text += f"; mIoU falls as {axis} grows"
     return text + "."
+
+
+def _value_order(value: Any) -> tuple[int, float, str]:
+    """Axis values in order: numbers, numeric text (point budgets) by their value, then the rest (``full``) by name."""
+    try:
+        return 0, float(value), ""
+    except (TypeError, ValueError):
+        return 1, 0.0, str(value)
 
 
 def _failure_lines(configs: Sequence[Configuration]) -> list[str]:
@@ -200,13 +208,15 @@ def conclusions(configs: Sequence[Configuration]) -> list[str]:
 
     The best configuration and whether its margin over the next best exceeds twice the
     standard error of the difference (from the spread across seeds); the mean mIoU at each
-    value of each axis over the other axes, with any monotonic trend and the configurations
-    left without result; which configurations diverged or failed, and when.
+    value of each axis over the other axes (in a label-budget sweep, over the point budgets
+    only: full masks are trained with one method), with any monotonic trend and the
+    configurations left without result; which configurations diverged or failed, and when.
     """
     finished = _ranked(configs)
     if not finished:
         return ["No configuration has finished yet: there is nothing to conclude.", *_failure_lines(configs)]
-    axis_lines = (_axis_line(axis, configs) for axis in finished[0].params)
+    budgets = [c for c in configs if str(c.params.get("points")) != FULL]
+    axis_lines = (_axis_line(axis, configs if axis == "points" else budgets) for axis in finished[0].params)
     return [_best_line(finished), *(line for line in axis_lines if line), *_failure_lines(configs)]
 
 
