@@ -286,7 +286,20 @@ def _outcome(config: TrainConfig, num_classes: int) -> dict[str, Any]:
     return {"status": "done", "metrics": result.metrics}
 
 
-def _requeue_interrupted(study: optuna.Study) -> int:
+def _queue_again(study: optuna.Study, trial: optuna.trial.FrozenTrial, **user_attrs: Any) -> None:
+    """Add a waiting trial of ``trial``'s grid point, as optuna's RetryFailedTrialCallback does: same parameters."""
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            system_attrs=trial.system_attrs,
+            user_attrs=user_attrs,
+        )
+    )
+
+
+def _requeue_interrupted(study: optuna.Study) -> None:
     """Queue again each configuration whose last trial was interrupted or died before its outcome was stored."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -294,23 +307,13 @@ def _requeue_interrupted(study: optuna.Study) -> int:
     trials = study.get_trials(deepcopy=False)
     active = {optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING}
     settled = [t.params for t in trials if "status" in t.user_attrs or t.state in active]
-    requeued = 0
     for trial in trials:
         if trial.state == optuna.trial.TrialState.FAIL and trial.params and not any(_same(trial.params, p) for p in settled):
-            study.add_trial(  # as optuna's RetryFailedTrialCallback does: same grid point, same parameters
-                optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.WAITING,
-                    params=trial.params,
-                    distributions=trial.distributions,
-                    system_attrs=trial.system_attrs,
-                )
-            )
+            _queue_again(study, trial)
             settled.append(trial.params)
-            requeued += 1
-    return requeued
 
 
-def _requeue_failed(study: optuna.Study) -> int:
+def _requeue_failed(study: optuna.Study) -> None:
     """Queue again each configuration whose latest outcome is ``diverged`` or ``failed`` and that waits for no trial."""
     latest: dict[str, optuna.trial.FrozenTrial] = {}
     active: set[str] = set()
@@ -319,20 +322,9 @@ def _requeue_failed(study: optuna.Study) -> int:
             latest[run_name(trial.params)] = trial
         elif trial.state in (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING):
             active.add(run_name(trial.params))
-    requeued = 0
     for name, trial in latest.items():
         if trial.user_attrs["status"] in ("diverged", "failed") and name not in active:
-            study.add_trial(
-                optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.WAITING,
-                    params=trial.params,
-                    distributions=trial.distributions,
-                    system_attrs=trial.system_attrs,
-                    user_attrs={_RETRY_OF: trial.number},
-                )
-            )
-            requeued += 1
-    return requeued
+            _queue_again(study, trial, **{_RETRY_OF: trial.number})
 
 
 def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
