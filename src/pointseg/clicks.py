@@ -157,7 +157,7 @@ class _Annotator:
 
         A round finished before gives back the points it trained on.
         """
-        if (run / "round.json").is_file():
+        if _finished(run) is not None:
             points = PointLabels.read_csv(run / "points.csv", self.table)
             if arm == "suggested":
                 shown = PointLabels.concatenate(shown, PointLabels.read_csv(run / "suggestions.csv", self.table), points)
@@ -200,15 +200,24 @@ def _record_loop(out: Path, loop: ClickLoop) -> None:
     path.write_text(json.dumps(settings, indent=2))
 
 
+_DONE = "round.json"
+"""A round's final metrics, written when its training ends: the mark that the round is done."""
+
+
+def _finished(run: Path) -> dict[str, Any] | None:
+    """The final metrics of a round trained before, None for a round to train."""
+    path = run / _DONE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: ClassTable) -> dict[str, Any]:
     """Train on ``points`` in ``run`` and return the final metrics; a round finished before is not trained again."""
-    finished = run / "round.json"
-    if finished.is_file():
-        return json.loads(finished.read_text())
+    if (metrics := _finished(run)) is not None:
+        return metrics
     run.mkdir(parents=True, exist_ok=True)
     points.write_csv(run / "points.csv", table)  # read back by train, which keeps it as the run's points
     result = train(config.model_copy(update={"out": run, "points_file": run / "points.csv", "progress_bar": False}))
-    finished.write_text(json.dumps(result.metrics or {}))
+    (run / _DONE).write_text(json.dumps(result.metrics or {}))
     return result.metrics or {}
 
 
