@@ -95,13 +95,43 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
     assert np.array_equal(third.classes, mask[third.rows, third.cols])
 
 
-def test_a_loop_resumes_only_with_its_own_settings(tmp_path):
+def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path):
     with pytest.raises(ConfigError, match="random share"):
         ClickLoop(random_share=1.0)
-    clicks_module._record_loop(tmp_path, ClickLoop(k=5))
-    clicks_module._record_loop(tmp_path, ClickLoop(k=5))  # the same loop: resumed
-    with pytest.raises(ConfigError, match="other settings"):
-        clicks_module._record_loop(tmp_path, ClickLoop(k=6))
+    with pytest.raises(ConfigError, match="1 random and 0 suggested"):
+        ClickLoop(k=1, random_share=0.6)  # round(0.6) = 1 of 1: no suggestion left
+    with pytest.raises(ConfigError, match="0 random and 4 suggested"):
+        ClickLoop(k=4, random_share=0.1)  # round(0.4) = 0: no random click
+    assert ClickLoop(k=4, random_share=0.25).random_k == 1
+    config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, seed=0)
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"accelerator": "gpu"}))  # resumed
+    with pytest.raises(ConfigError, match=r"other settings: --k\n"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
+    with pytest.raises(ConfigError, match=r"other settings: --seed, --width\n"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"seed": 1, "width": 8}))
+    (tmp_path / "loop.json").write_text('{"rounds": 3,')  # cut short
+    with pytest.raises(ConfigError, match="loop.json is not valid JSON"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
+    with pytest.raises(ConfigError, match="is a file"):
+        clicks_module._record_loop(tmp_path / "loop.json", ClickLoop(k=5), config)
+
+
+def test_a_loop_refuses_training_options_that_replace_its_points(tmp_path):
+    for update in ({"points": "full"}, {"points_file": tmp_path / "p.csv"}, {"point_labels": tmp_path / "p.gpkg"}):
+        config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, **update)
+        with pytest.raises(ConfigError, match="trains on its own points"):
+            clicks_module.simulate_clicks(config, ClickLoop())
+    assert not (tmp_path / "loop.json").exists()
+
+
+def test_a_garbled_round_mark_names_the_round_to_train_again(tmp_path):
+    run = tmp_path / "suggested/round-1"
+    run.mkdir(parents=True)
+    (run / "round.json").write_text("garbage")
+    with pytest.raises(ConfigError, match="round.json is not valid JSON") as caught:
+        clicks_module._finished(run)
+    assert caught.value.fix == f"delete {run} to train that round again"
 
 
 @pytest.mark.slow

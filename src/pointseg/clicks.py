@@ -12,7 +12,8 @@ random instead (exploration mixed into the suggestions). Everything is seeded: t
 seed gives the same points and, on the same machine, the same scores; an interrupted loop
 run again trains only the rounds it had not finished, on the points they were given.
 
-The run folder holds ``loop.json`` (the :class:`ClickLoop`), one training run per arm and
+The run folder holds ``loop.json`` (the :class:`ClickLoop` and the training options: a loop
+resumes only with the same), one training run per arm and
 round (``initial/round-0/``, ``suggested/round-1/``...), each with the points it trained
 on (``points.csv``), in the suggested arm the round's suggestions as
 ``pointseg suggest`` writes them (``suggestions.csv``) and, once finished, its final
@@ -74,6 +75,19 @@ class ClickLoop:
                 f"the random share of the suggested clicks must be in [0, 1), not {self.random_share}",
                 fix="give e.g. --random-share 0.5; at 1 both arms would click at random",
             )
+        if self.random_share and not 0 < self.random_k < self.k:
+            raise ConfigError(
+                f"--random-share {self.random_share} of --k {self.k} clicks makes {self.random_k} random and "
+                f"{self.k - self.random_k} suggested clicks a round: no mix",
+                fix="mixing needs --k 2 or more"
+                if self.k < 2
+                else f"give a share that makes 1 to {self.k - 1} of the {self.k} clicks random, e.g. 0.5",
+            )
+
+    @property
+    def random_k(self) -> int:
+        """Clicks per image and round of the suggested arm that are random."""
+        return round(self.k * self.random_share)
 
 
 def random_clicks(masks: Mapping[str, np.ndarray], taken: PointLabels, k: int, seed: int) -> PointLabels:
@@ -121,7 +135,8 @@ def simulate_clicks(
         ConfigError: ``config.out`` holds a loop with other settings.
     """
     out = Path(config.out)
-    _record_loop(out, loop)
+    _check_training(config)
+    _record_loop(out, loop, config)
     table, _, train_pairs, _ = split_dataset(config)
     masks, _ = dense_masks(train_pairs, table)
     annotator = _Annotator(config, loop, train_pairs, masks, table)
@@ -164,7 +179,7 @@ class _Annotator:
             return points, shown
         run.mkdir(parents=True, exist_ok=True)
         loop = self.loop
-        random_k = loop.k if arm == "random" else round(loop.k * loop.random_share)
+        random_k = loop.k if arm == "random" else loop.random_k
         parts = [taken]
         if arm == "suggested":
             model = run.parent.parent / ("suggested" if round_ > 1 else "initial") / f"round-{round_ - 1}" / "model.ckpt"
@@ -187,17 +202,44 @@ _MIXED_STREAM = 500
 """Offset of the seeds of the suggested arm's random clicks, away from the random arm's (seed x 1009 + round)."""
 
 
-def _record_loop(out: Path, loop: ClickLoop) -> None:
-    """Write ``loop.json``, or check that the loop already in ``out`` has the same settings."""
-    path = out / "loop.json"
-    settings = asdict(loop)
-    if path.is_file() and (before := json.loads(path.read_text())) != settings:
+def _check_training(config: TrainConfig) -> None:
+    """Refuse training options that would replace the loop's points with others."""
+    if config.full_masks or config.points_file is not None or config.point_labels is not None:
         raise ConfigError(
-            f"{out} holds a click loop with other settings ({before}, now {settings})",
-            fix="give another --out, or the settings of that loop to resume it",
+            "the click loop trains on its own points, not on full masks, --points-file or --point-labels",
+            fix="leave out --points full, --full-masks, --points-file and --point-labels",
         )
+
+
+_MACHINE_OPTIONS = {"out", "progress_bar", "accelerator", "num_workers", "superpixel_cache"}
+"""Training options that change where or how fast a loop runs, not its results: a loop may resume with others."""
+
+
+def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
+    """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file", fix="give a folder for the loop's runs")
+    path = out / "loop.json"
+    settings = {**asdict(loop), "training": config.model_dump(mode="json", exclude=_MACHINE_OPTIONS)}
+    if path.is_file():
+        before = _read_json(path, fix="delete it to resume with the settings of this command, or give another --out")
+        if before != settings:
+            changed = [key for key, value in asdict(loop).items() if before.get(key) != value]
+            changed += [key for key, value in settings["training"].items() if before.get("training", {}).get(key) != value]
+            raise ConfigError(
+                f"{out} holds a click loop with other settings: {', '.join('--' + key.replace('_', '-') for key in changed)}",
+                fix="give another --out, or the settings of that loop (its loop.json) to resume it",
+            )
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=2))
+
+
+def _read_json(path: Path, fix: str) -> Any:
+    """The JSON in ``path``; a file cut short or garbled raises a :class:`ConfigError` that names it."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid JSON ({err})", fix=fix) from err
 
 
 _DONE = "round.json"
@@ -207,7 +249,7 @@ _DONE = "round.json"
 def _finished(run: Path) -> dict[str, Any] | None:
     """The final metrics of a round trained before, None for a round to train."""
     path = run / _DONE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return _read_json(path, fix=f"delete {run} to train that round again") if path.is_file() else None
 
 
 def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: ClassTable) -> dict[str, Any]:
@@ -217,7 +259,9 @@ def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: Cla
     run.mkdir(parents=True, exist_ok=True)
     points.write_csv(run / "points.csv", table)  # read back by train, which keeps it as the run's points
     result = train(config.model_copy(update={"out": run, "points_file": run / "points.csv", "progress_bar": False}))
-    (run / _DONE).write_text(json.dumps(result.metrics or {}))
+    partial = run / f"{_DONE}.partial"  # renamed once complete: a killed write leaves no half-written mark
+    partial.write_text(json.dumps(result.metrics or {}))
+    partial.replace(run / _DONE)
     return result.metrics or {}
 
 
