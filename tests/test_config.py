@@ -22,9 +22,16 @@ def test_defaults_and_budget():
         ({"strategy": "stratified"}, "'random', 'class-balanced' or 'grid'"),
         ({"full_masks": True, "points_file": "p.csv"}, "drop --points-file"),
         ({"class_weights": "1,-2"}, "must not be negative"),
+        ({"class_weights": "0,0"}, "one at least above 0"),  # a loss of 0 that trains nothing
+        ({"class_weights": "inf,1"}, "finite number"),
+        ({"superpixel_weight": float("inf")}, "finite number"),  # not a divergence to blame on the learning rate
+        ({"lr": float("nan")}, "finite number"),
+        ({"superpixel_cache": "c.csv"}, "--superpixel-cache c.csv is a file: give a folder"),
     ],
 )
-def test_bad_values_fail_at_parse_time(options, message):
+def test_bad_values_fail_at_parse_time(options, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.csv").write_text("name,value\n")
     with pytest.raises(ValidationError, match=message):
         TrainConfig(**BASE, **options)
 

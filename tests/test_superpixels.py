@@ -62,11 +62,20 @@ def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     reads = []
     read = lambda: reads.append(1) or image  # noqa: E731
-    first = module.cached_superpixels(read, source, 100, 1.0, cache)
-    again = module.cached_superpixels(read, source, 100, 1.0, cache)
+    first = module.cached_superpixels(read, source, (30, 40), 100, 1.0, cache)
+    again = module.cached_superpixels(read, source, (30, 40), 100, 1.0, cache)
     assert calls == [(100, 1.0)] and np.array_equal(first, again) and len(reads) == 1  # computed once, then read back
-    module.cached_superpixels(read, source, 50, 1.0, cache)
-    module.cached_superpixels(read, source, 50, 3.0, cache)
+    (entry,) = cache.glob("*.npy")
+    module.cached_superpixels(read, source, (30, 40), 50, 1.0, cache)
+    module.cached_superpixels(read, source, (30, 40), 50, 3.0, cache)
     assert calls == [(100, 1.0), (50, 1.0), (50, 3.0)] and len(list(cache.glob("*.npy"))) == 3  # one entry per setting
-    module.cached_superpixels(read, source, 100, 1.0, None)
+    module.cached_superpixels(read, source, (30, 40), 100, 1.0, None)
     assert len(calls) == 4  # no cache: always computed
+    for damage in (b"junk", np.lib.format.MAGIC_PREFIX, None):  # garbage, a file cut short, an array of another shape
+        if damage is None:
+            np.save(entry, np.zeros((3, 3), np.int64))
+        else:
+            entry.write_bytes(damage)
+        healed = module.cached_superpixels(read, source, (30, 40), 100, 1.0, cache)
+        assert np.array_equal(healed, first) and np.array_equal(np.load(entry), first)  # computed again and replaced
+    assert len(calls) == 7

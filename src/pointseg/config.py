@@ -38,7 +38,7 @@ FULL = "full"
 class TrainConfig(BaseModel):
     """Options of one training run (see ``pointseg train --help`` for each)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     data: Path
     classes: Path
@@ -118,8 +118,10 @@ class TrainConfig(BaseModel):
             )
         if self.bands is not None and (not self.bands or min(self.bands) < 1):
             raise ValueError("--bands takes 1-based band indices, e.g. 4,3,2")
-        if self.class_weights is not None and any(w < 0 for w in self.class_weights):
-            raise ValueError("--class-weights must not be negative")
+        if self.class_weights is not None and (any(w < 0 for w in self.class_weights) or not any(self.class_weights)):
+            raise ValueError("--class-weights must not be negative, and one at least above 0")
+        if self.superpixel_cache is not None and self.superpixel_cache.exists() and not self.superpixel_cache.is_dir():
+            raise ValueError(f"--superpixel-cache {self.superpixel_cache} is a file: give a folder")
         if self.full_masks and self.points_file is not None:
             raise ValueError("--full-masks trains on the dense masks: drop --points-file")
         if self.full_masks and "superpixels" in self.method:

@@ -129,6 +129,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             segments = cached_superpixels(
                 read,
                 sources[scene.key],
+                scene.image.shape[:2],
                 config.superpixel_area,
                 config.superpixel_compactness,
                 config.superpixel_cache,

@@ -61,17 +61,20 @@ def superpixels(
 def cached_superpixels(
     read: Callable[[], np.ndarray],
     source: Path,
+    shape: tuple[int, int],
     pixels_per_superpixel: int,
     compactness: float,
     cache: Path | None,
     valid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """:func:`superpixels` of the image ``read`` returns (read from ``source``, ``valid`` its data mask), kept in ``cache``.
+    """:func:`superpixels` of the image ``read`` returns (read from ``source``, ``shape`` its rows and columns,
+    ``valid`` its data mask), kept in ``cache``.
 
     The cache entry is named by the file's path, size and modification time, the
     superpixel area and compactness, scikit-image's version and whether nodata is masked, so an
     edited image, another area or another SLIC computes afresh; on a hit the image is not read. Entries are written atomically:
-    processes sharing a cache never read half a file.
+    processes sharing a cache never read half a file. An entry that cannot be read, or is not a
+    label image of ``shape`` (a damaged file), is computed again and replaced.
     """
     if cache is None:
         return superpixels(read(), pixels_per_superpixel, compactness, valid)
@@ -82,8 +85,8 @@ def cached_superpixels(
     if valid is not None and not valid.all():
         key += "|nodata masked"  # not an entry of the versions that spread labels into nodata
     path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
-    if path.is_file():
-        return np.load(path)
+    if path.is_file() and (segments := _read_entry(path)) is not None and segments.shape == tuple(shape):
+        return segments
     segments = superpixels(read(), pixels_per_superpixel, compactness, valid)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -91,6 +94,15 @@ def cached_superpixels(
         np.save(handle, segments)
     partial.replace(path)
     return segments
+
+
+def _read_entry(path: Path) -> np.ndarray | None:
+    """A cached segmentation, None if the file is no integer ``.npy`` array."""
+    try:
+        segments = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    return segments if np.issubdtype(segments.dtype, np.integer) else None
 
 
 def expand_points(segments: np.ndarray, points: np.ndarray) -> np.ndarray:
