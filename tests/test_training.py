@@ -131,6 +131,13 @@ def test_full_masks_and_a_points_file(trained, tmp_path):
         train(config.model_copy(update=reuse | {"out": tmp_path / "reuse9", "seed": 9}))
 
 
+def test_without_validation_images_a_run_trains_on_every_image_and_scores_nothing(trained, tmp_path):
+    config, _ = trained
+    result = train(config.model_copy(update={"out": tmp_path / "all", "val_fraction": 0.0, "max_steps": 4}))
+    assert result.metrics is None and not (tmp_path / "all/metrics.json").exists() and result.checkpoint.is_file()
+    assert len(result.data.train_scenes) == 6 and result.data.val_scenes == []
+
+
 def test_a_nan_loss_stops_training_with_a_clear_error(trained, tmp_path):
     config, _ = trained
 

@@ -88,9 +88,11 @@ class PointSegDataModule(L.LightningDataModule):
             drop_last=len(self.train_dataset) >= self.batch_size * replicas,
         )
 
-    def val_dataloader(self) -> DataLoader:
-        """Whole images, one per batch; each image in exactly one process."""
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """Whole images, one per batch; each image in exactly one process; no loader without validation images."""
         replicas, rank = self._replicas()
+        if len(self.val_dataset) == 0:
+            return []  # Lightning then skips validation
         if len(self.val_dataset) < replicas:
             raise DatasetError(
                 f"{len(self.val_dataset)} validation image(s) for {replicas} processes: every process needs at least one",
