@@ -15,7 +15,7 @@ from pointseg.data.dataset import BandStats
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import load_masks
 from pointseg.data.points import PointLabels
-from pointseg.errors import ConfigError
+from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.models import ModelConfig
 from pointseg.predict import Segmenter
 from pointseg.task import PointSegModule
@@ -172,3 +172,16 @@ def test_the_click_loop_is_reproducible_resumes_and_scores_every_round(dataset, 
     suggested = (tmp_path / "a/suggested/round-2/points.csv").read_text().splitlines()
     assert (tmp_path / "a/suggested/round-2/points.csv").read_text() == (tmp_path / "b/suggested/round-2/points.csv").read_text()
     assert len(suggested) - 1 == int(first[4]["points"]) and len(set(suggested[1:])) == len(suggested) - 1
+
+
+def test_a_diverged_round_is_named_in_the_error(tmp_path, monkeypatch):
+    def diverge(config):
+        raise TrainingDiverged(step=3, loss=float("nan"))
+
+    monkeypatch.setattr(clicks_module, "train", diverge)
+    config = TrainConfig(data="data", classes="classes.csv", out=tmp_path)
+    run = tmp_path / "random/round-2"
+    points = PointLabels(np.array(["a"], dtype=object), np.array([1]), np.array([2]), np.array([0]))
+    with pytest.raises(TrainingDiverged, match=f"step 3: the loss is not finite, in {run} ") as caught:
+        clicks_module._train_round(config, run, points, TABLE)
+    assert caught.value.step == 3 and not (run / "round.json").exists()  # not marked done: trained again on resume

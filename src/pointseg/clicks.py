@@ -42,7 +42,7 @@ from pointseg.config import TrainConfig
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
-from pointseg.errors import ConfigError
+from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.figures import pyplot
 from pointseg.predict import Segmenter
 from pointseg.suggest import suggest, write_suggestions
@@ -258,7 +258,10 @@ def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: Cla
         return metrics
     run.mkdir(parents=True, exist_ok=True)
     points.write_csv(run / "points.csv", table)  # read back by train, which keeps it as the run's points
-    result = train(config.model_copy(update={"out": run, "points_file": run / "points.csv", "progress_bar": False}))
+    try:
+        result = train(config.model_copy(update={"out": run, "points_file": run / "points.csv", "progress_bar": False}))
+    except TrainingDiverged as err:  # name the arm and round
+        raise TrainingDiverged(err.step, err.loss, f"{err.reason}, in {run}") from err
     partial = run / f"{_DONE}.partial"  # renamed once complete: a killed write leaves no half-written mark
     partial.write_text(json.dumps(result.metrics or {}))
     partial.replace(run / _DONE)
