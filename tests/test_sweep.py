@@ -7,11 +7,14 @@ import sys
 import textwrap
 from collections import Counter
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import pointseg.sweep as sweep_module
-from pointseg.errors import ConfigError
-from pointseg.sweep import build_spec, collect_results, run_sweep
+from conftest import COLOURS, make_dataset
+from pointseg.errors import ConfigError, DatasetError
+from pointseg.sweep import build_spec, collect_results, run_name, run_sweep
 from pointseg.sweep_report import write_report
 
 pytestmark = pytest.mark.slow
@@ -158,17 +161,23 @@ def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_p
 
 
 def test_a_label_budget_sweep_trains_full_masks_once_and_reports_the_budget(dataset, classes_csv, tmp_path, count_trainings):
-    options = tiny_options(dataset, classes_csv, points="5,full", method="pce,superpixels", max_steps=2, lr=0.01, batch_size=2)
+    options = tiny_options(dataset, classes_csv, points="5,20,full", method="pce,superpixels", max_steps=2, lr=0.01, batch_size=2)
     out = tmp_path / "budget"
-    run_sweep(build_spec(options | {"superpixel_area": 40}), out)
-    trained = ["points=5_method=pce_seed=0", "points=5_method=superpixels_seed=0", "points=full_method=pce_seed=0"]
-    assert sorted(count_trainings) == trained  # full masks once, although superpixels cannot train on them
+    rows = run_sweep(build_spec(options | {"superpixel_area": 40}), out)
+    # grid order, the point budgets by their number: what the console table, results.csv and report.md list
+    grid = [("5", "pce"), ("5", "superpixels"), ("20", "pce"), ("20", "superpixels"), ("full", "pce")]
+    assert [(r["points"], r["method"]) for r in rows] == grid
+    assert sorted(count_trainings) == sorted(f"points={p}_method={m}_seed=0" for p, m in grid)  # full masks once
     assert not (out / "points" / "full_random").exists()  # nothing drawn for full masks
     assert len(list((out / "superpixels").glob("*.npy"))) == 4  # one segmentation per training image, kept for the sweep
     write_report(out)
+    with (out / "results.csv").open() as handle:
+        assert [(r["points"], r["method"]) for r in csv.DictReader(handle)] == grid
     report = (out / "report.md").read_text()
+    results = report.split("## Results")[1].split("\n\n")[1].splitlines()[2:]
+    assert [tuple(line.split(" | ")[:2]) for line in results] == [(f"| {p}", m) for p, m in grid]
     assert "## Label budget" in report and "| method=superpixels | " in report and (out / "figures/label-budget.png").is_file()
-    assert "| 20 labelled pixels | full masks |" in report  # 4 training images x 5 points
+    assert "| 20 labelled pixels | 80 labelled pixels | full masks |" in report  # 4 training images x 5 and x 20 points
 
 
 def test_a_label_budget_without_pce_among_the_methods_is_refused_before_training(dataset, classes_csv, tmp_path):
@@ -176,3 +185,68 @@ def test_a_label_budget_without_pce_among_the_methods_is_refused_before_training
     with pytest.raises(ConfigError, match="add pce to --method"):
         run_sweep(spec, tmp_path / "budget")
     assert not (tmp_path / "budget" / "runs").exists()
+
+
+def test_an_axis_of_paths_trains_each_and_stores_them_as_text(dataset, classes_csv, tmp_path):
+    first = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), tmp_path / "first")
+    weights, missing = tmp_path / "first" / first[0]["run"] / "model.ckpt", tmp_path / "missing.ckpt"
+    out = tmp_path / "s"
+    rows = run_sweep(
+        build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2, init_weights=f"{weights},{missing}")), out
+    )
+    assert [(r["init_weights"], r["status"]) for r in rows] == [(str(weights), "done"), (str(missing), "failed")]
+    assert rows[1]["message"] == f"CheckpointError: weights file {missing} does not exist"
+    assert json.loads((out / "sweep.json").read_text())["axes"] == {"init_weights": [str(weights), str(missing)]}
+    assert [r["run"] for r in rows] == [f"runs/{run_name({'init_weights': w, 'seed': 0})}" for w in (weights, missing)]
+    assert json.loads((out / rows[0]["run"] / "config.json").read_text())["init_weights"] == str(weights)
+
+
+def test_a_typo_in_the_first_command_does_not_hold_the_folder(dataset, classes_csv, tmp_path, count_trainings):
+    out = tmp_path / "s"
+    with pytest.raises(DatasetError, match="dataset folder not found"):
+        run_sweep(build_spec(tiny_options(tmp_path / "nodata", classes_csv, lr="0.01", max_steps=2)), out)
+    rows = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), out)  # the corrected command
+    assert [r["status"] for r in rows] == ["done"] and count_trainings == ["seed=0"]
+    assert json.loads((out / "sweep.json").read_text())["base"]["data"] == str(dataset)
+
+
+def test_a_sweep_without_results_takes_new_options_and_draws_its_points_again(dataset, classes_csv, tmp_path, monkeypatch):
+    real = sweep_module.train
+    calls = []
+
+    def interrupted_first(config, callbacks=()):
+        calls.append(config.out.name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(config, callbacks=callbacks)
+
+    monkeypatch.setattr(sweep_module, "train", interrupted_first)
+    out, drawn = tmp_path / "s", tmp_path / "s" / "points" / "20_random" / "points.csv"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2)), out)
+    old_points = drawn.read_text()
+    other = make_dataset(tmp_path / "other", seed=1)
+    rows = run_sweep(build_spec(tiny_options(other, classes_csv, lr="0.02", max_steps=2)), out)
+    assert len(calls) == 2 and calls[1] == "seed=0"  # the interrupted configuration of the old options is left alone
+    assert [r["status"] for r in rows] == ["done"]
+    stored = json.loads((out / "sweep.json").read_text())
+    assert (stored["base"]["data"], stored["base"]["lr"], stored["axes"]) == (str(other), 0.02, {})
+    assert drawn.read_text() != old_points and (out / rows[0]["run"] / "points.csv").read_text() == drawn.read_text()
+    with pytest.raises(ConfigError, match="holds a sweep with other options"):  # now it holds a result
+        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), out)
+
+
+def test_point_labels_are_read_by_each_run_not_drawn(dataset, classes_csv, tmp_path):
+    colours = {colour: name for name, colour in COLOURS.items()}
+    lines = ["image,x,y,class"]
+    for mask in sorted(dataset.glob("*/masks/*.png")):
+        rgb = np.asarray(Image.open(mask).convert("RGB"))
+        key = f"{mask.parent.parent.name}/{mask.stem}"
+        lines += [f"{key},{col + 0.5},{row + 0.5},{colours[tuple(rgb[row, col])]}" for row, col in ((3, 5), (20, 30), (35, 44))]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    options = tiny_options(dataset, classes_csv, lr="0.01", max_steps=2, point_labels=str(tmp_path / "labels.csv"))
+    rows = run_sweep(build_spec(options), tmp_path / "s")
+    assert [r["status"] for r in rows] == ["done"] and not (tmp_path / "s" / "points").exists()
+    assert (
+        len((tmp_path / "s" / rows[0]["run"] / "points.csv").read_text().splitlines()) - 1 == 3 * 4
+    )  # the training images' points

@@ -108,3 +108,10 @@ def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_pa
         "full masks": [[0, 0.4], [1, 0.4]],  # a horizontal line across the axes
     }
     assert budget_rows(summarise(table[:4], ["points", "method"]), counts) is None  # no full-mask reference: no table
+
+
+def test_point_budgets_are_listed_by_their_number_then_full_masks():
+    rows = [{"points": p, "seed": 0, "status": "done", "miou": 0.5} for p in ("full", "20", "5", "100")]
+    configs = summarise(rows, ["points"])
+    assert [c.params["points"] for c in configs] == ["5", "20", "100", "full"]  # not "100", "20", "5" as text
+    assert [cells[0] for cells in table_rows(configs)[1]] == ["5", "20", "100", "full"]

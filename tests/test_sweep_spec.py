@@ -1,7 +1,11 @@
+import json
+from pathlib import Path
+
 import pytest
 
+from pointseg.cli import main
 from pointseg.errors import ConfigError
-from pointseg.sweep import SweepSpec, build_spec, run_name
+from pointseg.sweep import SweepSpec, build_spec, grid_key, run_name
 
 BASE = {"data": "d", "classes": "c.csv"}
 
@@ -66,3 +70,90 @@ def test_invalid_configurations_are_found_before_training(tmp_path):
 
 def test_run_names():
     assert run_name({"lr": 0.001, "batch_size": 16, "seed": 0}) == "lr=0.001_batch_size=16_seed=0"
+
+
+def test_an_axis_of_paths_is_kept_as_text_and_each_run_gets_a_path(tmp_path):
+    spec = build_spec(BASE | {"data": Path("d"), "init_weights": "runs/a/model.ckpt,b.ckpt", "lr": "0.01", "batch_size": 8})
+    assert spec.axes == {"init_weights": ["runs/a/model.ckpt", "b.ckpt"]} and spec.base["data"] == "d"
+    assert json.loads(json.dumps(spec.model_dump(mode="json")))["axes"] == spec.axes  # as the study and sweep.json store it
+    configs = spec.configurations()
+    assert [spec.train_config(p, tmp_path, None).init_weights for p in configs] == [Path("runs/a/model.ckpt"), Path("b.ckpt")]
+    assert [run_name(p) for p in configs] == ["init_weights=runs%2Fa%2Fmodel.ckpt_seed=0", "init_weights=b.ckpt_seed=0"]
+
+
+@pytest.mark.parametrize(("name", "values"), [("data", "d1,d2"), ("classes", "a.csv,b.csv"), ("val_fraction", "0.2,0.3")])
+def test_the_data_and_its_split_cannot_be_axes(tmp_path, name, values):
+    spec = build_spec(BASE | {name: values})
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(ConfigError) as info:
+        spec.validate_all(tmp_path)
+    assert info.value.message == f"{flag} cannot be an axis: every configuration of a sweep trains on the same images and points"
+    assert info.value.fix == f"give {flag} one value, and run one sweep (each with its own --out) per value"
+
+
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        ({"max_steps": 0}, "--max-steps 0: Input should be greater than or equal to 1"),
+        ({"epochs": -1}, "--epochs -1: Input should be greater than or equal to 1"),
+        ({"samples": "many"}, "--samples 'many': Input should be a valid integer, unable to parse string as an integer"),
+    ],
+)
+def test_a_budget_that_is_not_a_whole_number_of_at_least_one_names_its_option(budget, message):
+    with pytest.raises(ConfigError) as info:
+        build_spec(BASE | budget)
+    flag = message.split()[0]
+    assert (info.value.message, info.value.fix) == (message, f"give {flag} a whole number of at least 1, e.g. {flag} 20")
+
+
+@pytest.mark.parametrize(
+    ("missing", "fix"),
+    [("data", "give --data DIR (or data: in --config)"), ("classes", "give --classes FILE.csv (or classes: in --config)")],
+)
+def test_a_missing_data_or_classes_is_named_with_its_fix(tmp_path, missing, fix):
+    spec = build_spec({k: v for k, v in BASE.items() if k != missing})
+    with pytest.raises(ConfigError) as info:
+        spec.validate_all(tmp_path)
+    assert (info.value.message, info.value.fix) == (f"--{missing} is required", fix)
+
+
+def test_configurations_follow_the_grid_with_point_budgets_by_number():
+    spec = build_spec(BASE | {"points": "20,5,full", "method": "superpixels,pce", "lr": "0.01", "batch_size": 8})
+    ordered = sorted(spec.configurations(), key=lambda p: grid_key(p, list(spec.axes)))
+    assert [(p["points"], p["method"]) for p in ordered] == [
+        ("5", "pce"), ("5", "superpixels"), ("20", "pce"), ("20", "superpixels"), ("full", "pce"),
+    ]  # fmt: skip
+
+
+STORAGE_FIX = (
+    "give --storage a SQLAlchemy URL of a database you can open (its driver installed), "
+    "e.g. sqlite:///path/study.db or postgresql://user@host/db"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "fix"),
+    [
+        ({"--max-steps": "0"}, "--max-steps 0: Input should be greater than or equal to 1",
+         "give --max-steps a whole number of at least 1, e.g. --max-steps 20"),
+        ({"--max-steps": None, "--epochs": "-1"}, "--epochs -1: Input should be greater than or equal to 1",
+         "give --epochs a whole number of at least 1, e.g. --epochs 20"),
+        ({"--data": None}, "--data is required", "give --data DIR (or data: in --config)"),
+        ({"--storage": "foo://bar"}, "--storage foo://bar: cannot open this database: Can't load plugin: sqlalchemy.dialects:foo",
+         STORAGE_FIX),
+        ({"--storage": "sqlite:////nonexistent/x.db"},
+         "--storage sqlite:////nonexistent/x.db: cannot open this database: "
+         "(sqlite3.OperationalError) unable to open database file",
+         STORAGE_FIX),
+    ],
+    ids=["max-steps", "epochs", "no-data", "unknown-dialect", "unreachable-sqlite"],
+)  # fmt: skip
+def test_the_command_line_names_the_bad_option_and_its_fix(tmp_path, capsys, monkeypatch, args, error, fix):
+    monkeypatch.setattr("pointseg.sweep.time.sleep", lambda seconds: None)  # no wait between tries to open a database
+    options = {"--data": "d", "--classes": "c.csv", "--out": str(tmp_path / "s"), "--max-steps": "2"} | args
+    argv = ["sweep", *(part for option, value in options.items() if value is not None for part in (option, value))]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    assert info.value.code == 2 and f"error: {error} fix: {fix}" in err and "Traceback" not in err and "{" not in err
+    assert not (tmp_path / "s" / "sweep.json").exists()

@@ -32,15 +32,16 @@ import csv
 import itertools
 import json
 import math
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
@@ -49,11 +50,17 @@ from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.training import prepare_data, train
 
 Budget = Literal["epochs", "steps", "samples"]
+Amount = Annotated[int, Field(ge=1)]
+"""The budget's number of epochs, steps or samples."""
 STUDY_NAME = "pointseg-sweep"
 DEFAULT_AXES: dict[str, list[Any]] = {"lr": [0.001, 0.01], "batch_size": [16, 32, 64]}
 
 # options that belong to the sweep or to each run, not to the grid
 _RESERVED = frozenset({"out", "seed", "points_file", "split_seed", "epochs", "max_steps"})
+# options that decide the images and points every configuration trains on: the points are drawn once for all
+_SAME_FOR_ALL = frozenset({"data", "classes", "val_fraction"})
+# options TrainConfig requires that a sweep does not set itself, with what each takes
+_REQUIRED = {"data": "DIR", "classes": "FILE.csv"}
 
 
 class SweepSpec(BaseModel):
@@ -77,7 +84,7 @@ class SweepSpec(BaseModel):
     axes: dict[str, list[Any]] = Field(default_factory=lambda: dict(DEFAULT_AXES))
     seeds: int = Field(1, ge=1)
     budget: Budget = "epochs"
-    amount: int = Field(20, ge=1)
+    amount: Amount = 20
     description: str = ""
 
     def configurations(self) -> list[dict[str, Any]]:
@@ -140,12 +147,20 @@ class SweepSpec(BaseModel):
         """Check every configuration before anything is trained.
 
         Raises:
-            ConfigError: An axis or option is unknown, reserved or has an invalid value.
+            ConfigError: An axis or option is unknown, reserved, missing or has an invalid value.
         """
+        for name, metavar in _REQUIRED.items():
+            if name not in self.base and name not in self.axes:
+                raise ConfigError(f"{_flag(name)} is required", fix=f"give {_flag(name)} {metavar} (or {name}: in --config)")
+        if shared := sorted(_SAME_FOR_ALL & set(self.axes)):
+            raise ConfigError(
+                f"{_flag(shared[0])} cannot be an axis: every configuration of a sweep trains on the same images and points",
+                fix=f"give {_flag(shared[0])} one value, and run one sweep (each with its own --out) per value",
+            )
         for name in [*self.base, *self.axes]:
             if name not in TrainConfig.model_fields or (name in _RESERVED and name in self.axes):
                 raise ConfigError(
-                    f"--{name.replace('_', '-')} cannot be a sweep option",
+                    f"{_flag(name)} cannot be a sweep option",
                     fix="use the options of `pointseg train`; the seed is repeated with --seeds; "
                     "the budget is one value of --epochs, --max-steps or --samples",
                 )
@@ -174,7 +189,7 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
         description: See :class:`SweepSpec`.
 
     Raises:
-        ConfigError: An unknown option, a value of the wrong type, or two budgets.
+        ConfigError: An unknown option, a value of the wrong type, or a budget that is not one whole number of at least 1.
 
     >>> spec = build_spec({"data": "d", "classes": "c.csv", "lr": "0.001,0.01", "optimizer": "adam,sgd", "max-steps": 50})
     >>> spec.axes, spec.budget, spec.amount
@@ -186,13 +201,13 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
     ]
     if len(budgets) > 1:
         raise ConfigError("give one budget: --epochs, --max-steps or --samples", fix="keep one of them")
-    budget, amount = (budgets[0][1], int(options.pop(budgets[0][0]))) if budgets else ("epochs", 20)
+    budget, amount = (budgets[0][1], _amount(budgets[0][0], options.pop(budgets[0][0]))) if budgets else ("epochs", 20)
     base: dict[str, Any] = {}
     axes = dict(DEFAULT_AXES)
     for name, raw in options.items():
         field = TrainConfig.model_fields.get(name)
         if field is None:
-            raise ConfigError(f"--{name.replace('_', '-')} is not an option of pointseg train", fix="see pointseg train --help")
+            raise ConfigError(f"{_flag(name)} is not an option of pointseg train", fix="see pointseg train --help")
         whole = "list" in str(field.annotation)  # e.g. class weights: one value made of numbers
         if isinstance(raw, list):
             values = raw
@@ -200,12 +215,11 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
             values = [part.strip() for part in raw.split(",")]
         else:
             values = [raw]
-        try:
-            typed = values if whole else [TypeAdapter(field.annotation).validate_python(v) for v in values]
+        adapter = TypeAdapter(field.annotation)
+        try:  # kept in JSON form (a path as text), as the study and sweep.json store them; TrainConfig types them
+            typed = values if whole else [adapter.dump_python(adapter.validate_python(v), mode="json") for v in values]
         except ValidationError as err:
-            raise ConfigError(
-                f"--{name.replace('_', '-')} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type"
-            ) from err
+            raise ConfigError(f"{_flag(name)} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type") from err
         if len(typed) > 1:
             axes[name] = typed
         else:
@@ -214,18 +228,54 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
     return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount, description=description)
 
 
+def _flag(name: str) -> str:
+    """The command-line flag of an option: ``batch_size`` -> ``--batch-size``."""
+    return f"--{name.replace('_', '-')}"
+
+
+def _amount(name: str, raw: Any) -> int:
+    """The budget's number, given as option ``name`` (``epochs``, ``max_steps`` or ``samples``).
+
+    Raises:
+        ConfigError: Not a whole number of at least 1.
+    """
+    try:
+        return TypeAdapter(Amount).validate_python(raw)
+    except ValidationError as err:
+        flag = _flag(name)
+        raise ConfigError(
+            f"{flag} {raw!r}: {err.errors()[0]['msg']}", fix=f"give {flag} a whole number of at least 1, e.g. {flag} 20"
+        ) from err
+
+
+def value_order(value: Any) -> tuple[int, float, str]:
+    """Axis values in order: numbers, numeric text (point budgets) by their value, then the rest (``full``) by name.
+
+    >>> sorted(["full", "20", "5"], key=value_order)
+    ['5', '20', 'full']
+    """
+    try:
+        return 0, float(value), ""
+    except (TypeError, ValueError):
+        return 1, 0.0, str(value)
+
+
 def grid_key(params: Mapping[str, Any], names: Sequence[str]) -> tuple:
-    """Sort key of a configuration: its values of ``names`` in that order, numbers by value.
+    """Sort key of a configuration: its values of ``names`` in that order, each in :func:`value_order`.
 
     >>> sorted([{"lr": 0.01, "batch_size": 16}, {"lr": 0.001, "batch_size": 64}], key=lambda p: grid_key(p, ["lr"]))[0]
     {'lr': 0.001, 'batch_size': 64}
     """
-    return tuple((0, v, "") if isinstance(v, int | float) else (1, 0, str(v)) for v in (params.get(n) for n in names))
+    return tuple(value_order(params.get(name)) for name in names)
 
 
 def run_name(params: Mapping[str, Any]) -> str:
-    """Folder name of a configuration: its parameters in order, ``name=value`` joined by ``_``."""
-    return "_".join(f"{name}={value}" for name, value in params.items())
+    """Folder name of a configuration: its parameters in order, ``name=value`` joined by ``_`` (a path's ``/`` as ``%2F``).
+
+    >>> run_name({"init_weights": "runs/a/model.ckpt", "seed": 0})
+    'init_weights=runs%2Fa%2Fmodel.ckpt_seed=0'
+    """
+    return "_".join(f"{name}={str(value).replace('/', '%2F')}" for name, value in params.items())
 
 
 def points_key(options: Mapping[str, Any]) -> str:
@@ -239,8 +289,8 @@ def _draw_points(spec: SweepSpec, folder: Path) -> dict[str, Path]:
     files = {}
     for params in spec.configurations():
         options = {**spec.base, **params}
-        if options.get("full_masks") or options.get("points_file") or options.get("points") == FULL:
-            continue
+        if any(options.get(name) for name in ("full_masks", "points_file", "point_labels")) or options.get("points") == FULL:
+            continue  # nothing to draw: every run reads its own labels
         key = points_key(options)
         out = folder / key
         if key not in files and not (out / "points.csv").exists():
@@ -299,16 +349,21 @@ def _queue_again(study: optuna.Study, trial: optuna.trial.FrozenTrial, **user_at
     )
 
 
-def _requeue_interrupted(study: optuna.Study) -> None:
-    """Queue again each configuration whose last trial was interrupted or died before its outcome was stored."""
+def _requeue_interrupted(study: optuna.Study, spec: SweepSpec) -> None:
+    """Queue again each configuration of ``spec`` whose last trial was interrupted or died before its outcome was stored.
+
+    Interrupted trials of an earlier specification of the study (see :func:`_store_spec`) are left alone.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False)
     active = {optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING}
     settled = [t.params for t in trials if "status" in t.user_attrs or t.state in active]
+    grid = spec.grid()
     for trial in trials:
-        if trial.state == optuna.trial.TrialState.FAIL and trial.params and not any(_same(trial.params, p) for p in settled):
+        interrupted = trial.state == optuna.trial.TrialState.FAIL and any(_same(trial.params, p) for p in grid)
+        if interrupted and not any(_same(trial.params, p) for p in settled):
             _queue_again(study, trial)
             settled.append(trial.params)
 
@@ -331,19 +386,62 @@ def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.B
     """The sweep's Optuna study: SQLite in ``out/study.db`` unless ``storage`` is a SQLAlchemy URL.
 
     A heartbeat lets a later run detect the trials of processes that died.
+
+    Raises:
+        ConfigError: The database cannot be opened: a URL SQLAlchemy cannot parse, a driver that is not
+            installed, a file that cannot be created, a server that cannot be reached.
     """
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
-
-    def create() -> optuna.Study:
-        rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
-        return optuna.create_study(study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True)
-
-    for delay in (0.2, 0.4, 0.8, 1.6):
+    error: Exception | None = None
+    for delay in (0.0, 0.2, 0.4, 0.8, 1.6):
+        time.sleep(delay)
         try:
-            return create()
-        except (IntegrityError, OperationalError):  # processes creating the same new database at once
-            time.sleep(delay)
-    return create()  # the last try lets its error through
+            rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+            return optuna.create_study(
+                study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True
+            )
+        except (IntegrityError, OperationalError) as err:  # processes creating the same new database at once: try again
+            error = err
+        except (ArgumentError, ImportError) as err:  # not a database SQLAlchemy can reach: trying again will not help
+            error = err
+            break
+    reason = str(error).splitlines()[0]
+    if storage is None:
+        raise ConfigError(
+            f"cannot open the study {out / 'study.db'}: {reason}", fix="give --out a folder you can write to"
+        ) from error
+    raise ConfigError(
+        f"--storage {storage}: cannot open this database: {reason}",
+        fix="give --storage a SQLAlchemy URL of a database you can open (its driver installed), "
+        "e.g. sqlite:///path/study.db or postgresql://user@host/db",
+    ) from error
+
+
+def _holds_result(trial: optuna.trial.FrozenTrial) -> bool:
+    """True if the trial stored the outcome of a training (not of an alias of another configuration)."""
+    return trial.user_attrs.get("status", "alias") != "alias"
+
+
+def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | None) -> None:
+    """Record ``spec`` in the study and in ``out/sweep.json``, unless the study holds another sweep's results.
+
+    A study of another specification that holds no result yet (its first command had a typo, or was
+    interrupted during its first training) takes the new one; the points drawn for the old one are removed.
+
+    Raises:
+        ConfigError: The study holds another specification with results, or with configurations training.
+    """
+    stored, wanted = study.user_attrs.get("spec"), spec.model_dump(mode="json")
+    if stored is not None and stored != wanted:
+        active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+        if any(_holds_result(t) or t.state in active for t in study.get_trials(deepcopy=False)):
+            raise ConfigError(
+                f"{out} holds a sweep with other options: {json.dumps(stored)}",
+                fix="run the same command to resume it, or give another --out (or --storage) for a new sweep",
+            )
+        shutil.rmtree(out / "points", ignore_errors=True)
+    study.set_user_attr("spec", wanted)
+    (out / "sweep.json").write_text(json.dumps({**wanted, "storage": storage}, indent=2))
 
 
 def run_sweep(
@@ -366,26 +464,20 @@ def run_sweep(
         The rows of :func:`collect_results`.
 
     Raises:
-        ConfigError: An invalid configuration, or a sweep folder that holds another sweep.
+        ConfigError: An invalid configuration, a storage that cannot be opened, or a sweep folder that holds
+            another sweep with results.
         KeyboardInterrupt: Ctrl-C; finished configurations stay stored, the interrupted one runs again on resume.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     spec.validate_all(out)
+    out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {**spec.axes, "seed": list(range(spec.seeds))}
     study = open_study(out, storage, optuna.samplers.GridSampler(space, seed=0))
-    stored = study.user_attrs.get("spec")
-    if stored is not None and stored != spec.model_dump(mode="json"):
-        raise ConfigError(
-            f"{out} holds a sweep with other options: {json.dumps(stored)}",
-            fix="run the same command to resume it, or give another --out (or --storage) for a new sweep",
-        )
-    study.set_user_attr("spec", spec.model_dump(mode="json"))
-    (out / "sweep.json").write_text(json.dumps({**spec.model_dump(mode="json"), "storage": storage}, indent=2))
+    _store_spec(study, spec, out, storage)
     points = _draw_points(spec, out / "points")
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
-    _requeue_interrupted(study)
+    _requeue_interrupted(study, spec)
     if retry_failed:
         _requeue_failed(study)
 
@@ -470,9 +562,9 @@ def collect_results(out: str | Path, storage: str | None = None) -> list[dict[st
     rows = {}
     names: list[str] = []
     for trial in open_study(out, storage).get_trials(deepcopy=False):  # in order: a retry's outcome replaces the first
-        attrs = trial.user_attrs
-        if attrs.get("status", "alias") == "alias":
+        if not _holds_result(trial):
             continue
+        attrs = trial.user_attrs
         metrics = attrs.get("metrics") or {}
         names = list(trial.params)
         rows[run_name(trial.params)] = {

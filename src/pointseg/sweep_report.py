@@ -38,7 +38,7 @@ from rich.table import Table
 from pointseg.config import FULL
 from pointseg.errors import ConfigError
 from pointseg.figures import pyplot
-from pointseg.sweep import SweepSpec, collect_results, grid_key, points_key
+from pointseg.sweep import SweepSpec, collect_results, grid_key, points_key, value_order
 
 _METRICS = ("train_loss", "val_loss", "val_accuracy", "miou", "kappa")
 
@@ -164,7 +164,7 @@ def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
     if len(means) < 2:
         return None
     numeric = all(isinstance(v, int | float) for v in means)
-    ordered = sorted(means.items(), key=lambda item: _value_order(item[0]))
+    ordered = sorted(means.items(), key=lambda item: value_order(item[0]))
     parts = []
     for value, mean in ordered:
         unfinished = sum(c.miou is None for c in by_value[value])
@@ -181,14 +181,6 @@ def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
         elif all(d < 0 for d in steps):
             text += f"; mIoU falls as {axis} grows"
     return text + "."
-
-
-def _value_order(value: Any) -> tuple[int, float, str]:
-    """Axis values in order: numbers, numeric text (point budgets) by their value, then the rest (``full``) by name."""
-    try:
-        return 0, float(value), ""
-    except (TypeError, ValueError):
-        return 1, 0.0, str(value)
 
 
 def _failure_lines(configs: Sequence[Configuration]) -> list[str]:
