@@ -2,10 +2,14 @@ import csv
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pointseg.classes import ClassTable
+from pointseg.data.dataset import BandStats
+from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
-from pointseg.suggest import entropy, suggest_pixels
+from pointseg.errors import DatasetError
+from pointseg.suggest import entropy, suggest, suggest_pixels
 
 
 def uncertain_everywhere(height=30, width=40, classes=3, seed=0):
@@ -39,6 +43,56 @@ def test_a_spacing_below_one_pixel_is_refused():
         suggest_pixels(uncertain_everywhere(), k=4, spacing=0)
 
 
+@pytest.mark.parametrize("k", [0, -3])
+def test_fewer_than_one_suggestion_is_refused_before_predicting(k):
+    with pytest.raises(ValueError, match=f"suggestions per image must be at least 1, not {k}"):
+        suggest_pixels(uncertain_everywhere(), k=k, spacing=4)
+    with pytest.raises(ValueError, match=f"at least 1, not {k}"):  # no segmenter needed: refused before any image
+        suggest(None, [ImagePair("a", "missing.png", None, (30, 40))], k=k)
+
+
+class RgbModel:
+    """Stands for a segmenter trained on 3 bands: normalises as it does, predicts nothing."""
+
+    def probabilities(self, image):
+        BandStats((0.0,) * 3, (1.0,) * 3).normalise(image)
+        raise AssertionError("a 3-band image was not expected here")
+
+
+def test_an_image_with_other_bands_than_the_model_is_named(tmp_path):
+    Image.new("L", (40, 30)).save(tmp_path / "grey.png")
+    with pytest.raises(DatasetError, match=r"grey\.png: the image has 1 bands but the model was trained on 3") as info:
+        suggest(RgbModel(), [ImagePair("grey", tmp_path / "grey.png", None, (30, 40))], k=4)
+    assert info.value.fix == "give images with the bands the model was trained on"
+
+
+def run_cli(argv):
+    """Exit code of the pointseg command."""
+    from pointseg.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    return info.value.code
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--k", "0"], "Invalid value for '--k'"),
+        (["--k", "-3"], "Invalid value for '--k'"),
+        (["--out", "folder"], "error: folder is a folder, not a CSV file fix: give a file name, e.g. folder/suggestions.csv"),
+        (["--vector", "v.txt"], "unknown ending '.txt' fix: end the file name with one of .gpkg, .geojson, .shp, .fgb"),
+        (["--vector", "folder"], "error: folder is a folder, not a vector file"),
+    ],
+)
+def test_bad_outputs_and_counts_are_refused_before_the_model_is_loaded(tmp_path, monkeypatch, capsys, options, message):
+    monkeypatch.chdir(tmp_path)  # short paths: the error is not wrapped mid-word
+    (tmp_path / "folder").mkdir()
+    code = run_cli(["suggest", "--checkpoint", "no.ckpt", "--data", "data", "--out", "s.csv", *options])
+    error = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in error and "checkpoint" not in error  # no.ckpt does not exist: not read yet
+
+
 def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain():
     probabilities = np.zeros((2, 10, 10))
     probabilities[0], probabilities[1] = 0.95, 0.05
@@ -50,14 +104,8 @@ def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain
 
 
 @pytest.mark.slow
-def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
-    from pointseg.cli import main
-
-    def run(argv):
-        with pytest.raises(SystemExit) as info:
-            main(argv)
-        return info.value.code
-
+def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypatch, capsys):
+    run = run_cli
     assert run(["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run"),
                 "--points", "10", "--crop", "32", "--width", "4", "--depth", "2", "--max-steps", "3",
                 "--accelerator", "cpu", "--no-progress-bar"]) == 0  # fmt: skip
@@ -76,3 +124,10 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
     table = ClassTable.read_csv(classes_csv)
     points = PointLabels.read_csv(tmp_path / "next.csv", table)
     assert len(points) == len(labelled) + 30 and points.classes[-1] == table.names.index(rows[-1]["class"])
+    # images of one band, the model trained on three: the error names the file
+    monkeypatch.chdir(tmp_path)  # short paths: the error is not wrapped mid-word
+    (tmp_path / "grey/images").mkdir(parents=True)
+    Image.new("L", (48, 40)).save(tmp_path / "grey/images/g.png")
+    assert run(["suggest", "--checkpoint", "run/model.ckpt", "--data", "grey", "--out", "g.csv"]) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert "error: grey/images/g.png: the image has 1 bands but the model was trained on 3" in error

@@ -13,7 +13,7 @@ from rasterio.transform import from_origin
 from pointseg.classes import ClassTable
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
-from pointseg.data.vector import read_vector_points, write_vector_points
+from pointseg.data.vector import read_vector_points, vector_driver, write_vector_points
 from pointseg.errors import PointsError
 
 TABLE = ClassTable.from_rows([("land", (132, 41, 246)), ("water", (226, 169, 41)), ("road", (110, 193, 228))])
@@ -113,3 +113,50 @@ def test_points_on_pixels_without_data_are_counted_and_skipped(tmp_path):
     imported = read_vector_points(write_features(tmp_path / "p.gpkg", xs, ys, ["water", "road"], "EPSG:32640"), TABLE, [pair])
     assert imported.skipped["on pixels without data"] == 1 and imported.points.cols.tolist() == [20]
     assert imported.points.rows.tolist() == [4] and imported.points.classes.tolist() == [2]
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(tmp_path):
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    (tmp_path / "p.csv").write_bytes(b"\xef\xbb\xbfx,y,class\n29.5,3.5,road\n")  # Excel's "CSV UTF-8"
+    points = read_vector_points(tmp_path / "p.csv", TABLE, [pair]).points
+    assert (points.rows.tolist(), points.cols.tolist(), points.classes.tolist()) == ([3], [29], [2])
+
+
+@pytest.mark.parametrize("name", ["p.gpkg", "p.geojson", "p.shp", "P.FGB"])
+def test_each_supported_ending_round_trips(tmp_path, name):
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    points = PointLabels(np.array(["pic", "pic"], dtype=object), np.array([3, 19]), np.array([29, 0]), np.array([2, 0]))
+    for _ in range(2):  # the second write replaces the first
+        path = write_vector_points(points, TABLE, [pair], tmp_path / name)
+    back = read_vector_points(path, TABLE, [pair]).points
+    assert (back.rows.tolist(), back.cols.tolist(), back.classes.tolist()) == ([3, 19], [29, 0], [2, 0])
+
+
+def test_writing_to_an_unknown_ending_or_a_folder_is_refused(tmp_path):
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    points = PointLabels(np.array(["pic"], dtype=object), np.array([3]), np.array([29]), np.array([2]))
+    with pytest.raises(PointsError, match=r"v\.txt: unknown ending '\.txt'") as info:
+        write_vector_points(points, TABLE, [pair], tmp_path / "v.txt")
+    assert info.value.fix == "end the file name with one of .gpkg, .geojson, .shp, .fgb"
+    with pytest.raises(PointsError, match="unknown ending '\\(none\\)'"):
+        vector_driver(tmp_path / "points")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PointsError, match="out is a folder, not a vector file") as info:
+        vector_driver(tmp_path / "out")
+    assert "out/points.gpkg" in info.value.fix
+    assert vector_driver(tmp_path / "a.GeoJSON") == "GeoJSON"
+
+
+def test_a_csv_with_a_short_line_or_not_in_utf8_names_the_problem(tmp_path):
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    (tmp_path / "p.csv").write_text("x,y,class\n29.5,3.5,road\n\n1.5,2.5\n")
+    with pytest.raises(PointsError, match=r"p\.csv, line 4: too few fields \(class missing\)") as info:
+        read_vector_points(tmp_path / "p.csv", TABLE, [pair])
+    assert info.value.fix == "give x,y,class on every line"
+    (tmp_path / "p.csv").write_bytes("x,y,class\n1,2,forêt\n".encode("latin-1"))
+    with pytest.raises(PointsError, match=r"p\.csv is not a readable CSV file") as info:
+        read_vector_points(tmp_path / "p.csv", TABLE, [pair])
+    assert info.value.fix == "save it as UTF-8 CSV"

@@ -83,7 +83,9 @@ def points(
     seed: SeedOpt = 0,
     vector: Annotated[
         Path | None,
-        typer.Option("--vector", help="Also write the points as features (.gpkg, .geojson) in the rasters' CRS, for QGIS."),
+        typer.Option(
+            "--vector", help="Also write the points as features (.gpkg, .geojson, .shp, .fgb) in the rasters' CRS, for QGIS."
+        ),
     ] = None,
 ) -> None:
     """Simulate point labels from dense masks, write them and summarise them (no training)."""
@@ -226,8 +228,10 @@ def train(
     from pointseg.training import train as run_training
 
     result = run_training(TrainConfig(**options))
-    if result.metrics is not None:
-        console.print(metrics_table(result.metrics, title=f"validation ({len(result.data.val_scenes)} images)"))
+    if result.metrics is None:
+        console.print(f"run folder: [bold]{out}[/bold] (checkpoint {result.checkpoint.name}, metrics.csv; no validation image)")
+        return
+    console.print(metrics_table(result.metrics, title=f"validation ({len(result.data.val_scenes)} images)"))
     console.print(f"run folder: [bold]{out}[/bold] (checkpoint {result.checkpoint.name}, metrics.csv, metrics.json)")
 
 
@@ -413,24 +417,28 @@ def suggest(
     out: Annotated[
         Path, typer.Option("--out", help="CSV of suggestions: image,row,col,class (the model's guess, to correct),x,y,entropy.")
     ],
-    k: Annotated[int, typer.Option("--k", help="Suggestions per image.")] = 10,
+    k: Annotated[int, typer.Option("--k", min=1, help="Suggestions per image.")] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
     labelled: Annotated[
         Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
     ] = None,
     vector: Annotated[
-        Path | None, typer.Option("--vector", help="Also write them as features (.gpkg), class = the model's guess.")
+        Path | None,
+        typer.Option("--vector", help="Also write them as features (.gpkg, .geojson, .shp, .fgb), class = the model's guess."),
     ] = None,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
     """Propose the pixels to label next: the most uncertain, spread over space and predicted classes."""
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
-    from pointseg.data.vector import write_vector_points
+    from pointseg.data.vector import vector_driver, write_vector_points
     from pointseg.predict import Segmenter
+    from pointseg.suggest import check_suggestions_path, write_suggestions
     from pointseg.suggest import suggest as run_suggest
-    from pointseg.suggest import write_suggestions
 
+    check_suggestions_path(out)  # refuse a folder or an unknown vector format before predicting
+    if vector is not None:
+        vector_driver(vector)
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     pairs = discover_pairs(data, masks_required=False)
     known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})

@@ -28,6 +28,7 @@ from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels
 from pointseg.data.vector import Georeference
+from pointseg.errors import DatasetError, PointsError
 from pointseg.predict import Segmenter
 
 
@@ -35,6 +36,19 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     """Predictive entropy (nats) of class probabilities ``(C, ...)``: one value per pixel ``(...)``."""
     p = np.clip(probabilities, 1e-12, 1.0)
     return -(p * np.log(p)).sum(axis=0)
+
+
+def check_counts(k: int, spacing: int) -> None:
+    """Refuse a number of suggestions or a spacing below 1.
+
+    Raises:
+        ValueError: ``k`` below 1 (nothing to suggest) or ``spacing`` below 1 (a pixel would be suggested twice,
+            or a labelled one again).
+    """
+    if k < 1:
+        raise ValueError(f"the number of suggestions per image must be at least 1, not {k}")
+    if spacing < 1:
+        raise ValueError(f"the spacing of suggestions must be at least 1 pixel, not {spacing}")
 
 
 def suggest_pixels(
@@ -50,10 +64,9 @@ def suggest_pixels(
         labelled: ``(H, W)`` booleans of the pixels already labelled.
 
     Raises:
-        ValueError: ``spacing`` below 1 (a pixel would be suggested twice, or a labelled one again).
+        ValueError: ``k`` or ``spacing`` below 1 (see :func:`check_counts`).
     """
-    if spacing < 1:
-        raise ValueError(f"the spacing of suggestions must be at least 1 pixel, not {spacing}")
+    check_counts(k, spacing)
     scores = entropy(probabilities)
     height, width = scores.shape
     blocked = np.zeros((height, width), dtype=bool)
@@ -91,10 +104,19 @@ def suggest_pixels(
 def suggest(
     segmenter: Segmenter, pairs: Sequence[ImagePair], k: int, spacing: int = 16, labelled: PointLabels | None = None
 ) -> tuple[PointLabels, np.ndarray]:
-    """Suggestions for every image of ``pairs``: points whose class is the model's guess, and their entropies."""
+    """Suggestions for every image of ``pairs``: points whose class is the model's guess, and their entropies.
+
+    Raises:
+        ValueError: ``k`` or ``spacing`` below 1 (see :func:`check_counts`), before any image is predicted.
+        DatasetError: An image, named, without the bands the model takes.
+    """
+    check_counts(k, spacing)
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
-        probabilities = segmenter.probabilities(read_image(pair.image)).numpy()
+        try:
+            probabilities = segmenter.probabilities(read_image(pair.image)).numpy()
+        except DatasetError as err:  # bands that do not fit the model
+            raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
         r, c = suggest_pixels(probabilities, k, spacing, taken)
         keys += [pair.key] * r.size
@@ -107,14 +129,29 @@ def suggest(
     return points, np.concatenate(scores)
 
 
+def check_suggestions_path(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, refused if a folder; call it before long work to fail early.
+
+    Raises:
+        PointsError: ``path`` is a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise PointsError(f"{path} is a folder, not a CSV file", fix=f"give a file name, e.g. {path / 'suggestions.csv'}")
+    return path
+
+
 def write_suggestions(
     points: PointLabels, scores: np.ndarray, pairs: Sequence[ImagePair], class_names: Sequence[str], path: str | Path
 ) -> Path:
     """Write ``image,row,col,class,x,y,entropy`` rows: the model's class, ``x,y`` in the raster's CRS (empty for pictures).
 
     The first four columns are those of a points file, so corrected rows can be appended to one.
+
+    Raises:
+        PointsError: ``path`` is a folder (see :func:`check_suggestions_path`).
     """
-    path = Path(path)
+    path = check_suggestions_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     references = {pair.key: Georeference.of(pair) for pair in pairs}
     with path.open("w", newline="", encoding="utf-8") as handle:

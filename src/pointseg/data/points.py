@@ -28,7 +28,7 @@ import json
 import os
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -40,6 +40,8 @@ from pointseg.errors import PointsError
 
 Strategy = Literal["random", "class-balanced", "grid"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+POINT_COLUMNS = ("image", "row", "col", "class")
+"""The columns of a points file, in order."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,36 @@ def _grid(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 _SAMPLERS = {"random": _random, "class-balanced": _class_balanced, "grid": _grid}
 
 
+def read_csv_records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
+    """The header of a UTF-8 CSV file (Excel's, with a byte-order mark, too) and its records, each with its line number.
+
+    A record's line number is the line it ends on: blank lines are skipped, but counted. A
+    short line's missing fields are None (see :func:`require_fields`).
+
+    Raises:
+        PointsError: The file is not UTF-8 text or not CSV.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            return list(reader.fieldnames or []), [(reader.line_num, record) for record in reader]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise PointsError(f"{path} is not a readable CSV file: {err}", fix="save it as UTF-8 CSV") from err
+
+
+def require_fields(where: str, record: Mapping[str, str | None], columns: Sequence[str]) -> None:
+    """Refuse a record of :func:`read_csv_records` whose line has too few fields to fill ``columns``.
+
+    Raises:
+        PointsError: Naming ``where`` (file and line) and the missing columns.
+    """
+    missing = [column for column in columns if record.get(column) is None]
+    if missing:
+        raise PointsError(
+            f"{where}: too few fields ({', '.join(missing)} missing)", fix=f"give {','.join(columns)} on every line"
+        )
+
+
 @dataclass(frozen=True)
 class PointLabels:
     """A set of labelled points over the images of a dataset.
@@ -180,7 +212,7 @@ class PointLabels:
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["image", "row", "col", "class"])
+            writer.writerow(POINT_COLUMNS)
             for key, row, col, cls in zip(self.keys.tolist(), self.rows.tolist(), self.cols.tolist(), self.classes.tolist()):
                 writer.writerow([key, row, col, table.names[cls]])
         os.replace(partial, path)
@@ -195,23 +227,19 @@ class PointLabels:
             sizes: ``(height, width)`` by image key; when given, points must lie on a known image.
 
         Raises:
-            PointsError: Missing file or column, unknown class or image, a point outside its image.
+            PointsError: Missing file or column, a line with too few fields, unknown class or image, a point outside its image.
         """
         path = Path(path)
         if not path.is_file():
             raise PointsError(f"points file not found: {path}", fix="write one with `pointseg points` or check the path")
-        try:
-            with path.open(newline="", encoding="utf-8") as handle:
-                reader = csv.DictReader(handle)
-                header, records = reader.fieldnames or [], list(reader)
-        except (UnicodeDecodeError, csv.Error) as err:
-            raise PointsError(f"{path} is not a readable CSV file: {err}", fix="save the points as UTF-8 CSV") from err
-        if not {"image", "row", "col", "class"} <= set(header):
+        header, records = read_csv_records(path)
+        if not set(POINT_COLUMNS) <= set(header):
             raise PointsError(f"{path} lacks the columns image,row,col,class", fix="write points with `pointseg points`")
         index = {name: i for i, name in enumerate(table.names)}
         keys, rows, cols, classes = [], [], [], []
-        for line, record in enumerate(records, start=2):
+        for line, record in records:
             where = f"{path}, line {line}"
+            require_fields(where, record, POINT_COLUMNS)
             if record["class"] not in index:
                 raise PointsError(
                     f"{where}: class {record['class']!r} is not in the classes table", fix=f"use one of {', '.join(table.names)}"

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -36,9 +35,30 @@ from rasterio.transform import Affine
 
 from pointseg.classes import ClassTable
 from pointseg.data.discover import ImagePair
-from pointseg.data.points import PointLabels
+from pointseg.data.points import PointLabels, read_csv_records, require_fields
 from pointseg.data.raster import has_nodata, is_raster, open_raster
 from pointseg.errors import PointsError
+
+VECTOR_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
+"""The OGR driver that writes point features, by file ending (formats QGIS opens and :func:`read_vector_points` reads back)."""
+
+
+def vector_driver(path: str | Path) -> str:
+    """The OGR driver writing point features to ``path``, by its ending; call it before long work to fail early.
+
+    Raises:
+        PointsError: ``path`` is a folder, or its ending is not one of :data:`VECTOR_DRIVERS`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise PointsError(f"{path} is a folder, not a vector file", fix=f"give a file name, e.g. {path / 'points.gpkg'}")
+    driver = VECTOR_DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        raise PointsError(
+            f"cannot write point features to {path}: unknown ending {path.suffix or '(none)'!r}",
+            fix=f"end the file name with one of {', '.join(VECTOR_DRIVERS)}",
+        )
+    return driver
 
 
 @dataclass(frozen=True)
@@ -59,12 +79,13 @@ class Georeference:
 
 
 def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[ImagePair], path: str | Path) -> Path:
-    """Write ``points`` as point features (GeoPackage, GeoJSON... by the file's ending).
+    """Write ``points`` as point features (GeoPackage, GeoJSON, Shapefile or FlatGeobuf, by the file's ending).
 
     Raises:
-        PointsError: A point of an image that is not among ``pairs``.
+        PointsError: A folder or an unknown ending (see :func:`vector_driver`), a point of an image that is not among ``pairs``.
     """
     path = Path(path)
+    driver = vector_driver(path)
     pairs_by_key = {pair.key: pair for pair in pairs}
     unknown = set(points.keys.tolist()) - set(pairs_by_key)
     if unknown:
@@ -86,7 +107,9 @@ def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'crs' was not provided")  # pictures: pixel coordinates, no CRS
         geometry = shapely.to_wkb(shapely.points(xs, ys))
-        pyogrio.raw.write(path, geometry, data, fields, geometry_type="Point", crs=None if target is None else target.to_wkt())
+        pyogrio.raw.write(
+            path, geometry, data, fields, driver=driver, geometry_type="Point", crs=None if target is None else target.to_wkt()
+        )
     return path
 
 
@@ -115,9 +138,8 @@ class _Features:
 def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Features:
     """Coordinates, labels (as text), CRS and image keys of a vector file or an x/y (lon/lat) CSV."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        columns = set(rows[0]) if rows else set()
+        header, records = read_csv_records(path)
+        columns = set(header)
         x_name, y_name = next(
             ((x, y) for x, y in (("x", "y"), ("lon", "lat"), ("longitude", "latitude")) if {x, y} <= columns), (None, None)
         )
@@ -126,10 +148,13 @@ def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Feat
                 f"{path}: needs x,y (or lon,lat) columns and a {label_field!r} column, has {', '.join(sorted(columns))}",
                 fix="rename the columns, or name the class column with --label-field",
             )
+        for line, record in records:
+            require_fields(f"{path}, line {line}", record, (x_name, y_name, label_field))
+        rows = [record for _, record in records]
         try:
             xs = np.array([float(r[x_name]) for r in rows])
             ys = np.array([float(r[y_name]) for r in rows])
-        except (TypeError, ValueError) as err:
+        except ValueError as err:
             raise PointsError(f"{path}: a coordinate is not a number ({err})", fix="give numbers in the x,y columns") from err
         crs = point_crs or ("EPSG:4326" if x_name != "x" else None)
         images = np.array([r["image"] for r in rows], dtype=object) if "image" in columns else None
