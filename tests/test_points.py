@@ -92,6 +92,13 @@ def test_csv_errors_name_the_line(tmp_path):
     path.write_text("image,row,col,class\na,1,1,x\na,1,1,cloud\n")
     with pytest.raises(PointsError, match=r"line 3: class 'cloud'"):
         PointLabels.read_csv(path, table)
+    path.write_text("image,row,col,class\n\na,3,4,x\n\na,3,4,cloud\n")  # blank lines count
+    with pytest.raises(PointsError, match=r"p\.csv, line 5: class 'cloud'"):
+        PointLabels.read_csv(path, table)
+    path.write_text("image,row,col,class\na,3,4,x\na,3\n")
+    with pytest.raises(PointsError, match=r"line 3: too few fields \(col, class missing\)") as info:
+        PointLabels.read_csv(path, table)
+    assert info.value.fix == "give image,row,col,class on every line"
     path.write_text("image,row,col,class\na,100,1,x\n")
     with pytest.raises(PointsError, match=r"line 2: pixel \(100, 1\) is outside"):
         PointLabels.read_csv(path, table, sizes={"a": (10, 10)})
@@ -105,15 +112,3 @@ def test_csv_with_a_byte_order_mark_reads_like_any_other(tmp_path):
     path = tmp_path / "excel.csv"  # Excel's "CSV UTF-8" starts with a BOM
     path.write_bytes(b"\xef\xbb\xbfimage,row,col,class\na,3,4,y\n")
     assert as_tuples(PointLabels.read_csv(path, table)) == [("a", 3, 4, 1)]
-
-
-def test_csv_errors_count_blank_lines_and_name_missing_fields(tmp_path):
-    table = ClassTable.from_rows([("x", 0)])
-    path = tmp_path / "p.csv"
-    path.write_text("image,row,col,class\n\na,3,4,x\n\na,3,4,cloud\n")
-    with pytest.raises(PointsError, match=r"p\.csv, line 5: class 'cloud'"):
-        PointLabels.read_csv(path, table)
-    path.write_text("image,row,col,class\na,3,4,x\na,3\n")
-    with pytest.raises(PointsError, match=r"line 3: too few fields \(col, class missing\)") as info:
-        PointLabels.read_csv(path, table)
-    assert info.value.fix == "give image,row,col,class on every line"
