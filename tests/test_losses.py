@@ -188,19 +188,3 @@ def test_self_training_adds_the_weighted_cross_entropy_of_the_pseudo_labels():
     assert float(terms["loss"]) == pytest.approx(point + 0.5 * pseudo_term)
     warm_up = PointLoss("self-training")(logits, labels, torch.zeros(1, 3, 1, 3))  # no pseudo-labels yet
     assert set(warm_up) == {"loss", "pce"}
-
-
-def test_a_linear_superpixel_schedule_weighs_the_spread_labels_less_as_training_goes_on():
-    logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 1.0]]]])  # 2 classes, 1 x 2 pixels
-    labels = torch.tensor([[[0, IGNORE_INDEX]]])
-    expanded = torch.tensor([[[IGNORE_INDEX, 0]]])  # the point's superpixel reaches the second pixel
-    point = -math.log(math.exp(2) / (math.exp(2) + 1))
-    spread = -math.log(1 / (1 + math.e))  # the second pixel favours class 1, its superpixel says 0
-    image = torch.zeros(1, 3, 1, 2)
-    linear = PointLoss("superpixels", superpixel_weight=0.5, superpixel_schedule="linear")
-    for progress, weight in ((0.0, 0.5), (0.5, 0.25), (0.9, 0.05), (1.0, 0.0)):
-        terms = linear(logits, labels, image, expanded, progress=progress)
-        assert float(terms["superpixels"]) == pytest.approx(spread)  # logged unweighted
-        assert float(terms["loss"]) == pytest.approx(point + weight * spread)
-    constant = PointLoss("superpixels", superpixel_weight=0.5)
-    assert float(constant(logits, labels, image, expanded, progress=0.9)["loss"]) == pytest.approx(point + 0.5 * spread)

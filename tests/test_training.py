@@ -18,7 +18,6 @@ from pointseg.data.discover import discover_pairs
 from pointseg.data.imagery import read_image
 from pointseg.errors import ConfigError, PointsegWarning, PointsError, TrainingDiverged
 from pointseg.evaluation import evaluate
-from pointseg.losses import PointLoss
 from pointseg.predict import Segmenter, predict_folder
 from pointseg.training import train
 
@@ -249,20 +248,11 @@ def test_the_crf_method_trains_and_logs_its_regulariser(trained, tmp_path):
     assert torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]["method"] == "crf"
 
 
-def test_the_superpixel_method_spreads_the_points_and_follows_its_weight_schedule(trained, tmp_path, monkeypatch):
+def test_the_superpixel_method_spreads_the_points_and_trains(trained, tmp_path):
     config, _ = trained
-    weights = []
-    weight_at = PointLoss.superpixel_weight_at
-
-    def recorded(loss: PointLoss, progress: float) -> float:
-        weights.append(weight_at(loss, progress))
-        return weights[-1]
-
-    monkeypatch.setattr(PointLoss, "superpixel_weight_at", recorded)
-    update = {"out": tmp_path / "sp", "method": "superpixels+crf", "max_steps": 6, "superpixel_area": 30,
-              "superpixel_weight": 0.6, "superpixel_schedule": "linear"}  # fmt: skip
-    result = train(config.model_copy(update=update))
-    assert weights == pytest.approx([0.6, 0.5, 0.4, 0.3, 0.2, 0.1])  # one step in six less each step
+    result = train(
+        config.model_copy(update={"out": tmp_path / "sp", "method": "superpixels+crf", "max_steps": 6, "superpixel_area": 30})
+    )
     scene = result.data.train_scenes[0]
     assert scene.expanded is not None and (scene.expanded != -100).sum() > 10 * (scene.labels != -100).sum()
     spread = scene.expanded != -100

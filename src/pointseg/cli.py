@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pointseg.classes import ClassTable
-from pointseg.config import Method, Optimizer, Schedule, WeightSchedule, describe_error
+from pointseg.config import Method, Optimizer, Schedule, describe_error
 from pointseg.data.dataset import Normalisation
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
@@ -53,7 +53,6 @@ PointsOpt = Annotated[
 ]
 StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
 ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
-WeightScheduleChoice = Enum("WeightScheduleChoice", {name: name for name in get_args(WeightSchedule)}, type=str)  # type: ignore[misc]
 ModelChoice = Enum("ModelChoice", {name: name for name in get_args(ModelName)}, type=str)  # type: ignore[misc]
 MethodChoice = Enum("MethodChoice", {name: name for name in get_args(Method)}, type=str)  # type: ignore[misc]
 NormalisationChoice = Enum("NormalisationChoice", {name: name for name in get_args(Normalisation)}, type=str)  # type: ignore[misc]
@@ -167,13 +166,6 @@ def train(
     superpixel_weight: Annotated[
         float, typer.Option("--superpixel-weight", help="Weight of the superpixel labels (points weigh 1).")
     ] = 0.5,
-    superpixel_schedule: Annotated[
-        WeightScheduleChoice,
-        typer.Option(
-            "--superpixel-schedule",
-            help="constant: the superpixel weight throughout; linear: falling from --superpixel-weight to 0 over the budget.",
-        ),
-    ] = WeightScheduleChoice.constant,
     superpixel_area: Annotated[int, typer.Option("--superpixel-area", help="Mean superpixel area in pixels.")] = 400,
     superpixel_compactness: Annotated[
         float,

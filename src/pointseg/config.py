@@ -30,7 +30,6 @@ from pointseg.models import ModelName
 Optimizer = Literal["adam", "adamw", "sgd"]
 Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training"]
 Schedule = Literal["cosine", "constant"]
-WeightSchedule = Literal["constant", "linear"]
 FULL = "full"
 """The ``points`` value that means every pixel of the masks (``--full-masks``): the label budget's upper end."""
 
@@ -66,7 +65,6 @@ class TrainConfig(BaseModel):
     method: Method = "pce"
     regulariser_weight: float = Field(1.0, ge=0)
     superpixel_weight: float = Field(0.5, ge=0)
-    superpixel_schedule: WeightSchedule = "constant"
     superpixel_area: int = Field(400, ge=4)
     superpixel_compactness: float = Field(1.0, gt=0)
     superpixel_cache: Path | None = None

@@ -195,9 +195,7 @@ class PointLoss(nn.Module):
     * ``pce``: partial cross-entropy on the points;
     * ``crf``: plus ``regulariser_weight`` x :func:`potts_regulariser` on all pixels;
     * ``superpixels``: plus ``superpixel_weight`` x the partial cross-entropy of the points'
-      labels spread to their superpixels (:mod:`pointseg.data.superpixels`), constant or, with
-      ``superpixel_schedule="linear"``, falling linearly to zero over training (the spread labels
-      help most early, while the network knows little, and cost accuracy on thin classes late);
+      labels spread to their superpixels (:mod:`pointseg.data.superpixels`);
     * ``superpixels+crf``: both;
     * ``self-training``: plus ``pseudo_weight`` x the partial cross-entropy of a teacher's
       :func:`pseudo_labels` (given as ``pseudo``; the teacher lives in the Lightning module).
@@ -207,12 +205,8 @@ class PointLoss(nn.Module):
         weight: Optional class weights of the cross-entropies.
         label_smoothing: Label smoothing of the cross-entropies.
         regulariser_weight: Weight of the regulariser.
-        superpixel_weight: Weight of the superpixel term (the points weigh 1) at the start of training.
+        superpixel_weight: Weight of the superpixel term (the points weigh 1).
         pseudo_weight: Weight of the pseudo-label term.
-        superpixel_schedule: ``constant``, or ``linear``: ``superpixel_weight x (1 - progress)``.
-
-    >>> PointLoss("superpixels", superpixel_weight=0.5, superpixel_schedule="linear").superpixel_weight_at(0.75)
-    0.125
     """
 
     def __init__(
@@ -223,7 +217,6 @@ class PointLoss(nn.Module):
         regulariser_weight: float = 1.0,
         superpixel_weight: float = 0.5,
         pseudo_weight: float = 0.5,
-        superpixel_schedule: str = "constant",
     ) -> None:
         super().__init__()
         self.method = method
@@ -231,13 +224,6 @@ class PointLoss(nn.Module):
         self.regulariser_weight = regulariser_weight
         self.superpixel_weight = superpixel_weight
         self.pseudo_weight = pseudo_weight
-        self.superpixel_schedule = superpixel_schedule
-
-    def superpixel_weight_at(self, progress: float) -> float:
-        """The superpixel term's weight when ``progress`` (0 at the first step, 1 at the end) of training is done."""
-        if self.superpixel_schedule == "linear":
-            return self.superpixel_weight * (1.0 - min(max(progress, 0.0), 1.0))
-        return self.superpixel_weight
 
     def forward(
         self,
@@ -247,7 +233,6 @@ class PointLoss(nn.Module):
         expanded: torch.Tensor | None = None,
         pseudo: torch.Tensor | None = None,
         valid: torch.Tensor | None = None,
-        progress: float = 0.0,
     ) -> dict[str, torch.Tensor]:
         """``{"loss": total, "pce": point term}`` and the method's terms, unweighted, by name.
 
@@ -255,7 +240,6 @@ class PointLoss(nn.Module):
 
         ``pseudo`` is None during the warm-up of self-training: the term is left out.
         ``valid`` (False on nodata and padding) keeps such pixels out of the regulariser.
-        ``progress``, the share of training done, sets the weight of a scheduled superpixel term.
 
         Raises:
             ValueError: A superpixel method without ``expanded`` labels.
@@ -266,7 +250,7 @@ class PointLoss(nn.Module):
             if expanded is None:
                 raise ValueError(f"--method {self.method} needs the superpixel labels of the batch")
             terms["superpixels"] = self.cross_entropy(logits, expanded)
-            loss = loss + self.superpixel_weight_at(progress) * terms["superpixels"]
+            loss = loss + self.superpixel_weight * terms["superpixels"]
         if "crf" in self.method:
             terms["regulariser"] = potts_regulariser(torch.softmax(logits, dim=1), image, valid)
             loss = loss + self.regulariser_weight * terms["regulariser"]

@@ -52,8 +52,7 @@ class PointSegModule(L.LightningModule):
         method: ``pce``, ``crf``, ``superpixels``, ``superpixels+crf`` or ``self-training``
             (see :class:`~pointseg.losses.PointLoss`).
         regulariser_weight: Weight of the regulariser.
-        superpixel_weight: Weight of the superpixel term (at the start of training).
-        superpixel_schedule: ``constant``, or ``linear`` decay of the superpixel weight to zero over the budget.
+        superpixel_weight: Weight of the superpixel term.
         pseudo_threshold: Self-training: least teacher probability of a pseudo-label.
         pseudo_quantile: Self-training: per-class thresholds (see :func:`~pointseg.losses.pseudo_labels`).
         pseudo_weight: Self-training: weight of the pseudo-label term.
@@ -82,7 +81,6 @@ class PointSegModule(L.LightningModule):
         pseudo_quantile: float | None = None,
         pseudo_weight: float = 0.5,
         self_training_start: float = 0.3,
-        superpixel_schedule: str = "constant",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -91,9 +89,7 @@ class PointSegModule(L.LightningModule):
         self.band_stats = BandStats.from_dict(band_stats)
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PointLoss(
-            method, class_weights, label_smoothing, regulariser_weight, superpixel_weight, pseudo_weight, superpixel_schedule
-        )
+        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight, superpixel_weight, pseudo_weight)
         self.teacher = (
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.EMA_DECAY), use_buffers=True).requires_grad_(False)
             if method == "self-training"
@@ -118,13 +114,10 @@ class PointSegModule(L.LightningModule):
         if self.teacher is not None and int(self.teacher.n_averaged) == 0:  # not one restored from a checkpoint
             self.teacher.module.load_state_dict(self.model.state_dict())
 
-    def _progress(self) -> float:
-        """Share of the training budget done: 0 at the first step."""
-        return self.global_step / max(1, int(self.trainer.estimated_stepping_batches))
-
     def _pseudo_labels(self, batch: Sample) -> torch.Tensor | None:
         """Self-training after the warm-up: the teacher's confident classes where the batch has no label."""
-        if self.teacher is None or self._progress() < self.hparams.self_training_start:
+        start = self.hparams.self_training_start * max(1, int(self.trainer.estimated_stepping_batches))
+        if self.teacher is None or self.global_step < start:
             return None
         self.teacher.eval()
         with torch.no_grad():
@@ -138,13 +131,7 @@ class PointSegModule(L.LightningModule):
         """The loss of a batch (and the terms of its method); stops with :class:`TrainingDiverged` on NaN/inf."""
         pseudo = self._pseudo_labels(batch)
         terms = self.loss(
-            self(batch["image"]),
-            batch["labels"],
-            batch["image"],
-            batch.get("expanded"),
-            pseudo,
-            batch.get("valid"),
-            self._progress(),
+            self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"), pseudo, batch.get("valid")
         )
         loss = terms["loss"]
         if not torch.isfinite(loss):
