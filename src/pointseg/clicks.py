@@ -13,13 +13,12 @@ seed gives the same points and, on the same machine, the same scores; an interru
 run again trains only the rounds it had not finished, on the points they were given.
 
 The run folder holds ``loop.json`` (the :class:`ClickLoop` and the training options: a loop
-resumes only with the same), one training run per arm and
-round (``initial/round-0/``, ``suggested/round-1/``...), each with the points it trained
-on (``points.csv``), in the suggested arm the round's suggestions as
-``pointseg suggest`` writes them (``suggestions.csv``) and, once finished, its final
-metrics again in ``round.json`` (the mark that the round is done), plus ``clicks.csv``
-(one row per arm and round) and ``clicks.png`` (mIoU against points per image, one line
-per arm).
+resumes only with the same), one training run per arm and round (``initial/round-0/``,
+``suggested/round-1/``...), each with the points it trained on (``points.csv``), in the
+suggested arm the round's suggestions as ``pointseg suggest`` writes them
+(``suggestions.csv``) and, once finished, its final metrics again in ``round.json`` (the
+mark that the round is done), plus ``clicks.csv`` (one row per arm and round) and
+``clicks.png`` (mIoU against points per image, one line per arm).
 
 Example:
     >>> config = TrainConfig(data="data", classes="classes.csv", out="clicks", epochs=5)  # doctest: +SKIP
@@ -132,7 +131,9 @@ def simulate_clicks(
         ``miou``, ``accuracy`` and the IoU of each class (``iou_<name>``).
 
     Raises:
-        ConfigError: ``config.out`` holds a loop with other settings.
+        ConfigError: ``config.out`` holds a loop with other settings, or ``config`` trains on other labels
+            (full masks, a points file, point labels).
+        TrainingDiverged: A round's loss turned NaN; the error names the round's folder.
     """
     out = Path(config.out)
     _check_training(config)
