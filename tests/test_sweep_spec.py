@@ -154,6 +154,9 @@ def test_the_command_line_names_the_bad_option_and_its_fix(tmp_path, capsys, mon
     argv = ["sweep", *(part for option, value in options.items() if value is not None for part in (option, value))]
     with pytest.raises(SystemExit) as info:
         main(argv)
-    err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())  # the console wraps long lines
     assert info.value.code == 2 and f"error: {error} fix: {fix}" in err and "Traceback" not in err and "{" not in err
     assert not (tmp_path / "s" / "sweep.json").exists()
+    if "--storage" not in args:  # a bad option is told before the sweep's header (the storage is opened after it)
+        assert "sweep of" not in captured.out

@@ -363,6 +363,7 @@ def sweep(
             options.pop(key, None)
     options |= {k: v for k, v in given.items() if v is not None} | _extra_options(ctx.args)
     spec = build_spec(options, seeds=seeds, description=description)
+    spec.validate_all(out)  # a bad option is reported before the sweep's header line
     total = len(spec.configurations())
     console.print(f"sweep of {total} trainings ({spec.budget} budget {spec.amount}) in [bold]{out}[/bold]")
     with _resumable():
