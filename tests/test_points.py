@@ -3,7 +3,7 @@ import pytest
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.points import PointLabels, PointSpec, simulate_points, write_points
-from pointseg.errors import PointsError
+from pointseg.errors import PointsegWarning, PointsError
 
 
 def masks():
@@ -41,6 +41,16 @@ def test_random_points_lie_on_labelled_pixels_with_their_class():
     for key, row, col, cls in as_tuples(points):
         assert data[key][row, col] == cls != IGNORE_INDEX
     assert len(set(as_tuples(points))) == 80  # no pixel twice
+
+
+def test_more_random_points_than_labelled_pixels_take_them_all_with_a_warning():
+    # a: 55 x 50 = 2750 labelled pixels (5 rows unlabelled), b: 30 x 40 = 1200
+    with pytest.warns(
+        PointsegWarning, match=r"1 image\(s\) have fewer labelled pixels than the 2000 points asked .*: b \(1200\)"
+    ):
+        points = simulate_points(masks(), PointSpec.parse("2000"), "random", seed=0)
+    _, per_image = points.counts(ClassTable.from_rows([("x", 0), ("y", 1), ("z", 2)]))
+    assert per_image == {"a": 2000, "b": 1200}
 
 
 def test_fraction_of_pixels():

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.errors import PointsError
+from pointseg.errors import PointsegWarning, PointsError
 
 Strategy = Literal["random", "class-balanced", "grid"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -278,18 +279,33 @@ def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: 
 
     Returns:
         The points of all images, in key order.
+
+    Warns:
+        PointsegWarning: Random points per image on images with fewer labelled pixels than that
+            (they get every labelled pixel).
     """
     if strategy not in _SAMPLERS:
         raise PointsError(f"unknown point strategy {strategy!r}", fix=f"use one of {', '.join(STRATEGIES)}")
     parts = []
+    short = []
     for key in sorted(masks):
         labels = masks[key]
         flat = _SAMPLERS[strategy](labels, spec.count(labels.size), image_rng(seed, key))
+        if strategy == "random" and spec.per_image is not None and flat.size < spec.per_image:
+            short.append(f"{key} ({flat.size})")
         flat = np.sort(flat)
         rows, cols = np.divmod(flat, labels.shape[1])
         parts.append((np.full(flat.size, key, dtype=object), rows, cols, labels.ravel()[flat].astype(np.int64)))
     if not parts:
         raise PointsError("no dense mask to sample points from", fix="give a dataset with masks")
+    if short:
+        warnings.warn(
+            PointsegWarning(
+                f"{len(short)} image(s) have fewer labelled pixels than the {spec.per_image} points asked and get all "
+                f"of them: {', '.join(short[:3])}{', ...' if len(short) > 3 else ''}"
+            ),
+            stacklevel=2,
+        )
     return PointLabels(*(np.concatenate(column) for column in zip(*parts)))
 
 
