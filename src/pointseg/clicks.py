@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.config import TrainConfig
+from pointseg.config import TrainConfig, option_flag
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
@@ -228,7 +228,7 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
             changed = [key for key, value in asdict(loop).items() if before.get(key) != value]
             changed += [key for key, value in settings["training"].items() if before.get("training", {}).get(key) != value]
             raise ConfigError(
-                f"{out} holds a click loop with other settings: {', '.join('--' + key.replace('_', '-') for key in changed)}",
+                f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
                 fix="give another --out, or the settings of that loop (its loop.json) to resume it",
             )
     out.mkdir(parents=True, exist_ok=True)

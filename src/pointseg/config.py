@@ -137,6 +137,15 @@ class TrainConfig(BaseModel):
         return f"epochs={self.epochs}" if self.max_steps is None else f"max_steps={self.max_steps}"
 
 
+def option_flag(name: str) -> str:
+    """The command-line flag of an option.
+
+    >>> option_flag("batch_size")
+    '--batch-size'
+    """
+    return f"--{name.replace('_', '-')}"
+
+
 def describe_error(err: ValidationError) -> str:
     """The first problem of a validation error in command-line words.
 
@@ -150,5 +159,5 @@ def describe_error(err: ValidationError) -> str:
     message = problem["msg"].removeprefix("Value error, ")
     if not problem["loc"]:  # a check across options names them itself
         return message
-    option = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")
+    option = option_flag("_".join(str(part) for part in problem["loc"]))
     return f"{option}: {message} (got {problem.get('input')!r})"

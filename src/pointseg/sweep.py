@@ -45,7 +45,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
-from pointseg.config import FULL, TrainConfig, describe_error
+from pointseg.config import FULL, TrainConfig, describe_error, option_flag
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.training import prepare_data, train
 
@@ -151,16 +151,19 @@ class SweepSpec(BaseModel):
         """
         for name, metavar in _REQUIRED.items():
             if name not in self.base and name not in self.axes:
-                raise ConfigError(f"{_flag(name)} is required", fix=f"give {_flag(name)} {metavar} (or {name}: in --config)")
+                raise ConfigError(
+                    f"{option_flag(name)} is required", fix=f"give {option_flag(name)} {metavar} (or {name}: in --config)"
+                )
         if shared := sorted(_SAME_FOR_ALL & set(self.axes)):
+            flag = option_flag(shared[0])
             raise ConfigError(
-                f"{_flag(shared[0])} cannot be an axis: every configuration of a sweep trains on the same images and points",
-                fix=f"give {_flag(shared[0])} one value, and run one sweep (each with its own --out) per value",
+                f"{flag} cannot be an axis: every configuration of a sweep trains on the same images and points",
+                fix=f"give {flag} one value, and run one sweep (each with its own --out) per value",
             )
         for name in [*self.base, *self.axes]:
             if name not in TrainConfig.model_fields or (name in _RESERVED and name in self.axes):
                 raise ConfigError(
-                    f"{_flag(name)} cannot be a sweep option",
+                    f"{option_flag(name)} cannot be a sweep option",
                     fix="use the options of `pointseg train`; the seed is repeated with --seeds; "
                     "the budget is one value of --epochs, --max-steps or --samples",
                 )
@@ -207,7 +210,7 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
     for name, raw in options.items():
         field = TrainConfig.model_fields.get(name)
         if field is None:
-            raise ConfigError(f"{_flag(name)} is not an option of pointseg train", fix="see pointseg train --help")
+            raise ConfigError(f"{option_flag(name)} is not an option of pointseg train", fix="see pointseg train --help")
         whole = "list" in str(field.annotation)  # e.g. class weights: one value made of numbers
         if isinstance(raw, list):
             values = raw
@@ -219,18 +222,15 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
         try:  # kept in JSON form (a path as text), as the study and sweep.json store them; TrainConfig types them
             typed = values if whole else [adapter.dump_python(adapter.validate_python(v), mode="json") for v in values]
         except ValidationError as err:
-            raise ConfigError(f"{_flag(name)} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type") from err
+            raise ConfigError(
+                f"{option_flag(name)} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type"
+            ) from err
         if len(typed) > 1:
             axes[name] = typed
         else:
             base[name] = typed[0]
             axes.pop(name, None)
     return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount, description=description)
-
-
-def _flag(name: str) -> str:
-    """The command-line flag of an option: ``batch_size`` -> ``--batch-size``."""
-    return f"--{name.replace('_', '-')}"
 
 
 def _amount(name: str, raw: Any) -> int:
@@ -242,7 +242,7 @@ def _amount(name: str, raw: Any) -> int:
     try:
         return TypeAdapter(Amount).validate_python(raw)
     except ValidationError as err:
-        flag = _flag(name)
+        flag = option_flag(name)
         raise ConfigError(
             f"{flag} {raw!r}: {err.errors()[0]['msg']}", fix=f"give {flag} a whole number of at least 1, e.g. {flag} 20"
         ) from err
