@@ -24,6 +24,7 @@ def test_defaults_and_budget():
         ({"class_weights": "1,-2"}, "must not be negative"),
         ({"class_weights": "0,0"}, "one at least above 0"),  # a loss of 0 that trains nothing
         ({"class_weights": "inf,1"}, "finite number"),
+        ({"class_weights": "balancd"}, "one number per class, e.g. 1,2,1, or balanced"),
         ({"superpixel_weight": float("inf")}, "finite number"),  # not a divergence to blame on the learning rate
         ({"lr": float("nan")}, "finite number"),
         ({"superpixel_cache": "c.csv"}, "--superpixel-cache c.csv is a file: give a folder"),
@@ -40,6 +41,7 @@ def test_points_and_class_weights_are_parsed():
     config = TrainConfig(**BASE, points="0.001", class_weights="1, 2.5,1")
     assert config.point_spec.fraction == 0.001
     assert config.class_weights == [1.0, 2.5, 1.0]
+    assert TrainConfig(**BASE, class_weights=" balanced").class_weights == "balanced"
     with pytest.raises(PointsError):
         TrainConfig(**BASE, points="lots")
 

@@ -1,11 +1,19 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from pointseg.classes import IGNORE_INDEX
-from pointseg.losses import PartialCrossEntropy, PointLoss, partial_cross_entropy, potts_regulariser, pseudo_labels
+from pointseg.losses import (
+    PartialCrossEntropy,
+    PointLoss,
+    balanced_weights,
+    partial_cross_entropy,
+    potts_regulariser,
+    pseudo_labels,
+)
 
 
 def sparse_batch(seed=0, labelled=0.05):
@@ -59,6 +67,15 @@ def test_class_weights_give_a_weighted_mean():
     mask = labels != IGNORE_INDEX
     w = weight[labels[mask]]
     assert torch.allclose(partial_cross_entropy(logits, labels, weight=weight), (w * per_pixel[mask]).sum() / w.sum())
+
+
+def test_balanced_weights_are_inverse_to_the_label_counts():
+    first = np.array([[0, 0, 0, IGNORE_INDEX], [1, IGNORE_INDEX, 0, 0]])  # class 0: 5 pixels, class 1: 1
+    second = np.array([[1, 3, IGNORE_INDEX]])  # class 1: 1 more, class 3: 1; class 2: none
+    # 8 labelled pixels, 3 classes with labels: n / (3 n_c); a class without labels weighs 1
+    assert balanced_weights([first, second], 4) == pytest.approx([8 / 15, 8 / 6, 1.0, 8 / 3])
+    with pytest.raises(ValueError, match="none"):
+        balanced_weights([np.full((2, 2), IGNORE_INDEX)], 4)
 
 
 def test_label_smoothing_only_touches_labelled_pixels():

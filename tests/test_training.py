@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from PIL import Image
 
 from conftest import COLOURS
+from pointseg.classes import IGNORE_INDEX
 from pointseg.config import TrainConfig
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import discover_pairs
@@ -199,6 +200,28 @@ def test_class_weights_reach_the_loss(trained, tmp_path):
     result = train(config.model_copy(update={"out": tmp_path / "cw", "class_weights": [1.0, 3.0, 2.0], "max_steps": 2}))
     segmenter = Segmenter.from_checkpoint(result.checkpoint, "cpu")
     assert segmenter.module.loss.cross_entropy.weight.tolist() == [1.0, 3.0, 2.0]
+
+
+def test_balanced_class_weights_count_the_labels_trained_on(trained, tmp_path):
+    config, result = trained
+    with (config.out / "points.csv").open() as handle:  # the points of the run, 20 per training image
+        counts = Counter(row["class"] for row in csv.DictReader(handle))
+    n, k = sum(counts.values()), len(counts)
+    expected = [n / (k * counts[name]) if counts[name] else 1.0 for name in COLOURS]
+    update = {"out": tmp_path / "balanced", "class_weights": "balanced", "max_steps": 1}
+    weights = Segmenter.from_checkpoint(
+        train(config.model_copy(update=update)).checkpoint, "cpu"
+    ).module.loss.cross_entropy.weight
+    assert weights.tolist() == pytest.approx(expected)
+    # with full masks, the pixels of the training masks are counted
+    full = train(config.model_copy(update=update | {"out": tmp_path / "full", "full_masks": True}))
+    pixels = Counter()
+    for scene in full.data.train_scenes:
+        pixels.update(scene.mask[scene.mask != IGNORE_INDEX].tolist())
+    n, k = sum(pixels.values()), len(pixels)
+    expected = [n / (k * pixels[index]) if pixels[index] else 1.0 for index in range(len(COLOURS))]
+    weights = Segmenter.from_checkpoint(full.checkpoint, "cpu").module.loss.cross_entropy.weight
+    assert weights.tolist() == pytest.approx(expected)
 
 
 def test_a_points_file_of_other_images(trained, tmp_path):

@@ -152,7 +152,13 @@ def train(
     label_smoothing: Annotated[
         float, typer.Option("--label-smoothing", help="Share of the target spread over all classes.")
     ] = 0.0,
-    class_weights: Annotated[str | None, typer.Option("--class-weights", help="Loss weight per class, e.g. 1,2,1,1,1.")] = None,
+    class_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--class-weights",
+            help="Loss weight per class, e.g. 1,2,1,1,1, or balanced: inverse to each class's share of the labels trained on.",
+        ),
+    ] = None,
     method: Annotated[
         MethodChoice,
         typer.Option(

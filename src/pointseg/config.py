@@ -72,7 +72,7 @@ class TrainConfig(BaseModel):
     pseudo_quantile: float | None = Field(None, gt=0, lt=1)
     pseudo_weight: float = Field(0.5, ge=0)
     self_training_start: float = Field(0.3, ge=0, lt=1)
-    class_weights: list[float] | None = None
+    class_weights: list[float] | Literal["balanced"] | None = None
     bands: list[int] | None = None
     normalisation: Normalisation = "mean-std"
     batch_size: int = Field(8, ge=1)
@@ -94,10 +94,21 @@ class TrainConfig(BaseModel):
             PointSpec.parse(value)
         return value
 
-    @field_validator("class_weights", "bands", mode="before")
+    @field_validator("bands", mode="before")
+    @classmethod
+    def _bands_parse(cls, value: object) -> object:
+        return comma_list(value)
+
+    @field_validator("class_weights", mode="before")
     @classmethod
     def _weights_parse(cls, value: object) -> object:
-        return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        if isinstance(value, str) and value.strip() == "balanced":
+            return "balanced"
+        weights = comma_list(value)
+        try:
+            return [float(w) for w in weights] if isinstance(weights, list) else weights
+        except (TypeError, ValueError):
+            raise ValueError("give one number per class, e.g. 1,2,1, or balanced") from None
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainConfig:
@@ -116,7 +127,7 @@ class TrainConfig(BaseModel):
             )
         if self.bands is not None and (not self.bands or min(self.bands) < 1):
             raise ValueError("--bands takes 1-based band indices, e.g. 4,3,2")
-        if self.class_weights is not None and (any(w < 0 for w in self.class_weights) or not any(self.class_weights)):
+        if isinstance(self.class_weights, list) and (any(w < 0 for w in self.class_weights) or not any(self.class_weights)):
             raise ValueError("--class-weights must not be negative, and one at least above 0")
         if self.superpixel_cache is not None and self.superpixel_cache.exists() and not self.superpixel_cache.is_dir():
             raise ValueError(f"--superpixel-cache {self.superpixel_cache} is a file: give a folder")
@@ -135,6 +146,11 @@ class TrainConfig(BaseModel):
     def budget(self) -> str:
         """The training budget in words, e.g. ``epochs=20`` or ``max_steps=1500``."""
         return f"epochs={self.epochs}" if self.max_steps is None else f"max_steps={self.max_steps}"
+
+
+def comma_list(value: object) -> object:
+    """A comma-separated string as its parts (``"1, 2"`` -> ``["1", "2"]``); any other value as it is."""
+    return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
 def option_flag(name: str) -> str:
@@ -159,5 +175,5 @@ def describe_error(err: ValidationError) -> str:
     message = problem["msg"].removeprefix("Value error, ")
     if not problem["loc"]:  # a check across options names them itself
         return message
-    option = option_flag("_".join(str(part) for part in problem["loc"]))
+    option = option_flag(str(problem["loc"][0]))  # not the list index or union member it also names
     return f"{option}: {message} (got {problem.get('input')!r})"

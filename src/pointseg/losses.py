@@ -28,8 +28,9 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -84,6 +85,38 @@ class PartialCrossEntropy(nn.Module):
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Loss of ``logits`` ``(N, C, H, W)`` against ``labels`` ``(N, H, W)``."""
         return partial_cross_entropy(logits, labels, self.weight, self.label_smoothing)
+
+
+def balanced_weights(labels: Iterable[np.ndarray], num_classes: int) -> list[float]:
+    """Class weights inverse to each class's share of the labelled pixels (``--class-weights balanced``).
+
+    A class with ``n_c`` of the ``n`` labelled pixels weighs ``n / (k * n_c)``, ``k`` the
+    number of classes that have labels, as scikit-learn's ``class_weight="balanced"``
+    (King and Zeng, "Logistic Regression in Rare Events Data", 2001): every class then
+    weighs as much in the loss as if all were equally frequent, so a class that few
+    points fall on (a road among desert) is not learnt as the background's exception.
+    A class without labels weighs 1.
+
+    Args:
+        labels: Label arrays, :data:`~pointseg.classes.IGNORE_INDEX` where unlabelled.
+        num_classes: Number of classes.
+
+    Raises:
+        ValueError: No labelled pixel at all.
+
+    Example:
+        >>> balanced_weights([np.array([0, 0, 0, 1, IGNORE_INDEX])], 3)  # 4 pixels, 2 classes with labels
+        [0.6666666666666666, 2.0, 1.0]
+    """
+    counts = np.zeros(num_classes, np.int64)
+    for array in labels:
+        counts += np.bincount(array[array != IGNORE_INDEX].ravel(), minlength=num_classes)[:num_classes]
+    present = counts > 0
+    if not present.any():
+        raise ValueError("balanced class weights need labelled pixels: there are none")
+    weights = np.ones(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.tolist()
 
 
 def potts_regulariser(

@@ -46,6 +46,7 @@ from pointseg.data.scenes import load_scenes, split_pairs
 from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
 from pointseg.errors import ConfigError, PointsegWarning, PointsError
+from pointseg.losses import balanced_weights
 from pointseg.models import ModelConfig
 from pointseg.models.weights import load_weights
 from pointseg.task import PointSegModule
@@ -208,6 +209,25 @@ _TASK_OPTIONS = {
 """The options of a run that :class:`~pointseg.task.PointSegModule` takes as they are."""
 
 
+def resolve_class_weights(config: TrainConfig, data: PreparedData) -> list[float] | None:
+    """The loss's class weights: ``--class-weights`` as given, or ``balanced`` computed from the training labels.
+
+    ``balanced`` (:func:`~pointseg.losses.balanced_weights`) counts the labels trained on:
+    the points, or every pixel of the masks with ``--full-masks``.
+
+    Raises:
+        ConfigError: Not one weight per class.
+    """
+    if config.class_weights == "balanced":
+        return balanced_weights((scene.labels for scene in data.train_scenes if scene.labels is not None), data.table.num_classes)
+    if config.class_weights is not None and len(config.class_weights) != data.table.num_classes:
+        raise ConfigError(
+            f"--class-weights gives {len(config.class_weights)} weights for {data.table.num_classes} classes",
+            fix=f"give one weight per class, in the order {', '.join(data.table.names)}, or balanced",
+        )
+    return config.class_weights
+
+
 def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Run one training as ``config`` says and write its run folder (see the module docstring).
 
@@ -223,11 +243,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         (config.out / "config.json").write_text(config.model_dump_json(indent=2))
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = prepare_data(config)
-    if config.class_weights is not None and len(config.class_weights) != data.table.num_classes:
-        raise ConfigError(
-            f"--class-weights gives {len(config.class_weights)} weights for {data.table.num_classes} classes",
-            fix=f"give one weight per class, in the order {', '.join(data.table.names)}",
-        )
+    class_weights = resolve_class_weights(config, data)
     stats = BandStats.compute(  # over pixels with data (nodata is IGNORE_INDEX in the masks)
         [scene.image for scene in data.train_scenes],
         bands=config.bands,
@@ -244,7 +260,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         ).model_dump(),
         classes=data.table.to_dict(),
         band_stats=stats.to_dict(),
-        **config.model_dump(include=_TASK_OPTIONS),
+        **config.model_dump(include=_TASK_OPTIONS) | {"class_weights": class_weights},
     )
     if config.init_weights is not None:
         report = load_weights(module.model, config.init_weights)
