@@ -79,12 +79,15 @@ def test_an_exception_is_a_failed_result(dataset, classes_csv, tmp_path, monkeyp
 
     def flaky(config, callbacks=()):
         if config.lr > 0.005:
-            raise RuntimeError("CUDA out of memory (simulated)")
+            raise RuntimeError("CUDA out of memory (simulated)\nTried to allocate 2 GiB")
         return real(config, callbacks=callbacks)
 
     monkeypatch.setattr(sweep_module, "train", flaky)
     rows = {r["lr"]: r for r in run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.003")), tmp_path / "s")}
-    assert rows[0.01]["status"] == "failed" and "out of memory" in rows[0.01]["message"]
+    assert rows[0.01]["status"] == "failed" and rows[0.01]["message"] == "RuntimeError: CUDA out of memory (simulated)"
+    # the results keep one line; the run's outcome.json the whole error and where it was raised
+    trace = json.loads((tmp_path / "s" / rows[0.01]["run"] / "outcome.json").read_text())["traceback"]
+    assert "Tried to allocate 2 GiB" in trace and "in flaky" in trace
     assert rows[0.003]["status"] == "done"
 
 
@@ -95,7 +98,7 @@ def test_a_failed_configuration_is_trained_again_only_when_asked(dataset, classe
     def out_of_memory_once(config, callbacks=()):
         calls.append(config.out.name)
         if config.out.name == "lr=0.01_seed=0" and calls.count(config.out.name) == 1:  # its first training
-            raise RuntimeError("CUDA out of memory (simulated)")
+            raise RuntimeError("CUDA out of memory (simulated)\nTried to allocate 2 GiB")
         return real(config, callbacks=callbacks)
 
     monkeypatch.setattr(sweep_module, "train", out_of_memory_once)

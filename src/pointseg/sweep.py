@@ -12,7 +12,8 @@ A sweep folder holds:
 
 Each configuration is an Optuna trial of a :class:`optuna.samplers.GridSampler`. Its
 outcome is stored with it as user attributes: ``status`` (``done``, ``diverged`` or
-``failed``), the final metrics, the step of divergence or the error message. A failure is
+``failed``), the final metrics, the step of divergence or the error message (and, in the
+run's ``outcome.json``, the traceback of a failure). A failure is
 a result: the sweep goes on. Re-running the same command resumes: finished trials are
 skipped; a trial that was interrupted (Ctrl-C) or whose process died is run again. Once
 the cause of a failure is fixed, ``retry_failed`` trains the configurations whose outcome
@@ -34,6 +35,7 @@ import json
 import math
 import shutil
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -332,7 +334,9 @@ def _outcome(config: TrainConfig, num_classes: int) -> dict[str, Any]:
     except TrainingDiverged as err:
         return {"status": "diverged", "step": err.step, "message": err.message}
     except Exception as err:  # out of memory, a bad option, a bug: recorded, and the sweep goes on
-        return {"status": "failed", "message": f"{type(err).__name__}: {err}".splitlines()[0]}
+        # one line for the results table; the whole story, traceback included, in outcome.json
+        trace = "".join(traceback.format_exception(err))
+        return {"status": "failed", "message": f"{type(err).__name__}: {err}".splitlines()[0], "traceback": trace}
     return {"status": "done", "metrics": result.metrics}
 
 
