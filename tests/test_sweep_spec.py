@@ -23,6 +23,18 @@ def test_comma_lists_become_typed_axes_and_single_values_fixed_options():
     assert spec.base["batch_size"] == 8 and spec.base["full_masks"] is True
 
 
+def test_list_valued_options_are_one_value_unless_given_a_list_of_them():
+    # from YAML: class_weights: [1, 2, 1] is one value, as the comma string "1,2,1" of the command line
+    for weights in ([1, 2, 1], "1,2,1"):
+        spec = build_spec(BASE | {"class_weights": weights, "bands": [3, 2, 1]})
+        assert (spec.base["class_weights"], spec.base["bands"]) == (weights, [3, 2, 1])
+        assert "class_weights" not in spec.axes
+    spec = build_spec(BASE | {"class_weights": [[1, 2, 1], "balanced"]})
+    assert spec.axes["class_weights"] == ["1,2,1", "balanced"]  # comma strings: values Optuna's grid can hold
+    configs = [spec.train_config(p, Path("o"), None).class_weights for p in spec.configurations()]
+    assert configs == [[1.0, 2.0, 1.0], "balanced"] * 6  # the axis crossed with lr x batch size
+
+
 @pytest.mark.parametrize(
     ("budget", "expected_steps"),
     [({"epochs": 3}, None), ({"max_steps": 100}, 100), ({"samples": 640}, {16: 40, 32: 20, 64: 10})],

@@ -189,7 +189,9 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
     Args:
         options: ``pointseg train`` option names (``lr`` or ``batch-size``) -> a value, a list,
             or a comma-separated string (``"0.001,0.01"``); several values make an axis of the
-            grid. The budget is one of ``epochs``, ``max_steps`` or ``samples`` (default 20 epochs).
+            grid. An option whose value is a list (``class_weights``, ``bands``) takes a list of
+            numbers or a comma string as one value; its axis is a list of such values. The
+            budget is one of ``epochs``, ``max_steps`` or ``samples`` (default 20 epochs).
         seeds: Number of seeds each configuration is trained with.
         description: See :class:`SweepSpec`.
 
@@ -214,15 +216,18 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
         if field is None:
             raise ConfigError(f"{option_flag(name)} is not an option of pointseg train", fix="see pointseg train --help")
         whole = "list" in str(field.annotation)  # e.g. class weights: one value made of numbers
-        if isinstance(raw, list):
-            values = raw
+        if isinstance(raw, list):  # a YAML list: an axis, unless it is the numbers of one such value
+            values = [raw] if whole and not any(isinstance(v, list | str) for v in raw) else raw
         elif isinstance(raw, str) and "," in raw and not whole:
             values = [part.strip() for part in raw.split(",")]
         else:
             values = [raw]
         adapter = TypeAdapter(field.annotation)
         try:  # kept in JSON form (a path as text), as the study and sweep.json store them; TrainConfig types them
-            typed = values if whole else [adapter.dump_python(adapter.validate_python(v), mode="json") for v in values]
+            if whole:  # an axis of lists takes them as comma strings, which Optuna's grid can hold and TrainConfig reads
+                typed = values if len(values) == 1 else [",".join(map(str, v)) if isinstance(v, list) else v for v in values]
+            else:
+                typed = [adapter.dump_python(adapter.validate_python(v), mode="json") for v in values]
         except ValidationError as err:
             raise ConfigError(
                 f"{option_flag(name)} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type"
