@@ -4,7 +4,8 @@ Trains each ``--method`` with exactly the budget of the label-efficiency benchma
 width 8, Adam 0.001 with cosine annealing, batch 8 of 256-px crops, 1,500 steps, random
 points at 0.01 % of pixels on tiles 1-6, evaluated on tile 7) and compares it with that
 benchmark's full-mask and plain-pCE runs of the same seeds (``--reference``). Prints and
-writes (``summary.json``, ``table.md``) each method's mIoU as a fraction of full
+writes (``summary.json``, ``table.md``, ``classes.png``; with seeds other than 0 alone,
+``summary-seeds-0-1.json`` and so on) each method's mIoU as a fraction of full
 supervision, its worst class as a fraction of that class's full-mask IoU, and its
 seconds per run. An arm may change options of its method: ``crf:regulariser_weight=0.1``.
 Finished runs are not trained again, so several processes may split the methods between
@@ -114,8 +115,8 @@ def markdown(summary: dict, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_classes(summary: dict, out: Path, val_tile: int) -> Path:
-    """Per-class IoU on the validation tile of every arm side by side (mean over seeds)."""
+def plot_classes(summary: dict, path: Path, val_tile: int) -> Path:
+    """Per-class IoU on the validation tile of every arm side by side (mean over seeds), written to ``path``."""
     plt = pyplot()
     import numpy as np
 
@@ -136,9 +137,9 @@ def plot_classes(summary: dict, out: Path, val_tile: int) -> Path:
     ax.legend(title="arm (mIoU)", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(out / "classes.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-    return out / "classes.png"
+    return path
 
 
 def main() -> None:
@@ -159,9 +160,10 @@ def main() -> None:
             print(f"{method:>16} seed {seed}: mIoU {miou:.4f} ({seconds:.0f} s)", flush=True)
     summary = summarise(args.methods, args.seeds, args)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (args.out / "table.md").write_text(markdown(summary, args.seeds))
-    plot_classes(summary, args.out, args.val_tile)
+    suffix = "" if args.seeds == [0] else "-seeds-" + "-".join(map(str, args.seeds))
+    (args.out / f"summary{suffix}.json").write_text(json.dumps(summary, indent=2))
+    (args.out / f"table{suffix}.md").write_text(markdown(summary, args.seeds))
+    plot_classes(summary, args.out / f"classes{suffix}.png", args.val_tile)
     print(markdown(summary, args.seeds))
 
 
