@@ -14,13 +14,13 @@ from PIL import Image
 from conftest import COLOURS
 from pointseg.classes import IGNORE_INDEX
 from pointseg.config import TrainConfig
-from pointseg.data.dataset import BandStats
+from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import discover_pairs
 from pointseg.data.imagery import read_image
-from pointseg.errors import ConfigError, PointsegWarning, PointsError, TrainingDiverged
+from pointseg.errors import ConfigError, DatasetError, PointsegWarning, PointsError, TrainingDiverged
 from pointseg.evaluation import evaluate
 from pointseg.predict import Segmenter, predict_folder
-from pointseg.training import train
+from pointseg.training import PreparedData, resolve_class_weights, train
 
 pytestmark = pytest.mark.slow
 
@@ -222,6 +222,15 @@ def test_balanced_class_weights_count_the_labels_trained_on(trained, tmp_path):
     expected = [n / (k * pixels[index]) if pixels[index] else 1.0 for index in range(len(COLOURS))]
     weights = Segmenter.from_checkpoint(full.checkpoint, "cpu").module.loss.cross_entropy.weight
     assert weights.tolist() == pytest.approx(expected)
+
+
+def test_balanced_class_weights_without_a_labelled_pixel_name_the_masks(trained):
+    config, result = trained
+    empty = [Scene(s.key, s.image, labels=np.full(s.image.shape[:2], IGNORE_INDEX, np.int16)) for s in result.data.train_scenes]
+    data = PreparedData(result.data.table, empty, [], None)
+    with pytest.raises(DatasetError, match="--class-weights balanced: .*none") as info:
+        resolve_class_weights(config.model_copy(update={"class_weights": "balanced"}), data)
+    assert info.value.fix == "check the masks and the classes table"
 
 
 def test_a_points_file_of_other_images(trained, tmp_path):

@@ -45,7 +45,7 @@ from pointseg.data.points import PointLabels, simulate_points, write_points
 from pointseg.data.scenes import load_scenes, split_pairs
 from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
-from pointseg.errors import ConfigError, PointsegWarning, PointsError
+from pointseg.errors import ConfigError, DatasetError, PointsegWarning, PointsError
 from pointseg.losses import balanced_weights
 from pointseg.models import ModelConfig
 from pointseg.models.weights import load_weights
@@ -217,9 +217,14 @@ def resolve_class_weights(config: TrainConfig, data: PreparedData) -> list[float
 
     Raises:
         ConfigError: Not one weight per class.
+        DatasetError: ``balanced`` with no labelled pixel to count.
     """
     if config.class_weights == "balanced":
-        return balanced_weights((scene.labels for scene in data.train_scenes if scene.labels is not None), data.table.num_classes)
+        labels = (scene.labels for scene in data.train_scenes if scene.labels is not None)
+        try:
+            return balanced_weights(labels, data.table.num_classes)
+        except ValueError as err:  # full masks with no labelled pixel: points without any were refused before
+            raise DatasetError(f"--class-weights balanced: {err}", fix="check the masks and the classes table") from err
     if config.class_weights is not None and len(config.class_weights) != data.table.num_classes:
         raise ConfigError(
             f"--class-weights gives {len(config.class_weights)} weights for {data.table.num_classes} classes",
