@@ -1,6 +1,8 @@
 """Simulated annotation rounds: suggested against random clicks."""
 
 import csv
+import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -95,6 +97,27 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
     assert np.array_equal(third.classes, mask[third.rows, third.cols])
 
 
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_a_fine_tuned_round_starts_from_its_arms_previous_model(dataset, classes_csv, tmp_path, monkeypatch, fine_tune):
+    starts = {}
+
+    def train(config):
+        starts[str(config.out.relative_to(tmp_path))] = config.init_weights
+        return SimpleNamespace(metrics={"miou": 0.5, "accuracy": 0.5, "per_class_iou": {}})
+
+    probabilities = np.full((3, 40, 48), 1 / 3, np.float32)
+    monkeypatch.setattr(clicks_module, "train", train)
+    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    given = tmp_path / "pretrained.ckpt"
+    config = TrainConfig(data=dataset, classes=classes_csv, out=tmp_path, init_weights=given)
+    clicks_module.simulate_clicks(config, ClickLoop(rounds=2, k=1, initial_points=1, fine_tune=fine_tune))
+    expected = {"initial/round-0": given} | {f"{arm}/round-{r}": given for arm in ("suggested", "random") for r in (1, 2)}
+    if fine_tune:
+        expected |= {f"{arm}/round-1": tmp_path / "initial/round-0/model.ckpt" for arm in ("suggested", "random")}
+        expected |= {f"{arm}/round-2": tmp_path / f"{arm}/round-1/model.ckpt" for arm in ("suggested", "random")}
+    assert starts == expected
+
+
 def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path):
     with pytest.raises(ConfigError, match="random share"):
         ClickLoop(random_share=1.0)
@@ -108,6 +131,11 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"accelerator": "gpu"}))  # resumed
     with pytest.raises(ConfigError, match=r"other settings: --k\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
+    recorded = json.loads((tmp_path / "loop.json").read_text())
+    (tmp_path / "loop.json").write_text(json.dumps({k: v for k, v in recorded.items() if k != "fine_tune"}))
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)  # a loop begun before --fine-tune existed resumes
+    with pytest.raises(ConfigError, match=r"other settings: --fine-tune\n"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, fine_tune=True), config)
     with pytest.raises(ConfigError, match=r"other settings: --seed, --width\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"seed": 1, "width": 8}))
     (tmp_path / "loop.json").write_text('{"rounds": 3,')  # cut short

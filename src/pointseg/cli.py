@@ -463,6 +463,9 @@ def simulate_clicks(
     random_share: Annotated[
         float, typer.Option("--random-share", help="Share of each round's points of the suggested arm clicked at random.")
     ] = 0.0,
+    fine_tune: Annotated[
+        bool, typer.Option("--fine-tune", help="Start each round from its arm's previous model instead of from scratch.")
+    ] = False,
     seed: SeedOpt = 0,
 ) -> None:
     """Simulate annotation rounds on dense masks: suggested clicks against random clicks, retraining each round.
@@ -474,7 +477,9 @@ def simulate_clicks(
     from pointseg.config import TrainConfig
 
     options = {"data": data, "classes": classes, "out": out, "seed": seed} | _extra_options(ctx.args)
-    loop = ClickLoop(rounds=rounds, k=k, initial_points=initial_points, spacing=spacing, random_share=random_share)
+    loop = ClickLoop(
+        rounds=rounds, k=k, initial_points=initial_points, spacing=spacing, random_share=random_share, fine_tune=fine_tune
+    )
 
     def report(row: dict[str, Any]) -> None:
         miou = "-" if row["miou"] is None else f"{row['miou']:.4f}"

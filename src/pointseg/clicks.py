@@ -8,7 +8,10 @@ the masks; both arms retrain from scratch on all their points so far and are sco
 the same validation images. Round 0 is shared. A suggestion on a pixel the masks leave
 unlabelled is dropped, as an annotator would skip it, and never suggested again. With
 ``random_share``, that share of each round's points in the suggested arm is clicked at
-random instead (exploration mixed into the suggestions). Everything is seeded: the same
+random instead (exploration mixed into the suggestions). With ``fine_tune``, each round
+starts from the weights of its arm's previous round (round 1 from round 0's), as an
+annotator updating the model that asked the questions would, instead of from scratch.
+Everything is seeded: the same
 seed gives the same points and, on the same machine, the same scores; an interrupted loop
 run again trains only the rounds it had not finished, on the points they were given.
 
@@ -60,6 +63,7 @@ class ClickLoop:
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
+        fine_tune: Start each round's training from its arm's previous model, not from scratch.
     """
 
     rounds: int = 3
@@ -67,6 +71,7 @@ class ClickLoop:
     initial_points: int = 10
     spacing: int = 16
     random_share: float = 0.0
+    fine_tune: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.random_share < 1:
@@ -147,9 +152,11 @@ def simulate_clicks(
     for round_ in range(loop.rounds + 1):
         for arm in ARMS if round_ else ARMS[:1]:
             run = out / (arm if round_ else "initial") / f"round-{round_}"
+            start = config.init_weights
             if round_:
                 points[arm], shown = annotator.click(arm, round_, run, points[arm], shown)
-            metrics = _train_round(config, run, points[arm], table)
+                start = _previous_run(out, arm, round_) / "model.ckpt" if loop.fine_tune else start
+            metrics = _train_round(config.model_copy(update={"init_weights": start}), run, points[arm], table)
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
                 rows.append(_row(each, round_, len(train_pairs), points[arm], metrics, table))
                 if on_round is not None:
@@ -183,7 +190,7 @@ class _Annotator:
         random_k = loop.k if arm == "random" else loop.random_k
         parts = [taken]
         if arm == "suggested":
-            model = run.parent.parent / ("suggested" if round_ > 1 else "initial") / f"round-{round_ - 1}" / "model.ckpt"
+            model = _previous_run(run.parent.parent, arm, round_) / "model.ckpt"
             segmenter = Segmenter.from_checkpoint(model, self.config.accelerator)
             labelled, guesses, scores = suggested_clicks(
                 segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing
@@ -197,6 +204,11 @@ class _Annotator:
             parts.append(random_clicks(self.masks, PointLabels.concatenate(*parts), random_k, seed))
         points = PointLabels.concatenate(*parts)
         return points, PointLabels.concatenate(shown, points) if arm == "suggested" else shown
+
+
+def _previous_run(out: Path, arm: str, round_: int) -> Path:
+    """The run folder of ``arm``'s round before ``round_`` (round 0 is shared: ``initial/round-0``)."""
+    return out / (arm if round_ > 1 else "initial") / f"round-{round_ - 1}"
 
 
 _MIXED_STREAM = 500
@@ -224,6 +236,7 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
     settings = {**asdict(loop), "training": config.model_dump(mode="json", exclude=_MACHINE_OPTIONS)}
     if path.is_file():
         before = _read_json(path, fix="delete it to resume with the settings of this command, or give another --out")
+        before = {**asdict(ClickLoop()), **before}  # a setting added since the loop began has its default there
         if before != settings:
             changed = [key for key, value in asdict(loop).items() if before.get(key) != value]
             changed += [key for key, value in settings["training"].items() if before.get("training", {}).get(key) != value]
