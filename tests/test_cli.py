@@ -105,6 +105,8 @@ def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, 
     assert "sweep of 2 trainings (steps budget 3)" in out_text and "2 of 2 configurations stored" in out_text
     stored = json.loads((out / "sweep.json").read_text())
     assert stored["axes"] == {"lr": [0.01, 0.005]} and stored["base"]["crop"] == 32 and stored["amount"] == 3
+    code, out_text, _ = run([*argv, "--retry-failed"], capsys)  # resumed: nothing to train
+    assert code == 0 and "nothing to train again" in out_text and "2 of 2 configurations stored" in out_text
     code, out_text, _ = run(["report", str(out)], capsys)
     assert code == 0 and "report.html" in out_text
     assert "\n\nToy rasters made by the tests. 2 of 2 trainings stored" in (out / "report.md").read_text()

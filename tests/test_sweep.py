@@ -107,12 +107,13 @@ def test_a_failed_configuration_is_trained_again_only_when_asked(dataset, classe
     assert first == {0.01: "failed", 0.003: "done"} and sorted(calls) == ["lr=0.003_seed=0", "lr=0.01_seed=0"]
     run_sweep(spec, tmp_path / "s")  # a failure is a result: resuming does not train it again
     assert len(calls) == 2
-    rows = run_sweep(spec, tmp_path / "s", retry_failed=True)
-    assert calls[2:] == ["lr=0.01_seed=0"]  # only the failed one
+    retried = []
+    rows = run_sweep(spec, tmp_path / "s", retry_failed=True, on_retry=retried.append)
+    assert calls[2:] == ["lr=0.01_seed=0"] and retried == [["lr=0.01_seed=0"]]  # only the failed one
     assert sorted((r["lr"], r["status"]) for r in rows) == [(0.003, "done"), (0.01, "done")]  # the retry's outcome replaces it
     assert all(r["miou"] is not None for r in rows) and collect_results(tmp_path / "s") == rows
-    run_sweep(spec, tmp_path / "s", retry_failed=True)  # nothing left to retry
-    assert len(calls) == 3
+    run_sweep(spec, tmp_path / "s", retry_failed=True, on_retry=retried.append)  # nothing left to retry
+    assert len(calls) == 3 and retried[1:] == [[]]
 
 
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt, lambda: SystemExit(1)], ids=["ctrl-c", "lightning-exit"])

@@ -373,7 +373,9 @@ def sweep(
     total = len(spec.configurations())
     console.print(f"sweep of {total} trainings ({spec.budget} budget {spec.amount}) in [bold]{out}[/bold]")
     with _resumable():
-        rows = run_sweep(spec, out, storage=storage, on_result=_progress_printer(), retry_failed=retry_failed)
+        rows = run_sweep(
+            spec, out, storage=storage, on_result=_progress_printer(), retry_failed=retry_failed, on_retry=_print_retried
+        )
     console.print(results_table(rows))
     console.print(f"{len(rows)} of {total} configurations stored; `pointseg report {out}` writes the report")
     if elsewhere := running_elsewhere(out, storage):
@@ -381,6 +383,13 @@ def sweep(
             f"{elsewhere} configuration(s) still marked running: in other processes, or in one that died "
             "(re-run this command in two minutes to train those again)"
         )
+
+
+def _print_retried(names: list[str]) -> None:
+    if names:
+        console.print(f"training again {len(names)} configuration(s) that failed or diverged: {', '.join(names)}")
+    else:
+        console.print("no configuration failed or diverged: nothing to train again")
 
 
 @app.command()

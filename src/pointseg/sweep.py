@@ -377,8 +377,12 @@ def _requeue_interrupted(study: optuna.Study, spec: SweepSpec) -> None:
             settled.append(trial.params)
 
 
-def _requeue_failed(study: optuna.Study) -> None:
-    """Queue again each configuration whose latest outcome is ``diverged`` or ``failed`` and that waits for no trial."""
+def _requeue_failed(study: optuna.Study) -> list[str]:
+    """Queue again each configuration whose latest outcome is ``diverged`` or ``failed`` and that waits for no trial.
+
+    Returns:
+        The run names of the configurations queued again.
+    """
     latest: dict[str, optuna.trial.FrozenTrial] = {}
     active: set[str] = set()
     for trial in study.get_trials(deepcopy=False):  # in order of their numbers
@@ -386,9 +390,12 @@ def _requeue_failed(study: optuna.Study) -> None:
             latest[run_name(trial.params)] = trial
         elif trial.state in (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING):
             active.add(run_name(trial.params))
-    for name, trial in latest.items():
-        if trial.user_attrs["status"] in ("diverged", "failed") and name not in active:
-            _queue_again(study, trial, **{_RETRY_OF: trial.number})
+    retried = [
+        name for name, trial in latest.items() if trial.user_attrs["status"] in ("diverged", "failed") and name not in active
+    ]
+    for name in retried:
+        _queue_again(study, latest[name], **{_RETRY_OF: latest[name].number})
+    return retried
 
 
 def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
@@ -459,6 +466,7 @@ def run_sweep(
     storage: str | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     retry_failed: bool = False,
+    on_retry: Callable[[list[str]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every configuration of ``spec`` not yet done, sharing the work through the study.
 
@@ -468,6 +476,7 @@ def run_sweep(
         storage: SQLAlchemy URL of the study (default: SQLite in the sweep folder).
         on_result: Called with each outcome as it is stored (for progress output).
         retry_failed: Train the configurations that diverged or failed again.
+        on_retry: Called with the run names of the configurations ``retry_failed`` queued again.
 
     Returns:
         The rows of :func:`collect_results`.
@@ -488,7 +497,9 @@ def run_sweep(
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
     _requeue_interrupted(study, spec)
     if retry_failed:
-        _requeue_failed(study)
+        retried = _requeue_failed(study)
+        if on_retry is not None:
+            on_retry(retried)
 
     def objective(trial: optuna.Trial) -> float:
         params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
