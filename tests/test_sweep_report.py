@@ -108,6 +108,10 @@ def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_pa
         "full masks": [[0, 0.4], [1, 0.4]],  # a horizontal line across the axes
     }
     assert budget_rows(summarise(table[:4], ["points", "method"]), counts) is None  # no full-mask reference: no table
+    alone = summarise([row for row in table if row["method"] == "pce"], ["points"])  # one line: the sweep's fixed method
+    counts = {"points=5": 50, "points=20": 200}
+    assert budget_rows(alone, counts)[1] == [["points", "0.2000 (50 %)", "0.3000 (75 %)", "0.4000"]]
+    assert budget_findings(alone, counts)[0] == "With 50 labelled pixels: mIoU 0.2000, 50.0 % of full masks (0.4000)."
 
 
 def test_point_budgets_are_listed_by_their_number_then_full_masks():

@@ -266,6 +266,8 @@ def point_counts(sweep_dir: Path, spec: SweepSpec, configs: Sequence[Configurati
 def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> tuple[dict[str, list], dict[str, float]] | None:
     """Per line (the configuration without its ``points``): ``(labelled pixels, config)`` by budget, and its full-mask mIoU.
 
+    A sweep whose only axis is ``points`` has one line, labelled ``""``.
+
     None unless the sweep has a ``points`` axis with a ``full`` value and a budget with a count.
     """
     if not configs or "points" not in configs[0].params:
@@ -278,7 +280,7 @@ def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> t
             if config.miou is not None:  # the reference of every method with the same other options
                 references[", ".join(f"{k}={v}" for k, v in others.items() if k != "method")] = config.miou
         elif config.label in counts:
-            label = ", ".join(f"{k}={v}" for k, v in others.items()) or "points"
+            label = ", ".join(f"{k}={v}" for k, v in others.items())
             lines.setdefault(label, []).append((counts[config.label], config))
     if not references or not lines:
         return None
@@ -287,8 +289,7 @@ def _budget_lines(configs: Sequence[Configuration], counts: dict[str, int]) -> t
 
 def _reference(label: str, references: dict[str, float]) -> float | None:
     """The full-mask mIoU of a budget line: the full run with its options but the method."""
-    key = ", ".join(part for part in label.split(", ") if not part.startswith("method="))
-    return references.get(key if key != "points" else "")
+    return references.get(", ".join(part for part in label.split(", ") if not part.startswith("method=")))
 
 
 def budget_rows(configs: Sequence[Configuration], counts: dict[str, int]) -> tuple[list[str], list[list[str]]] | None:
@@ -309,7 +310,7 @@ def budget_rows(configs: Sequence[Configuration], counts: dict[str, int]) -> tup
             miou = by_budget.get(pixels)
             share = f" ({100 * miou / reference:.0f} %)" if miou is not None and reference else ""
             cells.append("-" if miou is None else f"{miou:.4f}{share}")
-        rows.append([label, *cells, _fmt(reference)])
+        rows.append([label or "points", *cells, _fmt(reference)])
     return ["", *(f"{pixels:,} labelled pixels" for pixels in budgets), "full masks"], rows
 
 
@@ -327,7 +328,8 @@ def budget_findings(configs: Sequence[Configuration], counts: dict[str, int]) ->
             miou, label = max(scored)
             reference = _reference(label, references)
             share = f", {100 * miou / reference:.1f} % of full masks ({reference:.4f})" if reference else ""
-            found.append(f"With {pixels:,} labelled pixels the best is {label}: mIoU {miou:.4f}{share}.")
+            best = f" the best is {label}" if len(lines) > 1 else ""
+            found.append(f"With {pixels:,} labelled pixels{best}: mIoU {miou:.4f}{share}.")
     return found
 
 
@@ -344,7 +346,7 @@ def budget_figure(configs: Sequence[Configuration], counts: dict[str, int], path
     for label, line in lines.items():
         done = [(pixels, config.miou) for pixels, config in line if config.miou is not None]
         if done:
-            ax.plot(*zip(*done), marker="o", label=label)
+            ax.plot(*zip(*done), marker="o", label=label or "points")
     for label, miou in references.items():
         ax.axhline(miou, color="black", linestyle="--", linewidth=1, label=f"full masks {label}".strip())
     ax.set_xscale("log")
