@@ -11,9 +11,9 @@ unlabelled is dropped, as an annotator would skip it, and never suggested again.
 random instead (exploration mixed into the suggestions). With ``fine_tune``, each round
 starts from the weights of its arm's previous round (round 1 from round 0's), as an
 annotator updating the model that asked the questions would, instead of from scratch.
-Everything is seeded: the same
-seed gives the same points and, on the same machine, the same scores; an interrupted loop
-run again trains only the rounds it had not finished, on the points they were given.
+Everything is seeded: the same seed gives the same points and, on the same machine, the
+same scores; an interrupted loop run again trains only the rounds it had not finished, on
+the points they were given.
 
 The run folder holds ``loop.json`` (the :class:`ClickLoop` and the training options: a loop
 resumes only with the same), one training run per arm and round (``initial/round-0/``,
