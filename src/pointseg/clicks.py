@@ -4,7 +4,7 @@ The loop runs on a dataset with dense masks, which play the annotator. Every tra
 image starts with the same few random points; each round then adds up to ``k`` points
 per image, in one arm where :func:`~pointseg.suggest.suggest` proposes them (from the
 model of the previous round) and in the other at random, with their classes read from
-the masks; both arms retrain from scratch on all their points so far and are scored on
+the masks; both arms retrain (from scratch) on all their points so far and are scored on
 the same validation images. Round 0 is shared. A suggestion on a pixel the masks leave
 unlabelled is dropped, as an annotator would skip it, and never suggested again. With
 ``random_share``, that share of each round's points in the suggested arm is clicked at
