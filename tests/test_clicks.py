@@ -97,6 +97,24 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
     assert np.array_equal(third.classes, mask[third.rows, third.cols])
 
 
+@pytest.mark.parametrize(("gap", "taken", "passed"), [(0, (10, 25), (30, 40)), (3, (30, 40), (10, 25))])
+def test_the_loops_boundary_gap_reaches_the_suggestions(dataset, tmp_path, monkeypatch, gap, taken, passed):
+    pair = discover_pairs(dataset)[0]
+    masks = load_masks([pair], TABLE)
+    probabilities = np.zeros((3, *masks[pair.key].shape), np.float32)
+    probabilities[0], probabilities[1:] = 0.9, 0.05
+    probabilities[:, :, 24:] = probabilities[[1, 0, 2], :, 24:]  # class 1 predicted from column 24
+    probabilities[:, 10, 25] = 0.35, 0.4, 0.25  # the most uncertain pixel of class 1, next to the boundary
+    probabilities[:, 30, 40] = 0.3, 0.6, 0.1  # the next, far from it
+    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path)
+    none = PointLabels(np.array([], dtype=object), *(np.array([], np.int64),) * 3)
+    annotator = clicks_module._Annotator(config, ClickLoop(k=2, spacing=1, boundary_gap=gap), [pair], masks, TABLE)
+    points, _ = annotator.click("suggested", 1, tmp_path / "suggested/round-1", none, none)
+    clicked = set(zip(points.rows.tolist(), points.cols.tolist()))  # one pixel per predicted class
+    assert taken in clicked and passed not in clicked
+
+
 @pytest.mark.parametrize("fine_tune", [False, True])
 def test_a_fine_tuned_round_starts_from_its_arms_previous_model(dataset, classes_csv, tmp_path, monkeypatch, fine_tune):
     starts = {}

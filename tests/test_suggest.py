@@ -9,7 +9,7 @@ from pointseg.data.dataset import BandStats
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
 from pointseg.errors import DatasetError
-from pointseg.suggest import entropy, suggest, suggest_pixels
+from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels
 
 
 def uncertain_everywhere(height=30, width=40, classes=3, seed=0):
@@ -101,6 +101,39 @@ def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain
     probabilities[1, 7, 8], probabilities[0, 7, 8] = 0.55, 0.45  # ... and of class 1
     rows, cols = suggest_pixels(probabilities, k=2, spacing=1)
     assert sorted(zip(rows.tolist(), cols.tolist())) == [(2, 2), (7, 8)]
+
+
+def test_pixels_near_a_change_of_class_by_hand():
+    predicted = np.zeros((5, 6), int)
+    predicted[:, 3:] = 1  # a vertical boundary between columns 2 and 3
+    predicted[0, 0] = 2  # a one-pixel island in a corner
+    assert not near_boundaries(predicted, gap=0).any()
+    expected = np.zeros((5, 6), int)
+    expected[:, 2:4] = 1  # both sides of the boundary
+    expected[:2, :2] = 1  # the island and its 8 neighbours
+    assert near_boundaries(predicted, gap=1).astype(int).tolist() == expected.tolist()
+    expected[:, 1:5] = 1
+    expected[:3, :3] = 1
+    assert near_boundaries(predicted, gap=2).astype(int).tolist() == expected.tolist()
+
+
+def test_a_boundary_gap_moves_suggestions_off_the_boundary_until_none_else_is_left():
+    probabilities = np.zeros((2, 6, 12))
+    probabilities[0], probabilities[1] = 0.9, 0.1
+    probabilities[:, :, 6:] = probabilities[::-1, :, 6:]  # class 1 predicted right of column 5
+    probabilities[:, :, 5] = [[0.51], [0.49]]  # the boundary: the most uncertain pixels
+    probabilities[:, :, 6] = [[0.49], [0.51]]
+    probabilities[0, 3, 1], probabilities[1, 3, 1] = 0.7, 0.3  # uncertain, far from the boundary
+    probabilities[1, 2, 10], probabilities[0, 2, 10] = 0.7, 0.3
+    rows, cols = suggest_pixels(probabilities, k=2, spacing=1)
+    assert sorted(cols.tolist()) == [5, 6]  # without a gap: on the boundary, one per predicted class
+    rows, cols = suggest_pixels(probabilities, k=2, spacing=1, boundary_gap=3)
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [(2, 10), (3, 1)]
+    rows, cols = suggest_pixels(probabilities, k=72, spacing=1, boundary_gap=3)
+    assert rows.size == 72 and len(set(zip(rows.tolist(), cols.tolist()))) == 72  # every pixel, the boundary's last
+    assert set(cols[-36:].tolist()) == {3, 4, 5, 6, 7, 8}  # columns 5 and 6, 2 more each side
+    with pytest.raises(ValueError, match="0 pixels or more, not -1"):
+        suggest_pixels(probabilities, k=2, boundary_gap=-1)
 
 
 @pytest.mark.slow

@@ -61,6 +61,12 @@ StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How poi
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
 CheckpointOpt = Annotated[Path, typer.Option("--checkpoint", help="model.ckpt written by `pointseg train`.")]
 AcceleratorOpt = Annotated[str, typer.Option("--accelerator", help="auto (GPU where present), cpu, gpu, ...")]
+BoundaryGapOpt = Annotated[
+    int,
+    typer.Option(
+        "--boundary-gap", min=0, help="Suggest pixels closer than this to a predicted class boundary only when none else is left."
+    ),
+]
 
 
 def _counts_table(title: str, counts: dict[str, int]) -> Table:
@@ -427,6 +433,7 @@ def suggest(
     ],
     k: Annotated[int, typer.Option("--k", min=1, help="Suggestions per image.")] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
+    boundary_gap: BoundaryGapOpt = 0,
     labelled: Annotated[
         Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
     ] = None,
@@ -450,7 +457,7 @@ def suggest(
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     pairs = discover_pairs(data, masks_required=False)
     known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
-    points, scores = run_suggest(segmenter, pairs, k, spacing, known)
+    points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap)
     path = write_suggestions(points, scores, pairs, segmenter.classes.names, out)
     console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")
     if vector is not None:
@@ -469,6 +476,7 @@ def simulate_clicks(
         int, typer.Option("--initial-points", help="Random points per training image to start from.", min=1)
     ] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Least distance in pixels between suggested points.")] = 16,
+    boundary_gap: BoundaryGapOpt = 0,
     random_share: Annotated[
         float, typer.Option("--random-share", help="Share of each round's points of the suggested arm clicked at random.")
     ] = 0.0,
@@ -487,7 +495,13 @@ def simulate_clicks(
 
     options = {"data": data, "classes": classes, "out": out, "seed": seed} | _extra_options(ctx.args)
     loop = ClickLoop(
-        rounds=rounds, k=k, initial_points=initial_points, spacing=spacing, random_share=random_share, fine_tune=fine_tune
+        rounds=rounds,
+        k=k,
+        initial_points=initial_points,
+        spacing=spacing,
+        boundary_gap=boundary_gap,
+        random_share=random_share,
+        fine_tune=fine_tune,
     )
 
     def report(row: dict[str, Any]) -> None:

@@ -62,6 +62,8 @@ class ClickLoop:
         k: Points added per training image in each round.
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
+        boundary_gap: Suggested points come closer than this to a change of predicted class only
+            when nothing else is left (0: no gap; see :mod:`pointseg.suggest`).
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
         fine_tune: Start each round's training from its arm's previous model, not from scratch.
     """
@@ -70,6 +72,7 @@ class ClickLoop:
     k: int = 20
     initial_points: int = 10
     spacing: int = 16
+    boundary_gap: int = 0
     random_share: float = 0.0
     fine_tune: bool = False
 
@@ -112,6 +115,7 @@ def suggested_clicks(
     shown: PointLabels,
     k: int,
     spacing: int,
+    boundary_gap: int = 0,
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
     """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
 
@@ -120,7 +124,7 @@ def suggested_clicks(
         classes (one on an unlabelled mask pixel is dropped); every suggestion, with the
         model's guess as its class; their predictive entropies.
     """
-    guesses, scores = suggest(segmenter, pairs, k, spacing, shown)
+    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
     return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled), guesses, scores
@@ -193,7 +197,7 @@ class _Annotator:
             model = _previous_run(run.parent.parent, arm, round_) / "model.ckpt"
             segmenter = Segmenter.from_checkpoint(model, self.config.accelerator)
             labelled, guesses, scores = suggested_clicks(
-                segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing
+                segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing, loop.boundary_gap
             )
             write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
             parts.append(labelled)

@@ -3,7 +3,10 @@
 For each image, the model's predictive entropy scores every pixel; suggestions are taken
 greedily from the highest score, round-robin over the predicted classes (so that every
 class the model sees gets questions), at least ``spacing`` pixels apart (Chebyshev
-distance) and from the pixels already labelled, which are never suggested. The result is
+distance) and from the pixels already labelled, which are never suggested. With
+``boundary_gap``, pixels closer than that to a change of predicted class come last:
+the most uncertain pixels line the boundaries, where a click is the hardest to place and
+says the least about the classes on either side. The result is
 written as a CSV (``image,row,col``, the class the model guesses, ``x,y`` for
 georeferenced images and the entropy) whose rows a user corrects and appends to the
 points file of training (``--points-file``: the same first four columns), and optionally
@@ -23,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from skimage.morphology import dilation
+from skimage.segmentation import find_boundaries
 
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
@@ -38,21 +43,38 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=0)
 
 
-def check_counts(k: int, spacing: int) -> None:
-    """Refuse a number of suggestions or a spacing below 1.
+def check_counts(k: int, spacing: int, boundary_gap: int = 0) -> None:
+    """Refuse a number of suggestions or a spacing below 1, or a negative boundary gap.
 
     Raises:
-        ValueError: ``k`` below 1 (nothing to suggest) or ``spacing`` below 1 (a pixel would be suggested twice,
-            or a labelled one again).
+        ValueError: ``k`` below 1 (nothing to suggest), ``spacing`` below 1 (a pixel would be suggested twice,
+            or a labelled one again) or ``boundary_gap`` below 0.
     """
     if k < 1:
         raise ValueError(f"the number of suggestions per image must be at least 1, not {k}")
     if spacing < 1:
         raise ValueError(f"the spacing of suggestions must be at least 1 pixel, not {spacing}")
+    if boundary_gap < 0:
+        raise ValueError(f"the gap of suggestions from class boundaries must be 0 pixels or more, not {boundary_gap}")
+
+
+def near_boundaries(predicted: np.ndarray, gap: int) -> np.ndarray:
+    """``(H, W)`` booleans: pixels closer than ``gap`` pixels (Chebyshev) to a change of class in ``predicted``.
+
+    The pixels on either side of a change are at distance 0: ``gap`` 1 marks them alone, 0 nothing.
+
+    Example:
+        >>> near_boundaries(np.array([[0, 0, 0, 1, 1, 1]]), gap=2).astype(int)
+        array([[0, 1, 1, 1, 1, 0]])
+    """
+    if gap == 0:
+        return np.zeros(predicted.shape, dtype=bool)
+    edges = find_boundaries(predicted, connectivity=2, mode="thick")
+    return dilation(edges, np.ones((2 * gap - 1, 2 * gap - 1), dtype=bool))
 
 
 def suggest_pixels(
-    probabilities: np.ndarray, k: int, spacing: int = 16, labelled: np.ndarray | None = None
+    probabilities: np.ndarray, k: int, spacing: int = 16, labelled: np.ndarray | None = None, boundary_gap: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cols)`` of up to ``k`` pixels to label next (see the module docstring).
 
@@ -62,11 +84,13 @@ def suggest_pixels(
         spacing: Minimum distance in pixels between suggestions, and from labelled pixels
             (1: any other pixel).
         labelled: ``(H, W)`` booleans of the pixels already labelled.
+        boundary_gap: Pixels closer than this to a change of predicted class are taken only once
+            the others are used up (0: no gap; see :func:`near_boundaries`).
 
     Raises:
-        ValueError: ``k`` or ``spacing`` below 1 (see :func:`check_counts`).
+        ValueError: ``k`` or ``spacing`` below 1, or ``boundary_gap`` below 0 (see :func:`check_counts`).
     """
-    check_counts(k, spacing)
+    check_counts(k, spacing, boundary_gap)
     scores = entropy(probabilities)
     height, width = scores.shape
     blocked = np.zeros((height, width), dtype=bool)
@@ -77,8 +101,9 @@ def suggest_pixels(
     if labelled is not None:
         for row, col in zip(*np.nonzero(labelled)):
             block(int(row), int(col))
-    predicted = probabilities.argmax(axis=0).ravel()
-    order = np.argsort(-scores.ravel(), kind="stable")
+    predicted = probabilities.argmax(axis=0)
+    order = np.lexsort((-scores.ravel(), near_boundaries(predicted, boundary_gap).ravel()))  # last key first
+    predicted = predicted.ravel()
     queues = [order[predicted[order] == c] for c in range(probabilities.shape[0])]
     queues = [q for q in queues if q.size]
     positions = [0] * len(queues)
@@ -102,15 +127,22 @@ def suggest_pixels(
 
 
 def suggest(
-    segmenter: Segmenter, pairs: Sequence[ImagePair], k: int, spacing: int = 16, labelled: PointLabels | None = None
+    segmenter: Segmenter,
+    pairs: Sequence[ImagePair],
+    k: int,
+    spacing: int = 16,
+    labelled: PointLabels | None = None,
+    boundary_gap: int = 0,
 ) -> tuple[PointLabels, np.ndarray]:
-    """Suggestions for every image of ``pairs``: points whose class is the model's guess, and their entropies.
+    """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`): points whose class is the model's guess,
+    and their entropies.
 
     Raises:
-        ValueError: ``k`` or ``spacing`` below 1 (see :func:`check_counts`), before any image is predicted.
+        ValueError: ``k`` or ``spacing`` below 1 or ``boundary_gap`` below 0 (see :func:`check_counts`), before any
+            image is predicted.
         DatasetError: An image, named, without the bands the model takes.
     """
-    check_counts(k, spacing)
+    check_counts(k, spacing, boundary_gap)
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
         try:
@@ -118,7 +150,7 @@ def suggest(
         except DatasetError as err:  # bands that do not fit the model
             raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
-        r, c = suggest_pixels(probabilities, k, spacing, taken)
+        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap)
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)
