@@ -134,8 +134,9 @@ def suggest(
     labelled: PointLabels | None = None,
     boundary_gap: int = 0,
 ) -> tuple[PointLabels, np.ndarray]:
-    """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`): points whose class is the model's guess,
-    and their entropies.
+    """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`) and their entropies.
+
+    The class of each suggested point is the model's guess.
 
     Raises:
         ValueError: ``k`` or ``spacing`` below 1 or ``boundary_gap`` below 0 (see :func:`check_counts`), before any
