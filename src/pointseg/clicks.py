@@ -156,10 +156,9 @@ def simulate_clicks(
     for round_ in range(loop.rounds + 1):
         for arm in ARMS if round_ else ARMS[:1]:
             run = out / (arm if round_ else "initial") / f"round-{round_}"
-            start = config.init_weights
             if round_:
                 points[arm], shown = annotator.click(arm, round_, run, points[arm], shown)
-                start = _previous_run(out, arm, round_) / "model.ckpt" if loop.fine_tune else start
+            start = _previous_run(out, arm, round_) / "model.ckpt" if round_ and loop.fine_tune else config.init_weights
             metrics = _train_round(config.model_copy(update={"init_weights": start}), run, points[arm], table)
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
                 rows.append(_row(each, round_, len(train_pairs), points[arm], metrics, table))
