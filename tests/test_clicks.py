@@ -161,6 +161,9 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
     with pytest.raises(ConfigError, match="is a file"):
         clicks_module._record_loop(tmp_path / "loop.json", ClickLoop(k=5), config)
+    (tmp_path / "loop.json").write_text("[3, 20]")  # valid JSON, but no settings
+    with pytest.raises(ConfigError, match="loop.json holds a JSON list, not an object"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
 
 
 def test_a_loop_refuses_training_options_that_replace_its_points(tmp_path):

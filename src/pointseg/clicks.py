@@ -251,12 +251,15 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
     path.write_text(json.dumps(settings, indent=2))
 
 
-def _read_json(path: Path, fix: str) -> Any:
-    """The JSON in ``path``; a file cut short or garbled raises a :class:`ConfigError` that names it."""
+def _read_json(path: Path, fix: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a file cut short, garbled or holding no object raises a :class:`ConfigError` that names it."""
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path} is not valid JSON ({err})", fix=fix) from err
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path} holds a JSON {type(value).__name__}, not an object", fix=fix)
+    return value
 
 
 _DONE = "round.json"
