@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pointseg.classes import ClassTable
+from pointseg.clicks import read_loop
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import UnknownLabelsWarning, load_masks
 from pointseg.data.points import PointLabels
@@ -34,7 +35,7 @@ def new_points(before: PointLabels, after: PointLabels) -> list[tuple[str, int, 
 
 def boundary_shares(loop: Path, gap: int) -> dict[str, list[float]]:
     """Per arm, the share of each round's new points near a class boundary of the masks."""
-    training = json.loads((loop / "loop.json").read_text())["training"]
+    training = read_loop(loop)["training"]
     table = ClassTable.read_csv(training["classes"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownLabelsWarning)  # Dubai's unlabelled grey: its own boundaries

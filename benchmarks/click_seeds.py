@@ -15,56 +15,42 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from pointseg.clicks import ClickLoop
+from pointseg.clicks import loop_differences, read_loop
 
 
-def read_loop(loop: Path) -> tuple[dict, dict[tuple[str, int], float]]:
-    """``(settings, miou)``: the loop's ``loop.json`` and its mIoU per ``(arm, round)`` from ``clicks.csv``."""
-    settings = json.loads((loop / "loop.json").read_text())
-    with open(loop / "clicks.csv", newline="") as f:
-        miou = {(row["arm"], int(row["round"])): float(row["miou"]) for row in csv.DictReader(f)}
-    return settings, miou
-
-
-def check_same_loop(loops: list[Path], settings: list[dict]) -> None:
-    """Raise ``SystemExit`` naming the settings that differ, other than the seed, between two loops.
-
-    A loop setting missing from an older ``loop.json`` has its default; a training option
-    recorded in only one of two loops (added or removed in between) is not compared.
-    """
-
-    def flat(s: dict) -> dict:
-        loop = {**asdict(ClickLoop()), **{k: v for k, v in s.items() if k != "training"}}
-        return {**loop, **{k: v for k, v in s["training"].items() if k != "seed"}}
-
-    first = flat(settings[0])
-    for loop, other in zip(loops[1:], map(flat, settings[1:])):
-        differ = sorted(k for k in first.keys() & other.keys() if first[k] != other[k])
-        if differ:
+def check_same_loop(loops: list[Path]) -> list[dict]:
+    """The loops' settings; ``SystemExit`` naming the settings other than the seed in which two of them differ."""
+    settings = [read_loop(loop) for loop in loops]
+    for loop, other in zip(loops[1:], settings[1:]):
+        if differ := [key for key in loop_differences(settings[0], other) if key != "seed"]:
             raise SystemExit(f"{loop} is another loop than {loops[0]}, not another seed: {', '.join(differ)} differ")
+    return settings
+
+
+def mious(loop: Path) -> dict[tuple[str, int], float]:
+    """The loop's mIoU per ``(arm, round)``, from its ``clicks.csv``."""
+    with open(loop / "clicks.csv", newline="") as f:
+        return {(row["arm"], int(row["round"])): float(row["miou"]) for row in csv.DictReader(f)}
 
 
 def seeds_table(loops: list[Path]) -> str:
     """The Markdown table of the module docstring."""
-    settings, mious = zip(*(read_loop(loop) for loop in loops))
-    check_same_loop(loops, list(settings))
-    seeds = [s["training"]["seed"] for s in settings]
-    rounds = sorted({round_ for miou in mious for _, round_ in miou})
+    seeds = [settings["training"]["seed"] for settings in check_same_loop(loops)]
+    per_seed = [mious(loop) for loop in loops]
+    rounds = sorted({round_ for miou in per_seed for _, round_ in miou})
     head = ["round", *(f"seed {s}: suggested / random (lead)" for s in seeds), "mean: suggested / random (lead)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for round_ in rounds:
-        pairs = [(m[("suggested", round_)], m[("random", round_)]) for m in mious]
+        pairs = [(m[("suggested", round_)], m[("random", round_)]) for m in per_seed]
         cells = [f"{s:.4f} / {r:.4f} ({s - r:+.4f})" for s, r in pairs]
         s, r = np.mean(pairs, axis=0)
         lines.append(f"| {round_} | " + " | ".join(cells) + f" | {s:.4f} / {r:.4f} ({s - r:+.4f}) |")
     last = rounds[-1]
-    leads = [m[("suggested", last)] - m[("random", last)] for m in mious]
+    leads = [m[("suggested", last)] - m[("random", last)] for m in per_seed]
     wins = sum(lead > 0 for lead in leads)
     lines.append("")
     lines.append(

@@ -150,8 +150,14 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     with pytest.raises(ConfigError, match=r"other settings: --k\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
     recorded = json.loads((tmp_path / "loop.json").read_text())
-    (tmp_path / "loop.json").write_text(json.dumps({k: v for k, v in recorded.items() if k != "fine_tune"}))
-    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)  # a loop begun before --fine-tune existed resumes
+    older = {k: v for k, v in recorded.items() if k not in ("fine_tune", "boundary_gap")}
+    older["training"] = {**{k: v for k, v in recorded["training"].items() if k != "lr"}, "superpixel_schedule": "constant"}
+    (tmp_path / "loop.json").write_text(json.dumps(older))
+    # a loop begun before --fine-tune and --boundary-gap, with an option since removed and without one added since, resumes
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
+    (tmp_path / "loop.json").write_text(json.dumps(older))
+    with pytest.raises(ConfigError, match=r"other settings: --boundary-gap\n"):  # it ran without the gap
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, boundary_gap=4), config)
     with pytest.raises(ConfigError, match=r"other settings: --fine-tune\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=5, fine_tune=True), config)
     with pytest.raises(ConfigError, match=r"other settings: --seed, --width\n"):

@@ -235,20 +235,45 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
     """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", fix="give a folder for the loop's runs")
-    path = out / "loop.json"
     settings = {**asdict(loop), "training": config.model_dump(mode="json", exclude=_MACHINE_OPTIONS)}
-    if path.is_file():
-        before = _read_json(path, fix="delete it to resume with the settings of this command, or give another --out")
-        before = {**asdict(ClickLoop()), **before}  # a setting added since the loop began has its default there
-        if before != settings:
-            changed = [key for key, value in asdict(loop).items() if before.get(key) != value]
-            changed += [key for key, value in settings["training"].items() if before.get("training", {}).get(key) != value]
-            raise ConfigError(
-                f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
-                fix="give another --out, or the settings of that loop (its loop.json) to resume it",
-            )
+    if (out / "loop.json").is_file() and (changed := loop_differences(read_loop(out), settings)):
+        raise ConfigError(
+            f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
+            fix="give another --out, or the settings of that loop (its loop.json) to resume it",
+        )
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2))
+    (out / "loop.json").write_text(json.dumps(settings, indent=2))
+
+
+_PREDATED = {"boundary_gap": 0, "fine_tune": False}
+"""Each loop setting added after loops were first recorded, with the value that loops recorded before it ran with."""
+
+
+def read_loop(out: Path) -> dict[str, Any]:
+    """The settings of the loop in ``out``: its ``loop.json``, plus the settings added since with the values it ran with.
+
+    Raises:
+        ConfigError: ``loop.json`` is missing, garbled or holds no JSON object.
+    """
+    path = out / "loop.json"
+    if not path.is_file():
+        raise ConfigError(f"{out} holds no click loop (no loop.json)", fix="give the --out folder of `pointseg simulate-clicks`")
+    return {**_PREDATED, **_read_json(path, fix="delete it to resume with the settings of this command, or give another --out")}
+
+
+def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The settings in which two loops (as :func:`read_loop` gives them) differ.
+
+    The training options compared are those both loops recorded: an option added to (or removed
+    from) ``pointseg train`` since a loop began leaves it as it ran.
+
+    >>> loop_differences({"k": 20, "training": {"seed": 0, "lr": 0.001}}, {"k": 10, "training": {"seed": 1}})
+    ['k', 'seed']
+    """
+    changed = [key for key in a.keys() | b.keys() if key != "training" and a.get(key) != b.get(key)]
+    training_a, training_b = a.get("training", {}), b.get("training", {})
+    changed += [key for key in training_a.keys() & training_b.keys() if training_a[key] != training_b[key]]
+    return sorted(changed, key=lambda key: (key in training_a or key in training_b, key))
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:
