@@ -61,9 +61,11 @@ def test_a_missing_or_foreign_checkpoint(tmp_path, dataset, capsys):
         ["predict", "--checkpoint", str(tmp_path / "none.ckpt"), "--input", str(dataset), "--out", str(tmp_path)], capsys
     )
     assert code == 2 and "checkpoint not found" in err
-    (tmp_path / "junk.ckpt").write_bytes(b"junk")
-    code, _, err = run(["evaluate", "--checkpoint", str(tmp_path / "junk.ckpt"), "--data", str(dataset)], capsys)
-    assert code == 2 and "is not a pointseg checkpoint" in err
+    junk = tmp_path / ("long-folder-name-" * 4) / "junk.ckpt"  # the message runs past 80 columns
+    junk.parent.mkdir()
+    junk.write_bytes(b"junk")
+    code, _, err = run(["evaluate", "--checkpoint", str(junk), "--data", str(dataset)], capsys)
+    assert code == 2 and f"error: {junk} is not a pointseg checkpoint" in err  # one line, the path whole for copying
 
 
 @pytest.mark.slow

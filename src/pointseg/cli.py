@@ -39,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # a long path in a message stays whole, for copying
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset root: searched for images/ folders with a sibling masks/.")]
 ClassesOpt = Annotated[
