@@ -167,7 +167,7 @@ def test_the_command_line_names_the_bad_option_and_its_fix(tmp_path, capsys, mon
     with pytest.raises(SystemExit) as info:
         main(argv)
     captured = capsys.readouterr()
-    err = " ".join(captured.err.split())  # the console wraps long lines
+    err = " ".join(captured.err.split())  # the error and its fix as one line
     assert info.value.code == 2 and f"error: {error} fix: {fix}" in err and "Traceback" not in err and "{" not in err
     assert not (tmp_path / "s" / "sweep.json").exists()
     if "--storage" not in args:  # a bad option is told before the sweep's header (the storage is opened after it)
