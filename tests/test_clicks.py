@@ -158,6 +158,9 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     (tmp_path / "loop.json").write_text(json.dumps(older))
     with pytest.raises(ConfigError, match=r"other settings: --boundary-gap\n"):  # it ran without the gap
         clicks_module._record_loop(tmp_path, ClickLoop(k=5, boundary_gap=4), config)
+    (tmp_path / "loop.json").write_text(json.dumps(older))
+    with pytest.raises(ConfigError, match=r"other settings: --lr\n"):  # it ran at the default learning rate
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"lr": 0.01}))
     with pytest.raises(ConfigError, match=r"other settings: --fine-tune\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=5, fine_tune=True), config)
     with pytest.raises(ConfigError, match=r"other settings: --seed, --width\n"):

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic_core import to_jsonable_python
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.config import TrainConfig, option_flag
@@ -264,16 +265,24 @@ def read_loop(out: Path) -> dict[str, Any]:
 def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """The settings in which two loops (as :func:`read_loop` gives them) differ.
 
-    The training options compared are those both loops recorded: an option added to (or removed
-    from) ``pointseg train`` since a loop began leaves it as it ran.
+    A training option that one loop does not record counts with its default there: an option
+    added to ``pointseg train`` since the loop began, whose default trains as before it. One
+    that only the older loop records, removed since, is not compared.
 
-    >>> loop_differences({"k": 20, "training": {"seed": 0, "lr": 0.001}}, {"k": 10, "training": {"seed": 1}})
+    >>> loop_differences({"k": 20, "training": {"seed": 0}}, {"k": 10, "training": {"seed": 1, "lr": 0.001}})
     ['k', 'seed']
+    >>> loop_differences({"training": {"seed": 0, "superpixel_schedule": "constant"}}, {"training": {"seed": 0, "lr": 0.01}})
+    ['lr']
     """
     changed = [key for key in a.keys() | b.keys() if key != "training" and a.get(key) != b.get(key)]
-    training_a, training_b = a.get("training", {}), b.get("training", {})
+    defaults = {
+        name: to_jsonable_python(field.get_default(call_default_factory=True))
+        for name, field in TrainConfig.model_fields.items()
+        if not field.is_required()
+    }
+    training_a, training_b = ({**defaults, **loop.get("training", {})} for loop in (a, b))
     changed += [key for key in training_a.keys() & training_b.keys() if training_a[key] != training_b[key]]
-    return sorted(changed, key=lambda key: (key in training_a or key in training_b, key))
+    return sorted(changed, key=lambda key: (key in training_a, key))
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:
