@@ -61,13 +61,16 @@ def masks_at(masks, points):
 
 
 class FixedModel:
-    """A segmenter whose class probabilities are given."""
+    """A segmenter whose class probabilities are given, and whose features are the same at every pixel."""
 
     def __init__(self, probabilities):
         self.probabilities_ = torch.from_numpy(probabilities)
 
     def probabilities(self, image):
         return self.probabilities_
+
+    def features(self, image):
+        return self.probabilities_.numpy(), np.ones((2, *self.probabilities_.shape[1:]))
 
 
 def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_random_clicks(dataset, tmp_path, monkeypatch):
@@ -98,7 +101,7 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
 
 
 @pytest.mark.parametrize(("gap", "taken", "passed"), [(0, (10, 25), (30, 40)), (3, (30, 40), (10, 25))])
-def test_the_loops_boundary_gap_reaches_the_suggestions(dataset, tmp_path, monkeypatch, gap, taken, passed):
+def test_the_loops_boundary_gap_and_query_reach_the_suggestions(dataset, tmp_path, monkeypatch, gap, taken, passed):
     pair = discover_pairs(dataset)[0]
     masks = load_masks([pair], TABLE)
     probabilities = np.zeros((3, *masks[pair.key].shape), np.float32)
@@ -113,6 +116,11 @@ def test_the_loops_boundary_gap_reaches_the_suggestions(dataset, tmp_path, monke
     points, _ = annotator.click("suggested", 1, tmp_path / "suggested/round-1", none, none)
     clicked = set(zip(points.rows.tolist(), points.cols.tolist()))  # one pixel per predicted class
     assert taken in clicked and passed not in clicked
+    typical = ClickLoop(k=2, spacing=1, boundary_gap=gap, query="typical")
+    annotator = clicks_module._Annotator(config, typical, [pair], masks, TABLE)
+    points, _ = annotator.click("suggested", 1, tmp_path / "typical/round-1", none, none)
+    clicked = set(zip(points.rows.tolist(), points.cols.tolist()))  # features all alike: no regard for uncertainty
+    assert len(clicked) == 2 and not {taken, passed} & clicked
 
 
 @pytest.mark.parametrize("fine_tune", [False, True])
@@ -144,16 +152,18 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     with pytest.raises(ConfigError, match="0 random and 4 suggested"):
         ClickLoop(k=4, random_share=0.1)  # round(0.4) = 0: no random click
     assert ClickLoop(k=4, random_share=0.25).random_k == 1
+    with pytest.raises(ConfigError, match="unknown query strategy 'margin'"):
+        ClickLoop(query="margin")
     config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, seed=0)
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"accelerator": "gpu"}))  # resumed
     with pytest.raises(ConfigError, match=r"other settings: --k\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
     recorded = json.loads((tmp_path / "loop.json").read_text())
-    older = {k: v for k, v in recorded.items() if k not in ("fine_tune", "boundary_gap")}
+    older = {k: v for k, v in recorded.items() if k not in ("fine_tune", "boundary_gap", "query")}
     older["training"] = {**{k: v for k, v in recorded["training"].items() if k != "lr"}, "superpixel_schedule": "constant"}
     (tmp_path / "loop.json").write_text(json.dumps(older))
-    # a loop begun before --fine-tune and --boundary-gap, with an option since removed and without one added since, resumes
+    # a loop begun before --fine-tune, --boundary-gap and --query, with an option removed and without one added since, resumes
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
     (tmp_path / "loop.json").write_text(json.dumps(older))
     with pytest.raises(ConfigError, match=r"other settings: --boundary-gap\n"):  # it ran without the gap
@@ -163,6 +173,8 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"lr": 0.01}))
     with pytest.raises(ConfigError, match=r"other settings: --fine-tune\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=5, fine_tune=True), config)
+    with pytest.raises(ConfigError, match=r"other settings: --query\n"):  # it ran with the entropy query
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="typical"), config)
     with pytest.raises(ConfigError, match=r"other settings: --seed, --width\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"seed": 1, "width": 8}))
     (tmp_path / "loop.json").write_text('{"rounds": 3,')  # cut short

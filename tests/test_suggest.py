@@ -2,14 +2,19 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pointseg.classes import ClassTable
+from pointseg.config import QUERIES
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
 from pointseg.errors import DatasetError
-from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels
+from pointseg.models import ModelConfig
+from pointseg.predict import Segmenter
+from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels, typicality
+from pointseg.task import PointSegModule
 
 
 def uncertain_everywhere(height=30, width=40, classes=3, seed=0):
@@ -24,12 +29,14 @@ def test_entropy_by_hand():
     assert entropy(np.array([[[1.0]], [[0.0]]]))[0, 0] == pytest.approx(0, abs=1e-9)
 
 
+@pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("spacing", [1, 4, 7])
-def test_exactly_k_suggestions_apart_from_each_other_and_from_labelled_pixels(spacing):
+def test_exactly_k_suggestions_apart_from_each_other_and_from_labelled_pixels(spacing, query):
     probabilities = uncertain_everywhere()
+    features = np.random.default_rng(1).normal(size=(4, 30, 40))
     labelled = np.zeros((30, 40), bool)
     labelled[10, 10] = labelled[25, 33] = True
-    rows, cols = suggest_pixels(probabilities, k=12, spacing=spacing, labelled=labelled)
+    rows, cols = suggest_pixels(probabilities, k=12, spacing=spacing, labelled=labelled, query=query, features=features)
     assert rows.size == 12
     points = np.stack([rows, cols], axis=1)
     gaps = np.abs(points[:, None] - points[None]).max(axis=2) + np.eye(12, dtype=int) * 10**6
@@ -49,6 +56,66 @@ def test_fewer_than_one_suggestion_is_refused_before_predicting(k):
         suggest_pixels(uncertain_everywhere(), k=k, spacing=4)
     with pytest.raises(ValueError, match=f"at least 1, not {k}"):  # no segmenter needed: refused before any image
         suggest(None, [ImagePair("a", "missing.png", None, (30, 40))], k=k)
+
+
+def test_typicality_is_the_inverse_mean_distance_to_the_nearest_others():
+    points = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 3.0], [0.0, 7.0]])
+    # distances to the nearest two: 1 and 3 -> 1/2; 1 and 2 -> 1/1.5; 2 and 3 -> 1/2.5; 4 and 6 -> 1/5
+    assert typicality(points, neighbours=2) == pytest.approx([0.5, 1 / 1.5, 1 / 2.5, 0.2])
+    assert typicality(points[:1]).tolist() == [0.0]  # nothing to be near
+
+
+def two_parts(split, height=20, width=20):
+    """Features ``(2, H, W)``: the columns left of ``split`` point one way, the others another."""
+    features = np.zeros((2, height, width))
+    features[0, :, :split] = 1
+    features[1, :, split:] = 1
+    return features
+
+
+def test_typical_suggestions_go_first_to_the_cluster_that_no_labelled_pixel_covers():
+    labelled = np.zeros((20, 20), bool)
+    labelled[10, 3] = True  # in the larger, left part
+    probabilities, features = uncertain_everywhere(20, 20, classes=2), two_parts(split=14)
+    rows, cols = suggest_pixels(probabilities, k=1, spacing=2, labelled=labelled, query="typical", features=features)
+    assert cols[0] >= 14  # the uncovered part, though smaller
+    labelled[10, 16] = True  # both parts covered once: the larger one first
+    rows, cols = suggest_pixels(probabilities, k=1, spacing=2, labelled=labelled, query="typical", features=features)
+    assert cols[0] < 14
+
+
+def test_typical_suggestions_take_the_dense_core_of_a_cluster_not_its_outliers():
+    angles = np.zeros((12, 12))
+    angles[:6] = np.linspace(0.3, 1.5, 72).reshape(6, 12)  # the upper half spreads out, the lower half is one point
+    angles[:6] = angles[:6][:, np.random.default_rng(0).permutation(12)]
+    features = np.stack([np.cos(angles), np.sin(angles)])
+    rows, cols = suggest_pixels(uncertain_everywhere(12, 12), k=1, spacing=1, query="typical", features=features)
+    assert rows[0] >= 6
+
+
+def test_an_unknown_query_or_typical_without_features_is_refused():
+    with pytest.raises(ValueError, match="unknown query strategy 'margin': choose one of entropy, typical"):
+        suggest_pixels(uncertain_everywhere(), k=4, query="margin")
+    with pytest.raises(ValueError, match="unknown query strategy"):  # before any image is predicted
+        suggest(None, [ImagePair("a", "missing.png", None, (30, 40))], k=4, query="margin")
+    with pytest.raises(ValueError, match="needs the features"):
+        suggest_pixels(uncertain_everywhere(), k=4, query="typical")
+
+
+@pytest.mark.parametrize("name", ["unet", "deeplabv3plus"])  # features at the image's pixels, and at a quarter of them
+def test_the_features_are_what_the_head_classifies_at_every_pixel(name):
+    torch.manual_seed(0)
+    module = PointSegModule(ModelConfig(name=name, in_channels=3, num_classes=3, width=4, depth=2).model_dump(),
+                            ClassTable.from_rows([("a", (0, 0, 0)), ("b", (1, 1, 1)), ("c", (2, 2, 2))]).to_dict(),
+                            BandStats((128.0,) * 3, (64.0,) * 3).to_dict())  # fmt: skip
+    segmenter = Segmenter(module.eval(), torch.device("cpu"))
+    image = np.random.default_rng(0).integers(0, 256, (37, 29, 3)).astype(np.uint8)  # no multiple of the scales
+    probabilities, features = segmenter.features(image)
+    assert features.shape == (module.model.head.in_channels, 37, 29)
+    np.testing.assert_allclose(probabilities, segmenter.probabilities(image).numpy(), atol=1e-6)
+    with torch.no_grad():  # bilinear resizing and a 1x1 convolution commute: the head gives the probabilities back
+        logits = module.model.head(torch.from_numpy(features)[None])
+    np.testing.assert_allclose(torch.softmax(logits, dim=1)[0].numpy(), probabilities, atol=1e-5)
 
 
 class RgbModel:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pointseg.classes import ClassTable
-from pointseg.config import Method, Optimizer, Schedule, describe_error
+from pointseg.config import QUERIES, Method, Optimizer, Schedule, describe_error
 from pointseg.data.dataset import Normalisation
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
@@ -61,6 +61,13 @@ StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How poi
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
 CheckpointOpt = Annotated[Path, typer.Option("--checkpoint", help="model.ckpt written by `pointseg train`.")]
 AcceleratorOpt = Annotated[str, typer.Option("--accelerator", help="auto (GPU where present), cpu, gpu, ...")]
+QueryChoice = Enum("QueryChoice", {name: name for name in QUERIES}, type=str)  # type: ignore[misc]
+QueryOpt = Annotated[
+    QueryChoice,
+    typer.Option(
+        "--query", help="entropy: the most uncertain pixels; typical: the most typical pixels of uncovered feature clusters."
+    ),
+]
 BoundaryGapOpt = Annotated[
     int,
     typer.Option(
@@ -433,6 +440,7 @@ def suggest(
     ],
     k: Annotated[int, typer.Option("--k", min=1, help="Suggestions per image.")] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
+    query: QueryOpt = QueryChoice.entropy,
     boundary_gap: BoundaryGapOpt = 0,
     labelled: Annotated[
         Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
@@ -443,7 +451,7 @@ def suggest(
     ] = None,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Propose the pixels to label next: the most uncertain, spread over space and predicted classes."""
+    """Propose the pixels to label next, spread over the image: the most uncertain or the most typical."""
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
     from pointseg.data.vector import vector_driver, write_vector_points
@@ -457,7 +465,7 @@ def suggest(
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     pairs = discover_pairs(data, masks_required=False)
     known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
-    points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap)
+    points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap, query.value)
     path = write_suggestions(points, scores, pairs, segmenter.classes.names, out)
     console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")
     if vector is not None:
@@ -476,6 +484,7 @@ def simulate_clicks(
         int, typer.Option("--initial-points", help="Random points per training image to start from.", min=1)
     ] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Least distance in pixels between suggested points.")] = 16,
+    query: QueryOpt = QueryChoice.entropy,
     boundary_gap: BoundaryGapOpt = 0,
     random_share: Annotated[
         float, typer.Option("--random-share", help="Share of each round's points of the suggested arm clicked at random.")
@@ -499,6 +508,7 @@ def simulate_clicks(
         k=k,
         initial_points=initial_points,
         spacing=spacing,
+        query=query.value,
         boundary_gap=boundary_gap,
         random_share=random_share,
         fine_tune=fine_tune,

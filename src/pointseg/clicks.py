@@ -41,7 +41,7 @@ import numpy as np
 from pydantic_core import to_jsonable_python
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.config import TrainConfig, option_flag
+from pointseg.config import QUERIES, Query, TrainConfig, option_flag
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
@@ -63,6 +63,7 @@ class ClickLoop:
         k: Points added per training image in each round.
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
+        query: How the suggested points are chosen: ``entropy`` or ``typical`` (see :mod:`pointseg.suggest`).
         boundary_gap: Suggested points come closer than this to a change of predicted class only
             when nothing else is left (0: no gap; see :mod:`pointseg.suggest`).
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
@@ -73,11 +74,14 @@ class ClickLoop:
     k: int = 20
     initial_points: int = 10
     spacing: int = 16
+    query: Query = "entropy"
     boundary_gap: int = 0
     random_share: float = 0.0
     fine_tune: bool = False
 
     def __post_init__(self) -> None:
+        if self.query not in QUERIES:
+            raise ConfigError(f"unknown query strategy {self.query!r}", fix=f"give one of {', '.join(QUERIES)}")
         if not 0 <= self.random_share < 1:
             raise ConfigError(
                 f"the random share of the suggested clicks must be in [0, 1), not {self.random_share}",
@@ -117,6 +121,7 @@ def suggested_clicks(
     k: int,
     spacing: int,
     boundary_gap: int = 0,
+    query: Query = "entropy",
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
     """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
 
@@ -125,7 +130,7 @@ def suggested_clicks(
         classes (one on an unlabelled mask pixel is dropped); every suggestion, with the
         model's guess as its class; their predictive entropies.
     """
-    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap)
+    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap, query)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
     return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled), guesses, scores
@@ -197,7 +202,7 @@ class _Annotator:
             model = _previous_run(run.parent.parent, arm, round_) / "model.ckpt"
             segmenter = Segmenter.from_checkpoint(model, self.config.accelerator)
             labelled, guesses, scores = suggested_clicks(
-                segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing, loop.boundary_gap
+                segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing, loop.boundary_gap, loop.query
             )
             write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
             parts.append(labelled)
@@ -246,7 +251,7 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
     (out / "loop.json").write_text(json.dumps(settings, indent=2))
 
 
-_PREDATED = {"boundary_gap": 0, "fine_tune": False}
+_PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy"}
 """Each loop setting added after loops were first recorded, with the value that loops recorded before it ran with."""
 
 

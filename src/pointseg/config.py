@@ -1,4 +1,4 @@
-"""Typed options of a training run, validated when they are parsed.
+"""Typed options of a training run, validated when they are parsed, and the choices of other commands' options.
 
 :class:`TrainConfig` is what ``pointseg train`` parses, what a run folder records in
 ``config.json``, and what later issues sweep over. A bad value fails at once with a
@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -30,6 +30,9 @@ from pointseg.models import ModelName
 Optimizer = Literal["adam", "adamw", "sgd"]
 Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training"]
 Schedule = Literal["cosine", "constant"]
+Query = Literal["entropy", "typical"]
+QUERIES: tuple[Query, ...] = get_args(Query)
+"""The query strategies of ``pointseg suggest``: how the pixels to label next are ranked (see :mod:`pointseg.suggest`)."""
 FULL = "full"
 """The ``points`` value that means every pixel of the masks (``--full-masks``): the label budget's upper end."""
 

@@ -114,8 +114,32 @@ class Segmenter:
     @torch.inference_mode()
     def tile_probabilities(self, tiles: np.ndarray) -> np.ndarray:
         """Class probabilities ``(N, classes, H, W)`` of a batch of ``(N, H, W, bands)`` tiles."""
-        batch = torch.stack([self.band_stats.normalise(tile) for tile in tiles]).to(self.device)
-        return torch.softmax(self.module(batch), dim=1).float().cpu().numpy()
+        return torch.softmax(self.module(self._batch(tiles)), dim=1).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def features(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities ``(classes, H, W)`` and features ``(D, H, W)`` of an ``(H, W, bands)`` image.
+
+        The features are what the network classifies: the input of its last layer (``head``, a
+        1x1 convolution in every pointseg model), resized to the image where the network
+        classifies a coarser grid.
+        """
+        inputs: list[torch.Tensor] = []
+        hook = self.module.model.head.register_forward_hook(lambda _, args, __: inputs.append(args[0]))
+        try:
+            logits = self.module(self._batch(image[None]))
+        finally:
+            hook.remove()
+        height, width = image.shape[:2]
+        features = inputs[0][..., :height, :width]  # a U-Net pads the image to a multiple of its scales
+        if features.shape[-2:] != (height, width):
+            features = torch.nn.functional.interpolate(features, size=(height, width), mode="bilinear", align_corners=False)
+        probabilities = torch.softmax(logits, dim=1)
+        return probabilities[0].float().cpu().numpy(), features[0].float().cpu().numpy()
+
+    def _batch(self, tiles: np.ndarray) -> torch.Tensor:
+        """``(N, bands, H, W)`` normalised tensor on the device, of ``(N, H, W, bands)`` tiles."""
+        return torch.stack([self.band_stats.normalise(tile) for tile in tiles]).to(self.device)
 
 
 def colourise(labels: np.ndarray, classes: ClassTable) -> np.ndarray:

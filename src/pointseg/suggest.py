@@ -1,16 +1,29 @@
 """Where to click next: the pixels whose label would teach the model most.
 
-For each image, the model's predictive entropy scores every pixel; suggestions are taken
-greedily from the highest score, round-robin over the predicted classes (so that every
-class the model sees gets questions), at least ``spacing`` pixels apart (Chebyshev
-distance) and from the pixels already labelled, which are never suggested. With
-``boundary_gap``, pixels closer than that to a change of predicted class come last:
-the most uncertain pixels line the boundaries, where a click is the hardest to place and
-says the least about the classes on either side. The result is
-written as a CSV (``image,row,col``, the class the model guesses, ``x,y`` for
-georeferenced images and the entropy) whose rows a user corrects and appends to the
-points file of training (``--points-file``: the same first four columns), and optionally
-as vector features whose class field holds the model's guess, to correct in QGIS.
+Two query strategies (``query``) rank the pixels of each image:
+
+- ``entropy``: the model's predictive entropy, highest first, round-robin over the
+  predicted classes (so that every class the model sees gets questions). The uncertainty
+  sampling of active learning.
+- ``typical``: TypiClust (Hacohen, Dekel and Weinshall, "Active Learning on a Budget:
+  Opposite Strategies Suit High and Low Budgets", ICML 2022) on pixels. The features the
+  network classifies (the input of its last layer) of pixels on a regular grid are
+  clustered by k-means into as many clusters as the image will have labelled pixels;
+  clusters holding the fewest labelled pixels come first, the largest first among them,
+  and each gives its most typical pixel (the one closest, on average, to its 20 nearest
+  neighbours in the cluster). At a budget of a few points per image, the uncertain pixels
+  are outliers and boundary pixels that say little about the rest; the typical ones
+  cover what the image holds.
+
+Either way, suggestions are at least ``spacing`` pixels apart (Chebyshev distance) and
+from the pixels already labelled, which are never suggested. With ``boundary_gap``,
+pixels closer than that to a change of predicted class come last: the most uncertain
+pixels line the boundaries, where a click is the hardest to place and says the least
+about the classes on either side. The result is written as a CSV (``image,row,col``,
+the class the model guesses, ``x,y`` for georeferenced images and the entropy) whose
+rows a user corrects and appends to the points file of training (``--points-file``:
+the same first four columns), and optionally as vector features whose class field holds
+the model's guess, to correct in QGIS.
 
 Example:
     >>> probabilities = np.full((2, 6, 6), 0.5); probabilities[0, :, :3] = 0.99; probabilities[1, :, :3] = 0.01
@@ -22,13 +35,18 @@ Example:
 from __future__ import annotations
 
 import csv
+import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.cluster.vq import kmeans2, vq
+from scipy.spatial import cKDTree
 from skimage.morphology import dilation
 from skimage.segmentation import find_boundaries
 
+from pointseg.config import QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels
@@ -43,12 +61,12 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=0)
 
 
-def check_counts(k: int, spacing: int, boundary_gap: int = 0) -> None:
-    """Refuse a number of suggestions or a spacing below 1, or a negative boundary gap.
+def check_options(k: int, spacing: int, boundary_gap: int = 0, query: str = "entropy") -> None:
+    """Refuse a number of suggestions or a spacing below 1, a negative boundary gap or an unknown query strategy.
 
     Raises:
         ValueError: ``k`` below 1 (nothing to suggest), ``spacing`` below 1 (a pixel would be suggested twice,
-            or a labelled one again) or ``boundary_gap`` below 0.
+            or a labelled one again), ``boundary_gap`` below 0 or ``query`` not one of :data:`QUERIES`.
     """
     if k < 1:
         raise ValueError(f"the number of suggestions per image must be at least 1, not {k}")
@@ -56,6 +74,8 @@ def check_counts(k: int, spacing: int, boundary_gap: int = 0) -> None:
         raise ValueError(f"the spacing of suggestions must be at least 1 pixel, not {spacing}")
     if boundary_gap < 0:
         raise ValueError(f"the gap of suggestions from class boundaries must be 0 pixels or more, not {boundary_gap}")
+    if query not in QUERIES:
+        raise ValueError(f"unknown query strategy {query!r}: choose one of {', '.join(QUERIES)}")
 
 
 def near_boundaries(predicted: np.ndarray, gap: int) -> np.ndarray:
@@ -73,8 +93,43 @@ def near_boundaries(predicted: np.ndarray, gap: int) -> np.ndarray:
     return dilation(edges, np.ones((2 * gap - 1, 2 * gap - 1), dtype=bool))
 
 
+def typicality(features: np.ndarray, neighbours: int = 20) -> np.ndarray:
+    """Inverse mean Euclidean distance of each of ``(N, D)`` feature vectors to its ``neighbours`` nearest others.
+
+    Fewer others than ``neighbours``: all of them; none: 0.
+
+    >>> typicality(np.array([[0.0], [1.0], [3.0]]), neighbours=1).tolist()  # nearest: 1, 1 and 2 away
+    [1.0, 1.0, 0.5]
+    """
+    count = min(neighbours, len(features) - 1)
+    if count < 1:
+        return np.zeros(len(features))
+    distances, _ = cKDTree(features).query(features, k=count + 1)  # the first is the vector itself
+    return 1 / np.maximum(distances[:, 1:].mean(axis=1), 1e-12)
+
+
+class _Spacing:
+    """The pixels of one image that a suggestion may no longer take: too close to a labelled or chosen one."""
+
+    def __init__(self, shape: tuple[int, int], spacing: int, labelled: np.ndarray | None) -> None:
+        self.spacing = spacing
+        self.blocked = np.zeros(shape, dtype=bool)
+        for row, col in zip(*np.nonzero(labelled)) if labelled is not None else ():
+            self.block(int(row), int(col))
+
+    def block(self, row: int, col: int) -> None:
+        s = self.spacing
+        self.blocked[max(0, row - s + 1) : row + s, max(0, col - s + 1) : col + s] = True
+
+
 def suggest_pixels(
-    probabilities: np.ndarray, k: int, spacing: int = 16, labelled: np.ndarray | None = None, boundary_gap: int = 0
+    probabilities: np.ndarray,
+    k: int,
+    spacing: int = 16,
+    labelled: np.ndarray | None = None,
+    boundary_gap: int = 0,
+    query: Query = "entropy",
+    features: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cols)`` of up to ``k`` pixels to label next (see the module docstring).
 
@@ -86,44 +141,94 @@ def suggest_pixels(
         labelled: ``(H, W)`` booleans of the pixels already labelled.
         boundary_gap: Pixels closer than this to a change of predicted class are taken only once
             the others are used up (0: no gap; see :func:`near_boundaries`).
+        query: The query strategy, ``entropy`` or ``typical``.
+        features: ``(D, H, W)`` features of the pixels, for ``typical`` (see :meth:`Segmenter.features`).
 
     Raises:
-        ValueError: ``k`` or ``spacing`` below 1, or ``boundary_gap`` below 0 (see :func:`check_counts`).
+        ValueError: An option :func:`check_options` refuses, or ``typical`` without ``features``.
     """
-    check_counts(k, spacing, boundary_gap)
-    scores = entropy(probabilities)
-    height, width = scores.shape
-    blocked = np.zeros((height, width), dtype=bool)
-
-    def block(row: int, col: int) -> None:
-        blocked[max(0, row - spacing + 1) : row + spacing, max(0, col - spacing + 1) : col + spacing] = True
-
-    if labelled is not None:
-        for row, col in zip(*np.nonzero(labelled)):
-            block(int(row), int(col))
+    check_options(k, spacing, boundary_gap, query)
+    if query == "typical" and features is None:
+        raise ValueError("the typical query strategy needs the features of the pixels")
+    free = _Spacing(probabilities.shape[1:], spacing, labelled)
     predicted = probabilities.argmax(axis=0)
-    order = np.lexsort((-scores.ravel(), near_boundaries(predicted, boundary_gap).ravel()))  # last key first
-    predicted = predicted.ravel()
-    queues = [order[predicted[order] == c] for c in range(probabilities.shape[0])]
+    late = near_boundaries(predicted, boundary_gap).ravel()
+    if query == "entropy":
+        order = np.lexsort((-entropy(probabilities).ravel(), late))  # last key first
+        queues = [order[predicted.ravel()[order] == c] for c in range(probabilities.shape[0])]
+        chosen = _round_robin(queues, k, free)
+    else:
+        chosen = _most_typical(features, k, free, labelled, late)
+    rows, cols = np.divmod(np.array(chosen, dtype=np.int64), probabilities.shape[2])
+    return rows, cols
+
+
+def _round_robin(queues: list[np.ndarray], k: int, free: _Spacing) -> list[int]:
+    """Up to ``k`` flat pixel indices, the first free one of each queue in turn."""
     queues = [q for q in queues if q.size]
     positions = [0] * len(queues)
-    chosen: list[tuple[int, int]] = []
+    chosen: list[int] = []
     while len(chosen) < k and queues:
-        for q in range(len(queues) - 1, -1, -1):  # one per class in turn
+        for q in range(len(queues) - 1, -1, -1):  # one per queue in turn
             queue = queues[q]
-            while positions[q] < queue.size and blocked.flat[queue[positions[q]]]:
+            while positions[q] < queue.size and free.blocked.flat[queue[positions[q]]]:
                 positions[q] += 1
             if positions[q] == queue.size:
                 del queues[q], positions[q]
                 continue
-            row, col = divmod(int(queue[positions[q]]), width)
-            chosen.append((row, col))
-            block(row, col)
+            chosen.append(int(queue[positions[q]]))
+            free.block(*divmod(chosen[-1], free.blocked.shape[1]))
             if len(chosen) == k:
                 break
-    rows = np.array([r for r, _ in chosen], dtype=np.int64)
-    cols = np.array([c for _, c in chosen], dtype=np.int64)
-    return rows, cols
+    return chosen
+
+
+_GRID_PIXELS = 10_000
+"""Pixels of each image clustered by the typical query strategy, on a regular grid."""
+
+
+def _most_typical(features: np.ndarray, k: int, free: _Spacing, labelled: np.ndarray | None, late: np.ndarray) -> list[int]:
+    """Up to ``k`` flat pixel indices by TypiClust (see the module docstring); ``late`` pixels come last in a cluster."""
+    height, width = free.blocked.shape
+    stride = max(1, math.ceil(math.sqrt(height * width / _GRID_PIXELS)))
+    grid = np.zeros((height, width), dtype=bool)
+    grid[stride // 2 :: stride, stride // 2 :: stride] = True
+    candidates = np.flatnonzero(grid & ~free.blocked)
+    vectors = features.reshape(features.shape[0], -1).T
+    unit = _normalised(vectors[candidates])
+    known = np.flatnonzero(labelled) if labelled is not None else np.zeros(0, dtype=np.int64)
+    count = min(known.size + k, len(np.unique(unit, axis=0)))  # k-means++ needs as many distinct vectors
+    if count == 0:
+        return []
+    with warnings.catch_warnings():  # a cluster that ends up empty is simply never asked
+        warnings.filterwarnings("ignore", "One of the clusters is empty")
+        centroids, cluster = kmeans2(unit, count, minit="++", rng=np.random.default_rng(0))
+    covered = np.bincount(vq(_normalised(vectors[known]), centroids)[0], minlength=count) if known.size else np.zeros(count, int)
+    sizes = np.bincount(cluster, minlength=count)
+    queues = {}
+    for c in np.flatnonzero(sizes):
+        members = np.flatnonzero(cluster == c)
+        queues[int(c)] = candidates[members[np.lexsort((-typicality(unit[members]), late[candidates[members]]))]]
+    positions = dict.fromkeys(queues, 0)
+    chosen: list[int] = []
+    while len(chosen) < k and queues:
+        c = min(queues, key=lambda c: (covered[c], -sizes[c], c))  # the least covered, then the largest cluster
+        queue = queues[c]
+        while positions[c] < queue.size and free.blocked.flat[queue[positions[c]]]:
+            positions[c] += 1
+        if positions[c] == queue.size:
+            del queues[c]
+            continue
+        chosen.append(int(queue[positions[c]]))
+        free.block(*divmod(chosen[-1], width))
+        covered[c] += 1
+    return chosen
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float64 for k-means."""
+    vectors = vectors.astype(np.float64)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def suggest(
@@ -133,25 +238,29 @@ def suggest(
     spacing: int = 16,
     labelled: PointLabels | None = None,
     boundary_gap: int = 0,
+    query: Query = "entropy",
 ) -> tuple[PointLabels, np.ndarray]:
     """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`) and their entropies.
 
     The class of each suggested point is the model's guess.
 
     Raises:
-        ValueError: ``k`` or ``spacing`` below 1 or ``boundary_gap`` below 0 (see :func:`check_counts`), before any
-            image is predicted.
+        ValueError: An option :func:`check_options` refuses, before any image is predicted.
         DatasetError: An image, named, without the bands the model takes.
     """
-    check_counts(k, spacing, boundary_gap)
+    check_options(k, spacing, boundary_gap, query)
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
         try:
-            probabilities = segmenter.probabilities(read_image(pair.image)).numpy()
+            image = read_image(pair.image)
+            if query == "typical":
+                probabilities, features = segmenter.features(image)
+            else:
+                probabilities, features = segmenter.probabilities(image).numpy(), None
         except DatasetError as err:  # bands that do not fit the model
             raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
-        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap)
+        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features)
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)

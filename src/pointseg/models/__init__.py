@@ -12,6 +12,8 @@ name                    network                                             widt
 
 Every network takes any number of bands and classes and any input size. ``width`` sets
 the channels of the first level of each; ``depth`` (downsamplings) applies to the U-Nets.
+Each ends in ``head``, the 1x1 convolution that classifies its last features (which
+``pointseg suggest --query typical`` reads).
 
 Example:
     >>> model = build_model(ModelConfig(name="segformer", in_channels=4, num_classes=5, width=4))
