@@ -218,6 +218,13 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
         labelled = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
     assert len(rows) == 30 and not labelled & {(r["image"], r["row"], r["col"]) for r in rows}
     assert {r["class"] for r in rows} <= {"land", "water", "road"} and all(r["x"] == "" for r in rows)
+    code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
+                "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), "--query", "typical",
+                "--out", str(tmp_path / "typical.csv")])  # fmt: skip
+    assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
+    with (tmp_path / "typical.csv").open() as handle:
+        typical = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
+    assert len(typical) == 30 and not labelled & typical and typical != {(r["image"], r["row"], r["col"]) for r in rows}
     # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
     with (tmp_path / "run/points.csv").open() as old, (tmp_path / "s.csv").open() as new:
         (tmp_path / "next.csv").write_text(old.read() + "".join(new.readlines()[1:]))
