@@ -114,12 +114,20 @@ class _Spacing:
     def __init__(self, shape: tuple[int, int], spacing: int, labelled: np.ndarray | None) -> None:
         self.spacing = spacing
         self.blocked = np.zeros(shape, dtype=bool)
-        for row, col in zip(*np.nonzero(labelled)) if labelled is not None else ():
-            self.block(int(row), int(col))
+        for pixel in np.flatnonzero(labelled) if labelled is not None else ():
+            self.block(int(pixel))
 
-    def block(self, row: int, col: int) -> None:
+    def block(self, pixel: int) -> None:
+        """Block the pixels closer than the spacing to ``pixel`` (a flat index), itself included."""
+        row, col = divmod(pixel, self.blocked.shape[1])
         s = self.spacing
         self.blocked[max(0, row - s + 1) : row + s, max(0, col - s + 1) : col + s] = True
+
+    def first_free(self, queue: np.ndarray, start: int) -> int:
+        """The position of the first pixel of ``queue`` (flat indices) from ``start`` on that is not blocked; its size if none."""
+        while start < queue.size and self.blocked.flat[queue[start]]:
+            start += 1
+        return start
 
 
 def suggest_pixels(
@@ -170,14 +178,12 @@ def _round_robin(queues: list[np.ndarray], k: int, free: _Spacing) -> list[int]:
     chosen: list[int] = []
     while len(chosen) < k and queues:
         for q in range(len(queues) - 1, -1, -1):  # one per queue in turn
-            queue = queues[q]
-            while positions[q] < queue.size and free.blocked.flat[queue[positions[q]]]:
-                positions[q] += 1
-            if positions[q] == queue.size:
+            positions[q] = free.first_free(queues[q], positions[q])
+            if positions[q] == queues[q].size:
                 del queues[q], positions[q]
                 continue
-            chosen.append(int(queue[positions[q]]))
-            free.block(*divmod(chosen[-1], free.blocked.shape[1]))
+            chosen.append(int(queues[q][positions[q]]))
+            free.block(chosen[-1])
             if len(chosen) == k:
                 break
     return chosen
@@ -213,14 +219,12 @@ def _most_typical(features: np.ndarray, k: int, free: _Spacing, labelled: np.nda
     chosen: list[int] = []
     while len(chosen) < k and queues:
         c = min(queues, key=lambda c: (covered[c], -sizes[c], c))  # the least covered, then the largest cluster
-        queue = queues[c]
-        while positions[c] < queue.size and free.blocked.flat[queue[positions[c]]]:
-            positions[c] += 1
-        if positions[c] == queue.size:
+        positions[c] = free.first_free(queues[c], positions[c])
+        if positions[c] == queues[c].size:
             del queues[c]
             continue
-        chosen.append(int(queue[positions[c]]))
-        free.block(*divmod(chosen[-1], width))
+        chosen.append(int(queues[c][positions[c]]))
+        free.block(chosen[-1])
         covered[c] += 1
     return chosen
 
