@@ -7,13 +7,14 @@ Two query strategies (``query``) rank the pixels of each image:
   sampling of active learning.
 - ``typical``: TypiClust (Hacohen, Dekel and Weinshall, "Active Learning on a Budget:
   Opposite Strategies Suit High and Low Budgets", ICML 2022) on pixels. The features the
-  network classifies (the input of its last layer) of pixels on a regular grid are
-  clustered by k-means into as many clusters as the image will have labelled pixels;
-  clusters holding the fewest labelled pixels come first, the largest first among them,
-  and each gives its most typical pixel (the one closest, on average, to its 20 nearest
-  neighbours in the cluster). At a budget of a few points per image, the uncertain pixels
-  are outliers and boundary pixels that say little about the rest; the typical ones
-  cover what the image holds.
+  network classifies (the input of its last layer) of about 10,000 pixels on a regular
+  grid are clustered by k-means into as many clusters as the image will have labelled
+  pixels; clusters holding the fewest labelled pixels come first, the largest first
+  among them, and each gives its most typical pixel (the one closest, on average, to its
+  20 nearest neighbours in the cluster). The paper's reasoning: at low budgets the
+  uncertain samples are outliers that say little about the rest, the typical ones cover
+  what the data holds. (On the Dubai click loops both lost to random clicks; see
+  ``docs/learning-from-points.md``.)
 
 Either way, suggestions are at least ``spacing`` pixels apart (Chebyshev distance) and
 from the pixels already labelled, which are never suggested. With ``boundary_gap``,
