@@ -1,4 +1,4 @@
-"""Tiny generated datasets shared by the tests."""
+"""Tiny generated datasets, and an untrained network on their classes, shared by the tests."""
 
 from __future__ import annotations
 
@@ -62,3 +62,22 @@ def dataset(tmp_path: Path) -> Path:
 def classes_csv(tmp_path: Path) -> Path:
     """The classes table of :func:`dataset`."""
     return write_classes(tmp_path / "classes.csv")
+
+
+def untrained_segmenter(model: str = "unet"):
+    """A :class:`~pointseg.predict.Segmenter` of a seeded, untrained network (width 4) on :data:`COLOURS`, on the CPU."""
+    import torch
+
+    from pointseg.classes import ClassTable
+    from pointseg.data.dataset import BandStats
+    from pointseg.models import ModelConfig
+    from pointseg.predict import Segmenter
+    from pointseg.task import PointSegModule
+
+    torch.manual_seed(0)
+    module = PointSegModule(
+        model=ModelConfig(name=model, in_channels=3, num_classes=len(COLOURS), width=4, depth=2).model_dump(),
+        classes=ClassTable.from_rows(list(COLOURS.items())).to_dict(),
+        band_stats=BandStats((128.0,) * 3, (64.0,) * 3).to_dict(),
+    )
+    return Segmenter(module.eval(), torch.device("cpu"))

@@ -8,19 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import COLOURS
+from conftest import COLOURS, untrained_segmenter
 from pointseg import clicks as clicks_module
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.clicks import ClickLoop, random_clicks, suggested_clicks
 from pointseg.config import TrainConfig
-from pointseg.data.dataset import BandStats
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import load_masks
 from pointseg.data.points import PointLabels
 from pointseg.errors import ConfigError, TrainingDiverged
-from pointseg.models import ModelConfig
-from pointseg.predict import Segmenter
-from pointseg.task import PointSegModule
 
 TABLE = ClassTable.from_rows(list(COLOURS.items()))
 
@@ -41,10 +37,7 @@ def test_random_clicks_are_new_labelled_pixels_with_their_masks_classes():
 
 
 def test_suggested_clicks_take_their_classes_from_the_masks_and_avoid_labelled_pixels(dataset):
-    torch.manual_seed(0)
-    module = PointSegModule(ModelConfig(in_channels=3, num_classes=3, width=4, depth=2).model_dump(), TABLE.to_dict(),
-                            BandStats((128.0,) * 3, (64.0,) * 3).to_dict())  # fmt: skip
-    segmenter = Segmenter(module.eval(), torch.device("cpu"))
+    segmenter = untrained_segmenter()
     pairs = discover_pairs(dataset)[:2]
     masks = load_masks(pairs, TABLE)
     taken = PointLabels(np.array([p.key for p in pairs], dtype=object), np.array([5, 6]), np.array([7, 8]), np.array([0, 1]))

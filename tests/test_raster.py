@@ -7,13 +7,12 @@ import torch
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
+from conftest import untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.data.dataset import BandStats
 from pointseg.data.raster import NODATA, is_raster
 from pointseg.errors import PointsegWarning
-from pointseg.models import ModelConfig
 from pointseg.predict import Segmenter, TileOptions, predict_raster
-from pointseg.task import PointSegModule
 
 UTM_40N = CRS.from_epsg(32640)  # Dubai
 TRANSFORM = from_origin(300_000, 2_800_000, 0.5, 0.5)
@@ -35,13 +34,7 @@ def scene(tmp_path):
 
 @pytest.fixture
 def segmenter():
-    torch.manual_seed(0)
-    module = PointSegModule(
-        model=ModelConfig(in_channels=3, num_classes=3, width=4, depth=2).model_dump(),
-        classes=TABLE.to_dict(),
-        band_stats=BandStats((128.0,) * 3, (64.0,) * 3).to_dict(),
-    )
-    return Segmenter(module.eval(), torch.device("cpu"))
+    return untrained_segmenter()
 
 
 def test_the_class_map_is_aligned_with_the_input_and_keeps_its_nodata(scene, segmenter, tmp_path):

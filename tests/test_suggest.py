@@ -5,16 +5,14 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.config import QUERIES
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
 from pointseg.errors import DatasetError
-from pointseg.models import ModelConfig
-from pointseg.predict import Segmenter
 from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels, typicality
-from pointseg.task import PointSegModule
 
 
 def uncertain_everywhere(height=30, width=40, classes=3, seed=0):
@@ -104,11 +102,8 @@ def test_an_unknown_query_or_typical_without_features_is_refused():
 
 @pytest.mark.parametrize("name", ["unet", "deeplabv3plus"])  # features at the image's pixels, and at a quarter of them
 def test_the_features_are_what_the_head_classifies_at_every_pixel(name):
-    torch.manual_seed(0)
-    module = PointSegModule(ModelConfig(name=name, in_channels=3, num_classes=3, width=4, depth=2).model_dump(),
-                            ClassTable.from_rows([("a", (0, 0, 0)), ("b", (1, 1, 1)), ("c", (2, 2, 2))]).to_dict(),
-                            BandStats((128.0,) * 3, (64.0,) * 3).to_dict())  # fmt: skip
-    segmenter = Segmenter(module.eval(), torch.device("cpu"))
+    segmenter = untrained_segmenter(name)
+    module = segmenter.module
     image = np.random.default_rng(0).integers(0, 256, (37, 29, 3)).astype(np.uint8)  # no multiple of the scales
     probabilities, features = segmenter.features(image)
     assert features.shape == (module.model.head.in_channels, 37, 29)
