@@ -147,6 +147,8 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     assert ClickLoop(k=4, random_share=0.25).random_k == 1
     with pytest.raises(ConfigError, match="unknown query strategy 'margin'"):
         ClickLoop(query="margin")
+    with pytest.raises(ConfigError, match="suggestions per image must be at least 1, not 0"):  # before round 0 trains
+        ClickLoop(k=0)
     config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, seed=0)
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"accelerator": "gpu"}))  # resumed

@@ -41,14 +41,14 @@ import numpy as np
 from pydantic_core import to_jsonable_python
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.config import QUERIES, Query, TrainConfig, option_flag
+from pointseg.config import Query, TrainConfig, option_flag
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.figures import pyplot
 from pointseg.predict import Segmenter
-from pointseg.suggest import suggest, write_suggestions
+from pointseg.suggest import check_options, suggest, write_suggestions
 from pointseg.training import split_dataset, train
 
 ARMS = ("suggested", "random")
@@ -80,8 +80,10 @@ class ClickLoop:
     fine_tune: bool = False
 
     def __post_init__(self) -> None:
-        if self.query not in QUERIES:
-            raise ConfigError(f"unknown query strategy {self.query!r}", fix=f"give one of {', '.join(QUERIES)}")
+        try:  # refused now, not after round 0 has trained
+            check_options(self.k, self.spacing, self.boundary_gap, self.query)
+        except ValueError as err:
+            raise ConfigError(str(err), fix="see `pointseg simulate-clicks --help` for the values each option takes") from err
         if not 0 <= self.random_share < 1:
             raise ConfigError(
                 f"the random share of the suggested clicks must be in [0, 1), not {self.random_share}",
