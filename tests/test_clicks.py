@@ -116,6 +116,24 @@ def test_the_loops_boundary_gap_and_query_reach_the_suggestions(dataset, tmp_pat
     assert len(clicked) == 2 and not {taken, passed} & clicked
 
 
+def test_the_loops_power_draws_are_seeded_by_the_loops_seed_and_round(dataset, tmp_path, monkeypatch):
+    pair = discover_pairs(dataset)[0]
+    masks = load_masks([pair], TABLE)
+    uniform = np.full((3, *masks[pair.key].shape), 1 / 3, np.float32)  # equal entropies: a uniform draw
+    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(uniform))
+    none = PointLabels(np.array([], dtype=object), *(np.array([], np.int64),) * 3)
+
+    def draw(seed, round_):
+        config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=seed)
+        annotator = clicks_module._Annotator(config, ClickLoop(k=5, spacing=1, query="power"), [pair], masks, TABLE)
+        points, _ = annotator.click("suggested", round_, tmp_path / f"{seed}-{round_}/suggested/round-{round_}", none, none)
+        return set(zip(points.rows.tolist(), points.cols.tolist()))
+
+    first = draw(seed=0, round_=1)
+    assert len(first) == 5 and draw(seed=0, round_=1) == first
+    assert draw(seed=0, round_=2) != first and draw(seed=1, round_=1) != first
+
+
 @pytest.mark.parametrize("fine_tune", [False, True])
 def test_a_fine_tuned_round_starts_from_its_arms_previous_model(dataset, classes_csv, tmp_path, monkeypatch, fine_tune):
     starts = {}

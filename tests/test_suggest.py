@@ -91,6 +91,38 @@ def test_typical_suggestions_take_the_dense_core_of_a_cluster_not_its_outliers()
     assert rows[0] >= 6
 
 
+def test_power_draws_pixels_in_proportion_to_their_entropy():
+    probabilities = np.array([[[0.5, 0.9, 0.97, 1.0]], [[0.5, 0.1, 0.03, 0.0]]])
+    weights = entropy(probabilities)[0]  # ln 2, 0.325, 0.135 and 0 nats
+    first = [
+        suggest_pixels(probabilities, k=1, spacing=1, query="power", rng=np.random.default_rng(s))[1][0] for s in range(4000)
+    ]
+    assert np.bincount(first, minlength=4) / 4000 == pytest.approx(weights / weights.sum(), abs=0.025)
+    for seed in range(200):  # a certain pixel comes only once every uncertain one is taken
+        rows, cols = suggest_pixels(probabilities, k=3, spacing=1, query="power", rng=np.random.default_rng(seed))
+        assert sorted(cols.tolist()) == [0, 1, 2]
+
+
+def test_a_power_draw_depends_on_the_seed_and_the_image_alone(tmp_path):
+    rng = np.random.default_rng(0)
+    pairs = []
+    for key in ("a", "b"):
+        Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(tmp_path / f"{key}.png")
+        pairs.append(ImagePair(key, tmp_path / f"{key}.png", None, (30, 40)))
+    segmenter = untrained_segmenter()
+
+    def draw(pairs, seed):
+        points, _ = suggest(segmenter, pairs, k=6, spacing=2, query="power", seed=seed)
+        return {
+            key: sorted(zip(points.of_image(key).rows.tolist(), points.of_image(key).cols.tolist()))
+            for key in set(points.keys.tolist())
+        }
+
+    both = draw(pairs, seed=3)
+    assert draw(pairs[1:], seed=3)["b"] == both["b"] and len(both["b"]) == 6  # image a drew nothing from b's stream
+    assert draw(pairs, seed=3) == both and draw(pairs, seed=4)["b"] != both["b"]
+
+
 def test_an_unknown_query_or_typical_without_features_is_refused():
     with pytest.raises(ValueError, match="unknown query strategy 'margin': choose one of entropy, typical"):
         suggest_pixels(uncertain_everywhere(), k=4, query="margin")
@@ -220,6 +252,15 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
     with (tmp_path / "typical.csv").open() as handle:
         typical = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
     assert len(typical) == 30 and not labelled & typical and typical != {(r["image"], r["row"], r["col"]) for r in rows}
+    drawn = []
+    for seed in ("1", "2"):
+        code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
+                    "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), "--query", "power", "--seed", seed,
+                    "--out", str(tmp_path / "power.csv")])  # fmt: skip
+        with (tmp_path / "power.csv").open() as handle:
+            drawn.append({(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)})
+        assert code == 0 and len(drawn[-1]) == 30 and not labelled & drawn[-1]
+    assert drawn[0] != drawn[1]  # the seed reaches the draw
     # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
     with (tmp_path / "run/points.csv").open() as old, (tmp_path / "s.csv").open() as new:
         (tmp_path / "next.csv").write_text(old.read() + "".join(new.readlines()[1:]))

@@ -65,7 +65,9 @@ QueryChoice = Enum("QueryChoice", {name: name for name in QUERIES}, type=str)  #
 QueryOpt = Annotated[
     QueryChoice,
     typer.Option(
-        "--query", help="entropy: the most uncertain pixels; typical: the most typical pixels of uncovered feature clusters."
+        "--query",
+        help="entropy: the most uncertain pixels; typical: the most typical pixels of uncovered feature clusters; "
+        "power: pixels drawn at random in proportion to their entropy.",
     ),
 ]
 BoundaryGapOpt = Annotated[
@@ -442,6 +444,7 @@ def suggest(
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
     query: QueryOpt = QueryChoice.entropy,
     boundary_gap: BoundaryGapOpt = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the power query's draw.")] = 0,
     labelled: Annotated[
         Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
     ] = None,
@@ -451,7 +454,7 @@ def suggest(
     ] = None,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Propose the pixels to label next, spread over the image: the most uncertain or the most typical."""
+    """Propose the pixels to label next, spread over the image: uncertain, typical or drawn in proportion to uncertainty."""
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
     from pointseg.data.vector import vector_driver, write_vector_points
@@ -465,7 +468,7 @@ def suggest(
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     pairs = discover_pairs(data, masks_required=False)
     known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
-    points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap, query.value)
+    points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap, query.value, seed)
     path = write_suggestions(points, scores, pairs, segmenter.classes.names, out)
     console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")
     if vector is not None:

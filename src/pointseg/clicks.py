@@ -63,7 +63,7 @@ class ClickLoop:
         k: Points added per training image in each round.
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
-        query: How the suggested points are chosen: ``entropy`` or ``typical`` (see :mod:`pointseg.suggest`).
+        query: How the suggested points are chosen: ``entropy``, ``typical`` or ``power`` (see :mod:`pointseg.suggest`).
         boundary_gap: Suggested points come closer than this to a change of predicted class only
             when nothing else is left (0: no gap; see :mod:`pointseg.suggest`).
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
@@ -124,6 +124,7 @@ def suggested_clicks(
     spacing: int,
     boundary_gap: int = 0,
     query: Query = "entropy",
+    seed: int = 0,
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
     """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
 
@@ -132,7 +133,7 @@ def suggested_clicks(
         classes (one on an unlabelled mask pixel is dropped); every suggestion, with the
         model's guess as its class; their predictive entropies.
     """
-    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap, query)
+    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap, query, seed)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
     return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled), guesses, scores
@@ -199,19 +200,27 @@ class _Annotator:
         run.mkdir(parents=True, exist_ok=True)
         loop = self.loop
         random_k = loop.k if arm == "random" else loop.random_k
+        round_seed = self.config.seed * 1009 + round_
         parts = [taken]
         if arm == "suggested":
             model = _previous_run(run.parent.parent, arm, round_) / "model.ckpt"
             segmenter = Segmenter.from_checkpoint(model, self.config.accelerator)
             labelled, guesses, scores = suggested_clicks(
-                segmenter, self.pairs, self.masks, shown, loop.k - random_k, loop.spacing, loop.boundary_gap, loop.query
+                segmenter,
+                self.pairs,
+                self.masks,
+                shown,
+                loop.k - random_k,
+                loop.spacing,
+                loop.boundary_gap,
+                loop.query,
+                round_seed,
             )
             write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
             parts.append(labelled)
             shown = PointLabels.concatenate(shown, guesses)
         if random_k:  # the random arm's clicks, or the random share of the suggested arm's
-            stream = round_ if arm == "random" else _MIXED_STREAM + round_
-            seed = self.config.seed * 1009 + stream
+            seed = round_seed if arm == "random" else round_seed + _MIXED_STREAM
             parts.append(random_clicks(self.masks, PointLabels.concatenate(*parts), random_k, seed))
         points = PointLabels.concatenate(*parts)
         return points, PointLabels.concatenate(shown, points) if arm == "suggested" else shown

@@ -15,6 +15,14 @@ Two query strategies (``query``) rank the pixels of each image:
   uncertain samples are outliers that say little about the rest, the typical ones cover
   what the data holds. (On the Dubai click loops both lost to random clicks; see
   ``docs/learning-from-points.md``.)
+- ``power``: stochastic power sampling (Kirsch, Farquhar, Atighehchian, Jesson,
+  Branchaud-Charron and Gal, "Stochastic Batch Acquisition: A Simple Baseline for Deep
+  Active Learning", TMLR 2023): pixels drawn at random without replacement, each with a
+  chance in proportion to its entropy (the Gumbel-top-k trick), instead of the top-k.
+  Every pixel keeps a chance, so the suggestions still cover each class roughly in
+  proportion to its area, as random clicks do, only tilted towards where the model is
+  unsure; no round-robin over predicted classes. Seeded: the same seed and image give
+  the same draw.
 
 Either way, suggestions are at least ``spacing`` pixels apart (Chebyshev distance) and
 from the pixels already labelled, which are never suggested. With ``boundary_gap``,
@@ -38,6 +46,7 @@ from __future__ import annotations
 import csv
 import math
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -139,6 +148,7 @@ def suggest_pixels(
     boundary_gap: int = 0,
     query: Query = "entropy",
     features: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cols)`` of up to ``k`` pixels to label next (see the module docstring).
 
@@ -150,8 +160,9 @@ def suggest_pixels(
         labelled: ``(H, W)`` booleans of the pixels already labelled.
         boundary_gap: Pixels closer than this to a change of predicted class are taken only once
             the others are used up (0: no gap; see :func:`near_boundaries`).
-        query: The query strategy, ``entropy`` or ``typical``.
+        query: The query strategy, ``entropy``, ``typical`` or ``power``.
         features: ``(D, H, W)`` features of the pixels, for ``typical`` (see :meth:`Segmenter.features`).
+        rng: The random draw of ``power`` (None: ``np.random.default_rng(0)``).
 
     Raises:
         ValueError: An option :func:`check_options` refuses, or ``typical`` without ``features``.
@@ -166,6 +177,10 @@ def suggest_pixels(
         order = np.lexsort((-entropy(probabilities).ravel(), late))  # last key first
         queues = [order[predicted.ravel()[order] == c] for c in range(probabilities.shape[0])]
         chosen = _round_robin(queues, k, free)
+    elif query == "power":
+        rng = np.random.default_rng(0) if rng is None else rng
+        keys = np.log(np.maximum(entropy(probabilities).ravel(), 1e-12)) + rng.gumbel(size=late.size)
+        chosen = _round_robin([np.lexsort((-keys, late))], k, free)  # the top keys: a draw in proportion to entropy
     else:
         chosen = _most_typical(features, k, free, labelled, late)
     rows, cols = np.divmod(np.array(chosen, dtype=np.int64), probabilities.shape[2])
@@ -244,10 +259,12 @@ def suggest(
     labelled: PointLabels | None = None,
     boundary_gap: int = 0,
     query: Query = "entropy",
+    seed: int = 0,
 ) -> tuple[PointLabels, np.ndarray]:
     """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`) and their entropies.
 
-    The class of each suggested point is the model's guess.
+    The class of each suggested point is the model's guess. The ``power`` draw of an image
+    depends on ``seed`` and the image's key alone, not on the other images.
 
     Raises:
         ValueError: An option :func:`check_options` refuses, before any image is predicted.
@@ -265,7 +282,8 @@ def suggest(
         except DatasetError as err:  # bands that do not fit the model
             raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
-        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features)
+        rng = np.random.default_rng([seed, zlib.crc32(pair.key.encode())])
+        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng)
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)
