@@ -1,6 +1,6 @@
 """Where to click next: the pixels whose label would teach the model most.
 
-Two query strategies (``query``) rank the pixels of each image:
+Three query strategies (``query``) rank the pixels of each image:
 
 - ``entropy``: the model's predictive entropy, highest first, round-robin over the
   predicted classes (so that every class the model sees gets questions). The uncertainty
@@ -13,8 +13,7 @@ Two query strategies (``query``) rank the pixels of each image:
   among them, and each gives its most typical pixel (the one closest, on average, to its
   20 nearest neighbours in the cluster). The paper's reasoning: at low budgets the
   uncertain samples are outliers that say little about the rest, the typical ones cover
-  what the data holds. (On the Dubai click loops both lost to random clicks; see
-  ``docs/learning-from-points.md``.)
+  what the data holds.
 - ``power``: stochastic power sampling (Kirsch, Farquhar, Atighehchian, Jesson,
   Branchaud-Charron and Gal, "Stochastic Batch Acquisition: A Simple Baseline for Deep
   Active Learning", TMLR 2023): pixels drawn at random without replacement, each with a
@@ -24,7 +23,10 @@ Two query strategies (``query``) rank the pixels of each image:
   unsure; no round-robin over predicted classes. Seeded: the same seed and image give
   the same draw.
 
-Either way, suggestions are at least ``spacing`` pixels apart (Chebyshev distance) and
+How each fares against random clicks in simulated annotation rounds on the Dubai images:
+``docs/learning-from-points.md``.
+
+Whichever the strategy, suggestions are at least ``spacing`` pixels apart (Chebyshev distance) and
 from the pixels already labelled, which are never suggested. With ``boundary_gap``,
 pixels closer than that to a change of predicted class come last: the most uncertain
 pixels line the boundaries, where a click is the hardest to place and says the least
