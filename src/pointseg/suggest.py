@@ -26,15 +26,15 @@ Three query strategies (``query``) rank the pixels of each image:
 How each fares against random clicks in simulated annotation rounds on the Dubai images:
 ``docs/learning-from-points.md``.
 
-Whichever the strategy, suggestions are at least ``spacing`` pixels apart (Chebyshev distance) and
-from the pixels already labelled, which are never suggested. With ``boundary_gap``,
-pixels closer than that to a change of predicted class come last: the most uncertain
-pixels line the boundaries, where a click is the hardest to place and says the least
-about the classes on either side. The result is written as a CSV (``image,row,col``,
-the class the model guesses, ``x,y`` for georeferenced images and the entropy) whose
-rows a user corrects and appends to the points file of training (``--points-file``:
-the same first four columns), and optionally as vector features whose class field holds
-the model's guess, to correct in QGIS.
+Whichever the strategy, suggestions are at least ``spacing`` pixels apart (Chebyshev
+distance) and from the pixels already labelled, which are never suggested. With
+``boundary_gap``, pixels closer than that to a change of predicted class come last: the
+most uncertain pixels line the boundaries, where a click is the hardest to place and
+says the least about the classes on either side. The result is written as a CSV
+(``image,row,col``, the class the model guesses, ``x,y`` for georeferenced images and
+the entropy) whose rows a user corrects and appends to the points file of training
+(``--points-file``: the same first four columns), and optionally as vector features
+whose class field holds the model's guess, to correct in QGIS.
 
 Example:
     >>> probabilities = np.full((2, 6, 6), 0.5); probabilities[0, :, :3] = 0.99; probabilities[1, :, :3] = 0.01
