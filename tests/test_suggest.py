@@ -236,29 +236,32 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
     assert run(["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run"),
                 "--points", "10", "--crop", "32", "--width", "4", "--depth", "2", "--max-steps", "3",
                 "--accelerator", "cpu", "--no-progress-bar"]) == 0  # fmt: skip
-    code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
-                "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), "--out", str(tmp_path / "s.csv")])  # fmt: skip
+
+    def suggest_rows(*options, out="s.csv"):
+        """Exit code and CSV rows of `pointseg suggest` of 5 pixels per image, 4 px apart, away from the run's points."""
+        code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
+                    "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), *options,
+                    "--out", str(tmp_path / out)])  # fmt: skip
+        with (tmp_path / out).open() as handle:
+            return code, list(csv.DictReader(handle))
+
+    def pixels(rows):
+        return {(r["image"], r["row"], r["col"]) for r in rows}
+
+    code, rows = suggest_rows()
     assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
-    with (tmp_path / "s.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
     with (tmp_path / "run/points.csv").open() as handle:
-        labelled = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
-    assert len(rows) == 30 and not labelled & {(r["image"], r["row"], r["col"]) for r in rows}
+        labelled = pixels(csv.DictReader(handle))
+    assert len(rows) == 30 and not labelled & pixels(rows)
     assert {r["class"] for r in rows} <= {"land", "water", "road"} and all(r["x"] == "" for r in rows)
-    code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
-                "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), "--query", "typical",
-                "--out", str(tmp_path / "typical.csv")])  # fmt: skip
+    code, typical = suggest_rows("--query", "typical", out="typical.csv")
     assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
-    with (tmp_path / "typical.csv").open() as handle:
-        typical = {(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)}
-    assert len(typical) == 30 and not labelled & typical and typical != {(r["image"], r["row"], r["col"]) for r in rows}
+    typical = pixels(typical)
+    assert len(typical) == 30 and not labelled & typical and typical != pixels(rows)
     drawn = []
     for seed in ("1", "2"):
-        code = run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
-                    "--spacing", "4", "--labelled", str(tmp_path / "run/points.csv"), "--query", "power", "--seed", seed,
-                    "--out", str(tmp_path / "power.csv")])  # fmt: skip
-        with (tmp_path / "power.csv").open() as handle:
-            drawn.append({(r["image"], r["row"], r["col"]) for r in csv.DictReader(handle)})
+        code, power = suggest_rows("--query", "power", "--seed", seed, out="power.csv")
+        drawn.append(pixels(power))
         assert code == 0 and len(drawn[-1]) == 30 and not labelled & drawn[-1]
     assert drawn[0] != drawn[1]  # the seed reaches the draw
     # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
