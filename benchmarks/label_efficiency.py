@@ -5,9 +5,11 @@ Trains the same U-Net with the same budget twice per seed: once on the dense mas
 evaluates both on the whole images of tile 7. Prints the mean and spread of both mIoU
 values and their ratio; writes ``summary.json`` in the output folder. Finished runs
 (a ``seconds.txt`` in their folder) are not trained again, so an interrupted benchmark
-resumes where it stopped.
+resumes where it stopped, and two processes may train one arm each (``--arms``) before a
+last one, given both, writes the summary.
 
     python benchmarks/label_efficiency.py --data ../shared/data/dubai-aerial --out benchmarks/out/label-efficiency
+    python benchmarks/label_efficiency.py --seeds 2 --arms full --threads 1 &  # one arm per core
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dubai import DUBAI, dubai_split, train_once
 
 from pointseg.config import TrainConfig
 from pointseg.figures import pyplot
+
+ARMS = ["full", "points"]
 
 
 def plot_curves(out: Path, seeds: list[int]) -> Path:
@@ -63,6 +67,7 @@ def main() -> None:
     parser.add_argument("--val-every", type=int, default=4, help="validate every N epochs (for the learning curve)")
     parser.add_argument("--val-tile", type=int, default=7, help="validate on this tile, train on those before (6: tuning)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=ARMS, help="train these arms; the summary needs both")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -71,7 +76,7 @@ def main() -> None:
     results: dict[str, list[float]] = {"full": [], "points": []}
     seconds: dict[str, list[float]] = {"full": [], "points": []}
     for seed in args.seeds:
-        for arm in ("full", "points"):
+        for arm in args.arms:
             config = TrainConfig(data=train_root, classes=classes, out=args.out / f"{arm}-seed{seed}", val_data=val_root,
                                  full_masks=arm == "full", points=args.points, seed=seed, max_steps=args.max_steps,
                                  batch_size=args.batch_size, crop=args.crop, width=args.width, val_every=args.val_every,
@@ -80,6 +85,8 @@ def main() -> None:
             results[arm].append(metrics["miou"])
             seconds[arm].append(run_seconds)
             print(f"{arm:>6} seed {seed}: mIoU {metrics['miou']:.4f}  ({seconds[arm][-1]:.0f} s)", flush=True)
+    if set(args.arms) != set(ARMS):
+        return
 
     def spread(values: list[float]) -> float:
         return statistics.stdev(values) if len(values) > 1 else 0.0
