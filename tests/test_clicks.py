@@ -79,13 +79,13 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
     monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=0)
     taken = PointLabels(np.array([pair.key], dtype=object), np.array([30]), np.array([40]), mask[[30], [40]])
-    annotator = clicks_module._Annotator(config, ClickLoop(k=1, spacing=2), [pair], masks, TABLE)
+    annotator = clicks_module._Annotator(config, ClickLoop(k=1, spacing=2, query="entropy"), [pair], masks, TABLE)
     first, shown = annotator.click("suggested", 1, tmp_path / "suggested/round-1", taken, taken)
     assert len(first) == 1  # the suggestion on (3, 4) is skipped...
     assert (tmp_path / "suggested/round-1/suggestions.csv").read_text().splitlines()[1].startswith(f"{pair.key},3,4,")
     second, shown = annotator.click("suggested", 2, tmp_path / "suggested/round-2", first, shown)
     assert (second.rows[-1], second.cols[-1]) == (20, 25)  # ...and not suggested again
-    mixed = clicks_module._Annotator(config, ClickLoop(k=4, spacing=2, random_share=0.5), [pair], masks, TABLE)
+    mixed = clicks_module._Annotator(config, ClickLoop(k=4, spacing=2, query="entropy", random_share=0.5), [pair], masks, TABLE)
     third, _ = mixed.click("suggested", 3, tmp_path / "suggested/round-3", second, shown)
     suggested = (tmp_path / "suggested/round-3/suggestions.csv").read_text().splitlines()[1:]
     assert len(suggested) == 2 and len(third) == len(second) + 2 + 2  # 2 suggested (labelled here) and 2 random
@@ -105,7 +105,9 @@ def test_the_loops_boundary_gap_and_query_reach_the_suggestions(dataset, tmp_pat
     monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path)
     none = PointLabels(np.array([], dtype=object), *(np.array([], np.int64),) * 3)
-    annotator = clicks_module._Annotator(config, ClickLoop(k=2, spacing=1, boundary_gap=gap), [pair], masks, TABLE)
+    annotator = clicks_module._Annotator(
+        config, ClickLoop(k=2, spacing=1, query="entropy", boundary_gap=gap), [pair], masks, TABLE
+    )
     points, _ = annotator.click("suggested", 1, tmp_path / "suggested/round-1", none, none)
     clicked = set(zip(points.rows.tolist(), points.cols.tolist()))  # one pixel per predicted class
     assert taken in clicked and passed not in clicked
@@ -177,19 +179,22 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     older["training"] = {**{k: v for k, v in recorded["training"].items() if k != "lr"}, "superpixel_schedule": "constant"}
     (tmp_path / "loop.json").write_text(json.dumps(older))
     # a loop begun before --fine-tune, --boundary-gap and --query, with an option removed and without one added since, resumes
-    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy"), config)
+    (tmp_path / "loop.json").write_text(json.dumps(older))
+    with pytest.raises(ConfigError, match=r"other settings: --query\n"):  # it ran with entropy, before power was the default
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
     (tmp_path / "loop.json").write_text(json.dumps(older))
     with pytest.raises(ConfigError, match=r"other settings: --boundary-gap\n"):  # it ran without the gap
-        clicks_module._record_loop(tmp_path, ClickLoop(k=5, boundary_gap=4), config)
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy", boundary_gap=4), config)
     (tmp_path / "loop.json").write_text(json.dumps(older))
     with pytest.raises(ConfigError, match=r"other settings: --lr\n"):  # it ran at the default learning rate
-        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"lr": 0.01}))
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy"), config.model_copy(update={"lr": 0.01}))
     with pytest.raises(ConfigError, match=r"other settings: --fine-tune\n"):
-        clicks_module._record_loop(tmp_path, ClickLoop(k=5, fine_tune=True), config)
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy", fine_tune=True), config)
     with pytest.raises(ConfigError, match=r"other settings: --query\n"):  # it ran with the entropy query
         clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="typical"), config)
     with pytest.raises(ConfigError, match=r"other settings: --seed, --width\n"):
-        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"seed": 1, "width": 8}))
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy"), config.model_copy(update={"seed": 1, "width": 8}))
     (tmp_path / "loop.json").write_text('{"rounds": 3,')  # cut short
     with pytest.raises(ConfigError, match="loop.json is not valid JSON"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)

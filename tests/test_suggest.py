@@ -193,7 +193,7 @@ def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain
     probabilities[:, :, 5:] = probabilities[::-1, :, 5:]  # class 1 predicted on the right half
     probabilities[0, 2, 2], probabilities[1, 2, 2] = 0.6, 0.4  # the most uncertain pixel of class 0
     probabilities[1, 7, 8], probabilities[0, 7, 8] = 0.55, 0.45  # ... and of class 1
-    rows, cols = suggest_pixels(probabilities, k=2, spacing=1)
+    rows, cols = suggest_pixels(probabilities, k=2, spacing=1, query="entropy")
     assert sorted(zip(rows.tolist(), cols.tolist())) == [(2, 2), (7, 8)]
 
 
@@ -219,11 +219,11 @@ def test_a_boundary_gap_moves_suggestions_off_the_boundary_until_none_else_is_le
     probabilities[:, :, 6] = [[0.49], [0.51]]
     probabilities[0, 3, 1], probabilities[1, 3, 1] = 0.7, 0.3  # uncertain, far from the boundary
     probabilities[1, 2, 10], probabilities[0, 2, 10] = 0.7, 0.3
-    rows, cols = suggest_pixels(probabilities, k=2, spacing=1)
+    rows, cols = suggest_pixels(probabilities, k=2, spacing=1, query="entropy")
     assert sorted(cols.tolist()) == [5, 6]  # without a gap: on the boundary, one per predicted class
-    rows, cols = suggest_pixels(probabilities, k=2, spacing=1, boundary_gap=3)
+    rows, cols = suggest_pixels(probabilities, k=2, spacing=1, boundary_gap=3, query="entropy")
     assert sorted(zip(rows.tolist(), cols.tolist())) == [(2, 10), (3, 1)]
-    rows, cols = suggest_pixels(probabilities, k=72, spacing=1, boundary_gap=3)
+    rows, cols = suggest_pixels(probabilities, k=72, spacing=1, boundary_gap=3, query="entropy")
     assert rows.size == 72 and len(set(zip(rows.tolist(), cols.tolist()))) == 72  # every pixel, the boundary's last
     assert set(cols[-36:].tolist()) == {3, 4, 5, 6, 7, 8}  # columns 5 and 6, 2 more each side
     with pytest.raises(ValueError, match="0 pixels or more, not -1"):
@@ -258,12 +258,14 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
     assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
     typical = pixels(typical)
     assert len(typical) == 30 and not labelled & typical and typical != pixels(rows)
+    code, uncertain = suggest_rows("--query", "entropy", out="entropy.csv")
+    assert code == 0 and len(pixels(uncertain)) == 30 and pixels(uncertain) != pixels(rows)
     drawn = []
-    for seed in ("1", "2"):
+    for seed in ("0", "1"):
         code, power = suggest_rows("--query", "power", "--seed", seed, out="power.csv")
         drawn.append(pixels(power))
         assert code == 0 and len(drawn[-1]) == 30 and not labelled & drawn[-1]
-    assert drawn[0] != drawn[1]  # the seed reaches the draw
+    assert drawn[0] == pixels(rows) and drawn[1] != drawn[0]  # the default draws power's seed 0; the seed reaches the draw
     # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
     with (tmp_path / "run/points.csv").open() as old, (tmp_path / "s.csv").open() as new:
         (tmp_path / "next.csv").write_text(old.read() + "".join(new.readlines()[1:]))

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pointseg.classes import ClassTable
-from pointseg.config import QUERIES, Method, Optimizer, Schedule, describe_error
+from pointseg.config import DEFAULT_QUERY, QUERIES, Method, Optimizer, Schedule, describe_error
 from pointseg.data.dataset import Normalisation
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
@@ -66,8 +66,8 @@ QueryOpt = Annotated[
     QueryChoice,
     typer.Option(
         "--query",
-        help="entropy: the most uncertain pixels; typical: the most typical pixels of uncovered feature clusters; "
-        "power: pixels drawn at random in proportion to their entropy.",
+        help="power: pixels drawn at random in proportion to their entropy; entropy: the most uncertain pixels; "
+        "typical: the most typical pixels of uncovered feature clusters.",
     ),
 ]
 BoundaryGapOpt = Annotated[
@@ -442,7 +442,7 @@ def suggest(
     ],
     k: Annotated[int, typer.Option("--k", min=1, help="Suggestions per image.")] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
-    query: QueryOpt = QueryChoice.entropy,
+    query: QueryOpt = QueryChoice[DEFAULT_QUERY],
     boundary_gap: BoundaryGapOpt = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the power query's draw.")] = 0,
     labelled: Annotated[
@@ -487,7 +487,7 @@ def simulate_clicks(
         int, typer.Option("--initial-points", help="Random points per training image to start from.", min=1)
     ] = 10,
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Least distance in pixels between suggested points.")] = 16,
-    query: QueryOpt = QueryChoice.entropy,
+    query: QueryOpt = QueryChoice[DEFAULT_QUERY],
     boundary_gap: BoundaryGapOpt = 0,
     random_share: Annotated[
         float, typer.Option("--random-share", help="Share of each round's points of the suggested arm clicked at random.")

@@ -41,7 +41,7 @@ import numpy as np
 from pydantic_core import to_jsonable_python
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.config import Query, TrainConfig, option_flag
+from pointseg.config import DEFAULT_QUERY, Query, TrainConfig, option_flag
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
@@ -63,7 +63,8 @@ class ClickLoop:
         k: Points added per training image in each round.
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
-        query: How the suggested points are chosen: ``entropy``, ``typical`` or ``power`` (see :mod:`pointseg.suggest`).
+        query: How the suggested points are chosen: ``power`` (the default), ``entropy`` or ``typical``
+            (see :mod:`pointseg.suggest`).
         boundary_gap: Suggested points come closer than this to a change of predicted class only
             when nothing else is left (0: no gap; see :mod:`pointseg.suggest`).
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
@@ -74,7 +75,7 @@ class ClickLoop:
     k: int = 20
     initial_points: int = 10
     spacing: int = 16
-    query: Query = "entropy"
+    query: Query = DEFAULT_QUERY
     boundary_gap: int = 0
     random_share: float = 0.0
     fine_tune: bool = False
@@ -123,7 +124,7 @@ def suggested_clicks(
     k: int,
     spacing: int,
     boundary_gap: int = 0,
-    query: Query = "entropy",
+    query: Query = DEFAULT_QUERY,
     seed: int = 0,
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
     """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.

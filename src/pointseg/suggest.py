@@ -21,10 +21,10 @@ Three query strategies (``query``) rank the pixels of each image:
   Every pixel keeps a chance, so the suggestions still cover each class roughly in
   proportion to its area, as random clicks do, only tilted towards where the model is
   unsure; no round-robin over predicted classes. Seeded: the same seed and image give
-  the same draw.
+  the same draw. The default (:data:`~pointseg.config.DEFAULT_QUERY`).
 
-How each fares against random clicks in simulated annotation rounds on the Dubai images:
-``docs/learning-from-points.md``.
+How each fares against random clicks in simulated annotation rounds on the Dubai images
+(``power`` ties with them, the other two fall behind): ``docs/learning-from-points.md``.
 
 Whichever the strategy, suggestions are at least ``spacing`` pixels apart (Chebyshev
 distance) and from the pixels already labelled, which are never suggested. With
@@ -38,7 +38,7 @@ whose class field holds the model's guess, to correct in QGIS.
 
 Example:
     >>> probabilities = np.full((2, 6, 6), 0.5); probabilities[0, :, :3] = 0.99; probabilities[1, :, :3] = 0.01
-    >>> rows, cols = suggest_pixels(probabilities, k=2, spacing=2)
+    >>> rows, cols = suggest_pixels(probabilities, k=2, spacing=2, query="entropy")
     >>> sorted(zip(rows.tolist(), cols.tolist()))  # the uncertain right half, 2 pixels apart
     [(0, 3), (0, 5)]
 """
@@ -58,7 +58,7 @@ from scipy.spatial import cKDTree
 from skimage.morphology import dilation
 from skimage.segmentation import find_boundaries
 
-from pointseg.config import QUERIES, Query
+from pointseg.config import DEFAULT_QUERY, QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels
@@ -73,7 +73,7 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=0)
 
 
-def check_options(k: int, spacing: int, boundary_gap: int = 0, query: str = "entropy") -> None:
+def check_options(k: int, spacing: int, boundary_gap: int = 0, query: str = DEFAULT_QUERY) -> None:
     """Refuse a number of suggestions or a spacing below 1, a negative boundary gap or an unknown query strategy.
 
     Raises:
@@ -148,7 +148,7 @@ def suggest_pixels(
     spacing: int = 16,
     labelled: np.ndarray | None = None,
     boundary_gap: int = 0,
-    query: Query = "entropy",
+    query: Query = DEFAULT_QUERY,
     features: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +162,7 @@ def suggest_pixels(
         labelled: ``(H, W)`` booleans of the pixels already labelled.
         boundary_gap: Pixels closer than this to a change of predicted class are taken only once
             the others are used up (0: no gap; see :func:`near_boundaries`).
-        query: The query strategy, ``entropy``, ``typical`` or ``power``.
+        query: The query strategy, ``entropy``, ``typical`` or ``power`` (the default).
         features: ``(D, H, W)`` features of the pixels, for ``typical`` (see :meth:`Segmenter.features`).
         rng: The random draw of ``power`` (None: ``np.random.default_rng(0)``).
 
@@ -260,7 +260,7 @@ def suggest(
     spacing: int = 16,
     labelled: PointLabels | None = None,
     boundary_gap: int = 0,
-    query: Query = "entropy",
+    query: Query = DEFAULT_QUERY,
     seed: int = 0,
 ) -> tuple[PointLabels, np.ndarray]:
     """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`) and their entropies.
