@@ -11,7 +11,7 @@ from pointseg.config import QUERIES
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
-from pointseg.errors import DatasetError
+from pointseg.errors import DatasetError, PointsegWarning
 from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels, typicality
 
 
@@ -197,6 +197,16 @@ def test_suggestions_take_turns_across_predicted_classes_from_the_most_uncertain
     assert sorted(zip(rows.tolist(), cols.tolist())) == [(2, 2), (7, 8)]
 
 
+def test_a_turn_cut_short_goes_to_the_classes_whose_next_pixel_is_the_most_uncertain():
+    probabilities = np.zeros((3, 4, 9))
+    for band, top in enumerate([0.95, 0.5, 0.7]):  # class c predicted on columns 3c to 3c + 2; class 1 the least sure
+        probabilities[:, :, 3 * band : 3 * band + 3] = (1 - top) / 2
+        probabilities[band, :, 3 * band : 3 * band + 3] = top
+    for k, bands in [(1, [1]), (2, [1, 2]), (4, [1, 2, 0, 1])]:
+        rows, cols = suggest_pixels(probabilities, k=k, spacing=1, query="entropy")
+        assert (cols // 3).tolist() == bands
+
+
 def test_pixels_near_a_change_of_class_by_hand():
     predicted = np.zeros((5, 6), int)
     predicted[:, 3:] = 1  # a vertical boundary between columns 2 and 3
@@ -226,8 +236,54 @@ def test_a_boundary_gap_moves_suggestions_off_the_boundary_until_none_else_is_le
     rows, cols = suggest_pixels(probabilities, k=72, spacing=1, boundary_gap=3, query="entropy")
     assert rows.size == 72 and len(set(zip(rows.tolist(), cols.tolist()))) == 72  # every pixel, the boundary's last
     assert set(cols[-36:].tolist()) == {3, 4, 5, 6, 7, 8}  # columns 5 and 6, 2 more each side
+    for seed in range(20):  # the power draw takes the gap too: the boundary's entropy is 0.69 nats, the rest 0.33
+        rows, cols = suggest_pixels(probabilities, k=2, spacing=1, boundary_gap=3, query="power", rng=np.random.default_rng(seed))
+        assert not set(cols.tolist()) & {3, 4, 5, 6, 7, 8}
     with pytest.raises(ValueError, match="0 pixels or more, not -1"):
         suggest_pixels(probabilities, k=2, boundary_gap=-1)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_excluded_and_not_finite_pixels_are_never_suggested_and_keep_nothing_away(query):
+    probabilities = np.zeros((3, 10, 10))
+    probabilities[0], probabilities[1:] = 0.9, 0.05
+    probabilities[:, :, :5] = 1 / 3  # the most uncertain pixels...
+    probabilities[:, :, 4] = np.nan  # ...or none at all
+    probabilities[:, :, 5] = np.array([[0.4], [0.3], [0.3]])  # the most uncertain of those left
+    excluded = np.zeros((10, 10), bool)
+    excluded[:, :4] = True  # e.g. a raster's pixels without data
+    features = np.random.default_rng(0).normal(size=(2, 10, 10))
+    rows, cols = suggest_pixels(probabilities, k=4, spacing=3, query=query, features=features, excluded=excluded)
+    assert rows.size == 4 and cols.min() >= 5
+    if query == "entropy":
+        assert cols[0] == 5  # next to excluded and NaN pixels: they push nothing away
+
+
+def test_a_rasters_pixels_without_data_are_never_suggested_and_a_nan_model_is_named(tmp_path):
+    import rasterio
+    from rasterio.transform import Affine
+
+    pixels = np.random.default_rng(0).integers(1, 256, (3, 30, 40), dtype=np.uint8)
+    pixels[:, :, :20] = 0  # the left half holds no data
+    with rasterio.open(tmp_path / "scene.tif", "w", driver="GTiff", width=40, height=30, count=3, dtype="uint8",
+                       crs="EPSG:32640", transform=Affine(0.5, 0, 500000, 0, -0.5, 2800000), nodata=0) as dst:  # fmt: skip
+        dst.write(pixels)
+    pair = ImagePair("scene", tmp_path / "scene.tif", None, (30, 40))
+    for query in QUERIES:
+        points, _ = suggest(untrained_segmenter(), [pair], k=20, spacing=1, query=query)
+        assert len(points) == 20 and points.cols.min() >= 20
+
+    class NanModel:
+        def probabilities(self, image):
+            probabilities = torch.full((3, *image.shape[:2]), 1 / 3)
+            probabilities[:, :, :30] = torch.nan  # diverged on the left three quarters
+            return probabilities
+
+    with pytest.warns(PointsegWarning, match=r"scene\.tif: the model gives no finite class probabilities on 900 pixels"):
+        points, scores = suggest(NanModel(), [pair], k=8, spacing=1, query="entropy")
+    assert len(points) == 8 and points.cols.min() >= 30 and np.isfinite(scores).all()
+    points, scores = suggest(NanModel(), [], k=8)  # no image: no suggestion
+    assert len(points) == 0 and scores.size == 0
 
 
 @pytest.mark.slow

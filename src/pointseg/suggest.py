@@ -27,14 +27,14 @@ How each fares against random clicks in simulated annotation rounds on the Dubai
 (``power`` ties with them, the other two fall behind): ``docs/learning-from-points.md``.
 
 Whichever the strategy, suggestions are at least ``spacing`` pixels apart (Chebyshev
-distance) and from the pixels already labelled, which are never suggested. With
-``boundary_gap``, pixels closer than that to a change of predicted class come last: the
-most uncertain pixels line the boundaries, where a click is the hardest to place and
-says the least about the classes on either side. The result is written as a CSV
-(``image,row,col``, the class the model guesses, ``x,y`` for georeferenced images and
-the entropy) whose rows a user corrects and appends to the points file of training
-(``--points-file``: the same first four columns), and optionally as vector features
-whose class field holds the model's guess, to correct in QGIS.
+distance) and from the pixels already labelled, which are never suggested, nor are a
+raster's pixels without data. With ``boundary_gap``, pixels closer than that to a change
+of predicted class come last: the most uncertain pixels line the boundaries, where a
+click is the hardest to place and says the least about the classes on either side. The
+result is written as a CSV (``image,row,col``, the class the model guesses, ``x,y`` for
+georeferenced images and the entropy) whose rows a user corrects and appends to the
+points file of training (``--points-file``: the same first four columns), and optionally
+as vector features whose class field holds the model's guess, to correct in QGIS.
 
 Example:
     >>> probabilities = np.full((2, 6, 6), 0.5); probabilities[0, :, :3] = 0.99; probabilities[1, :, :3] = 0.01
@@ -62,8 +62,9 @@ from pointseg.config import DEFAULT_QUERY, QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels
+from pointseg.data.raster import is_raster, nodata_mask
 from pointseg.data.vector import Georeference
-from pointseg.errors import DatasetError, PointsError
+from pointseg.errors import DatasetError, PointsegWarning, PointsError
 from pointseg.predict import Segmenter
 
 
@@ -123,9 +124,9 @@ def typicality(features: np.ndarray, neighbours: int = 20) -> np.ndarray:
 class _Spacing:
     """The pixels of one image that a suggestion may no longer take: too close to a labelled or chosen one."""
 
-    def __init__(self, shape: tuple[int, int], spacing: int, labelled: np.ndarray | None) -> None:
+    def __init__(self, shape: tuple[int, int], spacing: int, labelled: np.ndarray | None, excluded: np.ndarray) -> None:
         self.spacing = spacing
-        self.blocked = np.zeros(shape, dtype=bool)
+        self.blocked = excluded.copy()  # never suggested, but no reason to keep away from
         for pixel in np.flatnonzero(labelled) if labelled is not None else ():
             self.block(int(pixel))
 
@@ -151,12 +152,15 @@ def suggest_pixels(
     query: Query = DEFAULT_QUERY,
     features: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
+    excluded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cols)`` of up to ``k`` pixels to label next (see the module docstring).
 
     Args:
-        probabilities: ``(C, H, W)`` class probabilities of one image.
-        k: Number of suggestions (fewer only if the spacing leaves no room).
+        probabilities: ``(C, H, W)`` class probabilities of one image; pixels where they are
+            not finite (NaN) are never suggested.
+        k: Number of suggestions (fewer only if the spacing leaves no room, or, for
+            ``typical``, the grid of about 10,000 pixels it clusters runs out).
         spacing: Minimum distance in pixels between suggestions, and from labelled pixels
             (1: any other pixel).
         labelled: ``(H, W)`` booleans of the pixels already labelled.
@@ -165,6 +169,8 @@ def suggest_pixels(
         query: The query strategy, ``entropy``, ``typical`` or ``power`` (the default).
         features: ``(D, H, W)`` features of the pixels, for ``typical`` (see :meth:`Segmenter.features`).
         rng: The random draw of ``power`` (None: ``np.random.default_rng(0)``).
+        excluded: ``(H, W)`` booleans of pixels never to suggest, such as a raster's pixels
+            without data; unlike labelled pixels, they do not keep suggestions at a distance.
 
     Raises:
         ValueError: An option :func:`check_options` refuses, or ``typical`` without ``features``.
@@ -172,38 +178,47 @@ def suggest_pixels(
     check_options(k, spacing, boundary_gap, query)
     if query == "typical" and features is None:
         raise ValueError("the typical query strategy needs the features of the pixels")
-    free = _Spacing(probabilities.shape[1:], spacing, labelled)
+    unusable = ~np.isfinite(probabilities).all(axis=0)
+    free = _Spacing(probabilities.shape[1:], spacing, labelled, unusable if excluded is None else unusable | excluded)
     predicted = probabilities.argmax(axis=0)
     late = near_boundaries(predicted, boundary_gap).ravel()
     if query == "entropy":
         order = np.lexsort((-entropy(probabilities).ravel(), late))  # last key first
-        queues = [order[predicted.ravel()[order] == c] for c in range(probabilities.shape[0])]
-        chosen = _round_robin(queues, k, free)
+        chosen = _round_robin(order, predicted.ravel()[order], k, free)
     elif query == "power":
         rng = np.random.default_rng(0) if rng is None else rng
         keys = np.log(np.maximum(entropy(probabilities).ravel(), 1e-12)) + rng.gumbel(size=late.size)
-        chosen = _round_robin([np.lexsort((-keys, late))], k, free)  # the top keys: a draw in proportion to entropy
+        order = np.lexsort((-keys, late))  # the top keys: a draw in proportion to entropy
+        chosen = _round_robin(order, np.zeros(order.size, np.int64), k, free)
     else:
         chosen = _most_typical(features, k, free, labelled, late)
     rows, cols = np.divmod(np.array(chosen, dtype=np.int64), probabilities.shape[2])
     return rows, cols
 
 
-def _round_robin(queues: list[np.ndarray], k: int, free: _Spacing) -> list[int]:
-    """Up to ``k`` flat pixel indices, the first free one of each queue in turn."""
-    queues = [q for q in queues if q.size]
+def _round_robin(order: np.ndarray, groups: np.ndarray, k: int, free: _Spacing) -> list[int]:
+    """Up to ``k`` flat pixel indices of ``order`` (best first), taking turns over ``groups`` (one per pixel of ``order``).
+
+    Each turn takes the first free pixel of every group, the group whose pixel comes first
+    in ``order`` first: a last turn cut short by ``k`` goes to the best pixels.
+
+    >>> _round_robin(np.arange(6), np.array([0, 0, 1, 1, 2, 2]), 4, _Spacing((1, 6), 1, None, np.zeros((1, 6), bool)))
+    [0, 2, 4, 1]
+    """
+    queues = [np.flatnonzero(groups == group) for group in np.unique(groups)]  # places in order, best first
+    pixels = [order[queue] for queue in queues]
     positions = [0] * len(queues)
     chosen: list[int] = []
     while len(chosen) < k and queues:
-        for q in range(len(queues) - 1, -1, -1):  # one per queue in turn
-            positions[q] = free.first_free(queues[q], positions[q])
-            if positions[q] == queues[q].size:
-                del queues[q], positions[q]
+        positions = [free.first_free(p, start) for p, start in zip(pixels, positions)]
+        live = [q for q in range(len(queues)) if positions[q] < queues[q].size]
+        queues, pixels, positions = [queues[q] for q in live], [pixels[q] for q in live], [positions[q] for q in live]
+        for q in sorted(range(len(queues)), key=lambda q: queues[q][positions[q]]):
+            positions[q] = free.first_free(pixels[q], positions[q])  # a pixel chosen this turn may block it
+            if positions[q] == queues[q].size or len(chosen) == k:
                 continue
-            chosen.append(int(queues[q][positions[q]]))
+            chosen.append(int(pixels[q][positions[q]]))
             free.block(chosen[-1])
-            if len(chosen) == k:
-                break
     return chosen
 
 
@@ -266,7 +281,9 @@ def suggest(
     """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`) and their entropies.
 
     The class of each suggested point is the model's guess. The ``power`` draw of an image
-    depends on ``seed`` and the image's key alone, not on the other images.
+    depends on ``seed`` and the image's key alone, not on the other images. A raster's pixels
+    without data are never suggested, nor, with a warning, pixels where the model's
+    probabilities are not finite (a diverged model, or NaN in the image).
 
     Raises:
         ValueError: An option :func:`check_options` refuses, before any image is predicted.
@@ -285,15 +302,19 @@ def suggest(
             raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
         rng = np.random.default_rng([seed, zlib.crc32(pair.key.encode())])
-        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng)
+        if unusable := int((~np.isfinite(probabilities).all(axis=0)).sum()):
+            message = f"{pair.image}: the model gives no finite class probabilities on {unusable} pixels, never suggested"
+            warnings.warn(PointsegWarning(message), stacklevel=2)
+        empty = nodata_mask(pair.image) if is_raster(pair.image) else None
+        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng, empty)
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)
         chosen = probabilities[:, r, c]  # (classes, suggestions): the whole-image maps are not computed again
         classes.append(chosen.argmax(axis=0))
         scores.append(entropy(chosen))
-    points = PointLabels(np.array(keys, dtype=object), *(np.concatenate(x).astype(np.int64) for x in (rows, cols, classes)))
-    return points, np.concatenate(scores)
+    columns = (np.concatenate([np.zeros(0), *x]).astype(np.int64) for x in (rows, cols, classes))
+    return PointLabels(np.array(keys, dtype=object), *columns), np.concatenate([np.zeros(0), *scores])
 
 
 def check_suggestions_path(path: str | Path) -> Path:
