@@ -101,7 +101,11 @@ class ClickLoop:
 
     @property
     def random_k(self) -> int:
-        """Clicks per image and round of the suggested arm that are random."""
+        """Clicks per image and round of the suggested arm that are random: ``k x random_share``, rounded half to even.
+
+        >>> ClickLoop(k=10, random_share=0.45).random_k, ClickLoop(k=10, random_share=0.55).random_k
+        (4, 6)
+        """
         return round(self.k * self.random_share)
 
 
