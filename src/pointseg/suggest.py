@@ -124,9 +124,9 @@ def typicality(features: np.ndarray, neighbours: int = 20) -> np.ndarray:
 class _Spacing:
     """The pixels of one image that a suggestion may no longer take: too close to a labelled or chosen one."""
 
-    def __init__(self, shape: tuple[int, int], spacing: int, labelled: np.ndarray | None, excluded: np.ndarray) -> None:
+    def __init__(self, spacing: int, labelled: np.ndarray | None, excluded: np.ndarray) -> None:
         self.spacing = spacing
-        self.blocked = excluded.copy()  # never suggested, but no reason to keep away from
+        self.blocked = excluded.copy()  # ``(H, W)``: never suggested, but no reason to keep away from
         for pixel in np.flatnonzero(labelled) if labelled is not None else ():
             self.block(int(pixel))
 
@@ -179,7 +179,7 @@ def suggest_pixels(
     if query == "typical" and features is None:
         raise ValueError("the typical query strategy needs the features of the pixels")
     unusable = ~np.isfinite(probabilities).all(axis=0)
-    free = _Spacing(probabilities.shape[1:], spacing, labelled, unusable if excluded is None else unusable | excluded)
+    free = _Spacing(spacing, labelled, unusable if excluded is None else unusable | excluded)
     predicted = probabilities.argmax(axis=0)
     late = near_boundaries(predicted, boundary_gap).ravel()
     if query == "entropy":
@@ -202,7 +202,7 @@ def _round_robin(order: np.ndarray, groups: np.ndarray, k: int, free: _Spacing) 
     Each turn takes the first free pixel of every group, the group whose pixel comes first
     in ``order`` first: a last turn cut short by ``k`` goes to the best pixels.
 
-    >>> _round_robin(np.arange(6), np.array([0, 0, 1, 1, 2, 2]), 4, _Spacing((1, 6), 1, None, np.zeros((1, 6), bool)))
+    >>> _round_robin(np.arange(6), np.array([0, 0, 1, 1, 2, 2]), 4, _Spacing(1, None, np.zeros((1, 6), bool)))
     [0, 2, 4, 1]
     """
     queues = [np.flatnonzero(groups == group) for group in np.unique(groups)]  # places in order, best first
