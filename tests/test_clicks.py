@@ -136,6 +136,24 @@ def test_the_loops_power_draws_are_seeded_by_the_loops_seed_and_round(dataset, t
     assert draw(seed=0, round_=2) != first and draw(seed=1, round_=1) != first
 
 
+def test_the_loops_balanced_query_weighs_the_classes_the_masks_gave_not_the_models_guesses(dataset, tmp_path, monkeypatch):
+    pair = discover_pairs(dataset)[0]
+    masks = load_masks([pair], TABLE)
+    height, width = masks[pair.key].shape
+    probabilities = np.empty((3, height, width), np.float32)  # equal entropies: class 0 predicted left, class 1 right
+    probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
+    probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
+    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    rows, cols = np.divmod(np.arange(240), width // 2)
+    keys = np.array([pair.key] * 240, dtype=object)
+    taken = PointLabels(keys, rows, cols, np.zeros(240, np.int64))  # the masks' answers: class 0, 240 times
+    shown = PointLabels(keys, rows, cols, np.ones(240, np.int64))  # the model's guesses there: class 1
+    config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=0)
+    annotator = clicks_module._Annotator(config, ClickLoop(k=10, spacing=1, query="balanced"), [pair], masks, TABLE)
+    points, _ = annotator.click("suggested", 1, tmp_path / "suggested/round-1", taken, shown)
+    assert len(points) == 250 and (points.cols[240:] >= width // 2).sum() >= 9  # class 1 has no label yet
+
+
 @pytest.mark.parametrize("fine_tune", [False, True])
 def test_a_fine_tuned_round_starts_from_its_arms_previous_model(dataset, classes_csv, tmp_path, monkeypatch, fine_tune):
     starts = {}

@@ -103,6 +103,46 @@ def test_power_draws_pixels_in_proportion_to_their_entropy():
         assert sorted(cols.tolist()) == [0, 1, 2]
 
 
+def halves(height, width):
+    """Probabilities of equal entropy everywhere: class 0 predicted on the left half, class 1 on the right."""
+    probabilities = np.empty((3, height, width))
+    probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
+    probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
+    return probabilities
+
+
+def test_balanced_draws_the_classes_with_fewer_labels_more_often():
+    probabilities = halves(1, 4)
+
+    def left_share(**options):
+        first = [
+            suggest_pixels(probabilities, k=1, spacing=1, rng=np.random.default_rng(s), **options)[1][0] for s in range(4000)
+        ]
+        return np.mean(np.array(first) < 2)
+
+    counts = np.array([9, 0, 0])  # weights 1/10 on the left, 1/1 on the right: 0.2 / 2.2 of the draws on the left
+    assert left_share(query="balanced", class_counts=counts) == pytest.approx(0.2 / 2.2, abs=0.02)
+    assert left_share(query="balanced") == pytest.approx(0.5, abs=0.03)  # no labels yet: as power
+    assert left_share(query="power", class_counts=counts) == pytest.approx(0.5, abs=0.03)  # power takes no counts
+
+
+def test_balanced_counts_the_labelled_points_unless_told_the_counts(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    pairs = [ImagePair("a", tmp_path / "a.png", None, (30, 40))]
+    segmenter = untrained_segmenter()
+    monkeypatch.setattr(type(segmenter), "probabilities", lambda self, image: torch.from_numpy(halves(30, 40)))
+    rows, cols = np.divmod(np.arange(200), 20)  # 200 labels of class 0, all on the left half's first ten rows
+    labelled = PointLabels(np.array(["a"] * 200, dtype=object), rows, cols, np.zeros(200, np.int64))
+
+    def columns(query, **options):
+        points, _ = suggest(segmenter, pairs, k=10, spacing=1, labelled=labelled, query=query, **options)
+        return points.cols
+
+    assert (columns("balanced") >= 20).sum() >= 9  # class 1, on the right, has no label yet
+    assert (columns("power") < 20).sum() >= 3
+    assert np.array_equal(columns("balanced", class_counts=np.zeros(3)), columns("power"))
+
+
 def test_a_power_draw_depends_on_the_seed_and_the_image_alone(tmp_path):
     rng = np.random.default_rng(0)
     pairs = []

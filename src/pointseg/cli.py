@@ -66,7 +66,8 @@ QueryOpt = Annotated[
     QueryChoice,
     typer.Option(
         "--query",
-        help="power: pixels drawn at random in proportion to their entropy; entropy: the most uncertain pixels; "
+        help="power: pixels drawn at random in proportion to their entropy; balanced: power, weighing each pixel "
+        "by the inverse of 1 + the labels of its predicted class so far; entropy: the most uncertain pixels; "
         "typical: the most typical pixels of uncovered feature clusters.",
     ),
 ]

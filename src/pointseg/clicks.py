@@ -63,8 +63,8 @@ class ClickLoop:
         k: Points added per training image in each round.
         initial_points: Random points per training image before the first round.
         spacing: Least distance in pixels between suggested points (see :mod:`pointseg.suggest`).
-        query: How the suggested points are chosen: ``power`` (the default), ``entropy`` or ``typical``
-            (see :mod:`pointseg.suggest`).
+        query: How the suggested points are chosen: ``power`` (the default), ``balanced``, ``entropy``
+            or ``typical`` (see :mod:`pointseg.suggest`).
         boundary_gap: Suggested points come closer than this to a change of predicted class only
             when nothing else is left (0: no gap; see :mod:`pointseg.suggest`).
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
@@ -130,15 +130,19 @@ def suggested_clicks(
     boundary_gap: int = 0,
     query: Query = DEFAULT_QUERY,
     seed: int = 0,
+    class_counts: np.ndarray | None = None,
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
     """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
+
+    ``class_counts`` are the labels of each class so far, which the ``balanced`` query weighs
+    (the classes of ``shown`` are partly the model's guesses).
 
     Returns:
         ``(labelled, guesses, entropies)``: the suggestions the masks label, with the masks'
         classes (one on an unlabelled mask pixel is dropped); every suggestion, with the
         model's guess as its class; their predictive entropies.
     """
-    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap, query, seed)
+    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap, query, seed, class_counts)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
     return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled), guesses, scores
@@ -220,6 +224,7 @@ class _Annotator:
                 loop.boundary_gap,
                 loop.query,
                 round_seed,
+                np.bincount(taken.classes, minlength=len(self.table.names)),
             )
             write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
             parts.append(labelled)

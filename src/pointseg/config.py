@@ -30,7 +30,7 @@ from pointseg.models import ModelName
 Optimizer = Literal["adam", "adamw", "sgd"]
 Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training"]
 Schedule = Literal["cosine", "constant"]
-Query = Literal["entropy", "typical", "power"]
+Query = Literal["entropy", "typical", "power", "balanced"]
 QUERIES: tuple[Query, ...] = get_args(Query)
 """The query strategies of ``pointseg suggest``: how the pixels to label next are ranked (see :mod:`pointseg.suggest`)."""
 DEFAULT_QUERY: Query = "power"

@@ -1,6 +1,6 @@
 """Where to click next: the pixels whose label would teach the model most.
 
-Three query strategies (``query``) rank the pixels of each image:
+Four query strategies (``query``) rank the pixels of each image:
 
 - ``entropy``: the model's predictive entropy, highest first, round-robin over the
   predicted classes (so that every class the model sees gets questions). The uncertainty
@@ -22,6 +22,14 @@ Three query strategies (``query``) rank the pixels of each image:
   proportion to its area, as random clicks do, only tilted towards where the model is
   unsure; no round-robin over predicted classes. Seeded: the same seed and image give
   the same draw. The default (:data:`~pointseg.config.DEFAULT_QUERY`).
+- ``balanced``: ``power`` with each pixel's entropy divided by one plus the number of
+  labels so far (over all images) of the class the model predicts there: the
+  class-balanced acquisition of Cai, Xu, Liew and Foo ("Revisiting Superpixels for Active
+  Learning in Semantic Segmentation with Realistic Annotation Costs", CVPR 2021), in
+  which rare classes weigh more. Random clicks share out the labels as the classes share
+  the pixels (on Dubai, 7 % of them on roads, 41 % on land); this draw gives the classes
+  with few labels more of the next ones, so that the labels move towards as many for each
+  class, the balance that mIoU, a mean over classes, rewards.
 
 How each fares against random clicks in simulated annotation rounds on the Dubai images
 (``power`` ties with them, the other two fall behind): ``docs/learning-from-points.md``.
@@ -153,6 +161,7 @@ def suggest_pixels(
     features: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     excluded: np.ndarray | None = None,
+    class_counts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cols)`` of up to ``k`` pixels to label next (see the module docstring).
 
@@ -166,11 +175,13 @@ def suggest_pixels(
         labelled: ``(H, W)`` booleans of the pixels already labelled.
         boundary_gap: Pixels closer than this to a change of predicted class are taken only once
             the others are used up (0: no gap; see :func:`near_boundaries`).
-        query: The query strategy, ``entropy``, ``typical`` or ``power`` (the default).
+        query: The query strategy, ``entropy``, ``typical``, ``power`` (the default) or ``balanced``.
         features: ``(D, H, W)`` features of the pixels, for ``typical`` (see :meth:`Segmenter.features`).
-        rng: The random draw of ``power`` (None: ``np.random.default_rng(0)``).
+        rng: The random draw of ``power`` and ``balanced`` (None: ``np.random.default_rng(0)``).
         excluded: ``(H, W)`` booleans of pixels never to suggest, such as a raster's pixels
             without data; unlike labelled pixels, they do not keep suggestions at a distance.
+        class_counts: ``(C,)`` labels of each class so far, over all images, for ``balanced``
+            (None: none yet, which draws as ``power`` does).
 
     Raises:
         ValueError: An option :func:`check_options` refuses, or ``typical`` without ``features``.
@@ -185,9 +196,12 @@ def suggest_pixels(
     if query == "entropy":
         order = np.lexsort((-entropy(probabilities).ravel(), late))  # last key first
         chosen = _round_robin(order, predicted.ravel()[order], k, free)
-    elif query == "power":
+    elif query in ("power", "balanced"):
+        weights = entropy(probabilities)
+        if query == "balanced" and class_counts is not None:
+            weights = weights / (1 + np.asarray(class_counts, dtype=np.float64))[predicted]
         rng = np.random.default_rng(0) if rng is None else rng
-        keys = np.log(np.maximum(entropy(probabilities).ravel(), 1e-12)) + rng.gumbel(size=late.size)
+        keys = np.log(np.maximum(weights.ravel(), 1e-12)) + rng.gumbel(size=late.size)
         order = np.lexsort((-keys, late))  # the top keys: a draw in proportion to entropy
         chosen = _round_robin(order, np.zeros(order.size, np.int64), k, free)
     else:
@@ -277,11 +291,14 @@ def suggest(
     boundary_gap: int = 0,
     query: Query = DEFAULT_QUERY,
     seed: int = 0,
+    class_counts: np.ndarray | None = None,
 ) -> tuple[PointLabels, np.ndarray]:
     """Suggestions for every image of ``pairs`` (see :func:`suggest_pixels`) and their entropies.
 
-    The class of each suggested point is the model's guess. The ``power`` draw of an image
-    depends on ``seed`` and the image's key alone, not on the other images. A raster's pixels
+    The class of each suggested point is the model's guess. The ``power`` and ``balanced``
+    draws of an image depend on ``seed`` and the image's key alone, not on the other images;
+    ``balanced`` weighs classes by ``class_counts``, the labels of each class so far (None:
+    those of ``labelled``). A raster's pixels
     without data are never suggested, nor, with a warning, pixels where the model's
     probabilities are not finite (a diverged model, or NaN in the image).
 
@@ -290,6 +307,8 @@ def suggest(
         DatasetError: An image, named, without the bands the model takes.
     """
     check_options(k, spacing, boundary_gap, query)
+    if class_counts is None and labelled is not None:
+        class_counts = np.bincount(labelled.classes, minlength=len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
         try:
@@ -306,7 +325,7 @@ def suggest(
             message = f"{pair.image}: the model gives no finite class probabilities on {unusable} pixels, never suggested"
             warnings.warn(PointsegWarning(message), stacklevel=2)
         empty = nodata_mask(pair.image) if is_raster(pair.image) else None
-        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng, empty)
+        r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng, empty, class_counts)
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)
