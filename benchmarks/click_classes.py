@@ -1,12 +1,13 @@
 """How a `pointseg simulate-clicks` loop shares its labels out over the classes.
 
-For each arm and round of each loop folder given, the share of each class among all the
-points the round trained on (the masks' answers, read from the round's ``points.csv``),
-beside each class's share of the labelled pixels of the training masks. Random clicks, as
-many in each image, follow the classes' areas image by image; ``--query balanced`` means to
-move the labels towards as many for each class. Reads the loop's classes and training data from its ``loop.json`` (recreate
-the Dubai views with ``benchmarks/dubai.py`` first) and writes ``classes.json`` in each
-loop folder.
+For each arm and round of each loop folder given, each class's share of the points the
+round added (the masks' answers, read from the round's ``points.csv``; round 0: the
+initial points) and of all the points it trained on, beside each class's share of the
+labelled pixels of the training masks. Random clicks, as many in each image, follow the
+classes' areas image by image; ``--query balanced`` means to give the classes with fewer
+labels more. Reads the loop's classes and training data from its ``loop.json``, run from
+the folder the loop ran in (recreate the Dubai views with ``benchmarks/dubai.py`` first),
+and writes ``classes.json`` in each loop folder.
 
     python benchmarks/click_classes.py docs/benchmarks/clicks-balanced-power docs/benchmarks/clicks-balanced-query-balanced
 """
@@ -20,27 +21,34 @@ from pathlib import Path
 
 import numpy as np
 
-from pointseg.classes import ClassTable
 from pointseg.clicks import read_loop
-from pointseg.data.discover import discover_pairs
-from pointseg.data.masks import UnknownLabelsWarning, load_masks
+from pointseg.config import TrainConfig
+from pointseg.data.masks import UnknownLabelsWarning
 from pointseg.data.points import PointLabels
+from pointseg.data.scenes import dense_masks
+from pointseg.training import split_dataset
 
 
-def class_shares(loop: Path) -> dict[str, dict[str, list[float]]]:
-    """``pixels``: each class's share of the masks' labelled pixels; per arm, its share of each round's points."""
-    training = read_loop(loop)["training"]
-    table = ClassTable.read_csv(training["classes"])
+def class_shares(loop: Path) -> dict[str, dict[str, dict[str, list[float]] | float]]:
+    """``pixels``: each class's share of the masks' labelled pixels; per arm, ``added`` and ``all``: per class, its
+    share of each round's new points and of all its points."""
+    table, _, pairs, _ = split_dataset(TrainConfig(**read_loop(loop)["training"], out=loop))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownLabelsWarning)  # Dubai's unlabelled grey
-        masks = load_masks(discover_pairs(training["data"]), table)
+        masks, _ = dense_masks(pairs, table)
     count = len(table.names)
     pixels = sum(np.bincount(mask[mask >= 0].ravel(), minlength=count) for mask in masks.values())
-    shares = {"pixels": dict(zip(table.names, _rounded(pixels)))}
+    shares: dict[str, dict] = {"pixels": dict(zip(table.names, _rounded(pixels)))}
     for arm in ("suggested", "random"):
         runs = [loop / "initial/round-0", *sorted((loop / arm).glob("round-*"), key=lambda path: int(path.name.split("-")[1]))]
-        labels = [np.bincount(PointLabels.read_csv(run / "points.csv", table).classes, minlength=count) for run in runs]
-        shares[arm] = {name: [_rounded(counts)[c] for counts in labels] for c, name in enumerate(table.names)}
+        labels = [PointLabels.read_csv(run / "points.csv", table).classes for run in runs]
+        # each round's points are the last round's and its new ones after them (clicks.simulate_clicks)
+        added = [np.bincount(now[len(before) :], minlength=count) for before, now in zip([labels[0][:0], *labels], labels)]
+        every = [np.bincount(now, minlength=count) for now in labels]
+        shares[arm] = {
+            kind: {name: [_rounded(c)[i] for c in counts] for i, name in enumerate(table.names)}
+            for kind, counts in (("added", added), ("all", every))
+        }
     return shares
 
 
@@ -56,14 +64,10 @@ def main() -> None:
     for loop in args.loops:
         shares = class_shares(loop)
         (loop / "classes.json").write_text(json.dumps(shares, indent=2))
-        print(loop)
-        for arm, by_class in shares.items():
-            print(
-                f"  {arm:9}",
-                ", ".join(
-                    f"{name} {share if arm == 'pixels' else ' / '.join(map(str, share))}" for name, share in by_class.items()
-                ),
-            )
+        print(loop, "pixels:", ", ".join(f"{name} {share}" for name, share in shares.pop("pixels").items()))
+        for arm, kinds in shares.items():
+            for kind, by_class in kinds.items():
+                print(f"  {arm} {kind}:", ", ".join(f"{name} {' / '.join(map(str, s))}" for name, s in by_class.items()))
 
 
 if __name__ == "__main__":

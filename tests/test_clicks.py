@@ -144,14 +144,20 @@ def test_the_loops_balanced_query_weighs_the_classes_the_masks_gave_not_the_mode
     probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
     probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
     monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
-    rows, cols = np.divmod(np.arange(240), width // 2)
-    keys = np.array([pair.key] * 240, dtype=object)
-    taken = PointLabels(keys, rows, cols, np.zeros(240, np.int64))  # the masks' answers: class 0, 240 times
-    shown = PointLabels(keys, rows, cols, np.ones(240, np.int64))  # the model's guesses there: class 1
+    rows, cols = np.divmod(np.arange(480), width // 2)
+    keys = np.array([pair.key] * 480, dtype=object)
+    cols = cols + width // 2  # on the right half: a plain draw would favour the left, with more free pixels
+    taken = PointLabels(keys, rows, cols, np.zeros(480, np.int64))  # the masks' answers: class 0, 480 times
+    shown = PointLabels(keys, rows, cols, np.ones(480, np.int64))  # the model's guesses there: class 1
     config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=0)
-    annotator = clicks_module._Annotator(config, ClickLoop(k=10, spacing=1, query="balanced"), [pair], masks, TABLE)
-    points, _ = annotator.click("suggested", 1, tmp_path / "suggested/round-1", taken, shown)
-    assert len(points) == 250 and (points.cols[240:] >= width // 2).sum() >= 9  # class 1 has no label yet
+
+    def right(query):
+        annotator = clicks_module._Annotator(config, ClickLoop(k=10, spacing=1, query=query), [pair], masks, TABLE)
+        points, _ = annotator.click("suggested", 1, tmp_path / f"{query}/suggested/round-1", taken, shown)
+        assert len(points) == 490
+        return int((points.cols[480:] >= width // 2).sum())
+
+    assert right("balanced") >= 9 and right("power") <= 3  # class 1, predicted on the right, has no label yet
 
 
 @pytest.mark.parametrize("fine_tune", [False, True])

@@ -126,21 +126,25 @@ def test_balanced_draws_the_classes_with_fewer_labels_more_often():
     assert left_share(query="power", class_counts=counts) == pytest.approx(0.5, abs=0.03)  # power takes no counts
 
 
-def test_balanced_counts_the_labelled_points_unless_told_the_counts(tmp_path, monkeypatch):
-    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "a.png")
-    pairs = [ImagePair("a", tmp_path / "a.png", None, (30, 40))]
+def test_balanced_counts_the_labels_of_every_image_unless_told_the_counts(tmp_path, monkeypatch):
+    pairs = []
+    for key in ("a", "b"):
+        Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / f"{key}.png")
+        pairs.append(ImagePair(key, tmp_path / f"{key}.png", None, (30, 40)))
     segmenter = untrained_segmenter()
     monkeypatch.setattr(type(segmenter), "probabilities", lambda self, image: torch.from_numpy(halves(30, 40)))
-    rows, cols = np.divmod(np.arange(200), 20)  # 200 labels of class 0, all on the left half's first ten rows
+    rows, cols = np.divmod(np.arange(200), 20)  # 200 labels of class 0, all in image a, on its left half
     labelled = PointLabels(np.array(["a"] * 200, dtype=object), rows, cols, np.zeros(200, np.int64))
 
     def columns(query, **options):
         points, _ = suggest(segmenter, pairs, k=10, spacing=1, labelled=labelled, query=query, **options)
-        return points.cols
+        return points.of_image("b").cols
 
-    assert (columns("balanced") >= 20).sum() >= 9  # class 1, on the right, has no label yet
+    assert (columns("balanced") >= 20).sum() >= 9  # class 1, on the right, has no label yet in any image
     assert (columns("power") < 20).sum() >= 3
     assert np.array_equal(columns("balanced", class_counts=np.zeros(3)), columns("power"))
+    with pytest.raises(ValueError, match="one count of 0 or more for each of 3 classes"):
+        columns("balanced", class_counts=np.array([1, 2]))
 
 
 def test_a_power_draw_depends_on_the_seed_and_the_image_alone(tmp_path):

@@ -445,9 +445,14 @@ def suggest(
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
     query: QueryOpt = QueryChoice[DEFAULT_QUERY],
     boundary_gap: BoundaryGapOpt = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the power query's draw.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the power and balanced queries' draw.")] = 0,
     labelled: Annotated[
-        Path | None, typer.Option("--labelled", help="points.csv of the pixels already labelled (never suggested).")
+        Path | None,
+        typer.Option(
+            "--labelled",
+            help="points.csv of the pixels already labelled (never suggested; --query balanced counts their classes, "
+            "and without them draws as power).",
+        ),
     ] = None,
     vector: Annotated[
         Path | None,
@@ -455,7 +460,10 @@ def suggest(
     ] = None,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Propose the pixels to label next, spread over the image: uncertain, typical or drawn in proportion to uncertainty."""
+    """Propose the pixels to label next, spread over the image: uncertain, typical, or drawn in proportion to uncertainty.
+
+    --query balanced draws as power, weighing each class by the inverse of its labels so far.
+    """
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
     from pointseg.data.vector import vector_driver, write_vector_points

@@ -134,8 +134,8 @@ def suggested_clicks(
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
     """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
 
-    ``class_counts`` are the labels of each class so far, which the ``balanced`` query weighs
-    (the classes of ``shown`` are partly the model's guesses).
+    ``class_counts`` are the labels of each class so far, which the ``balanced`` query weighs;
+    give them, since without them it counts the classes of ``shown``, partly the model's guesses.
 
     Returns:
         ``(labelled, guesses, entropies)``: the suggestions the masks label, with the masks'

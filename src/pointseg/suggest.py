@@ -27,12 +27,13 @@ Four query strategies (``query``) rank the pixels of each image:
   class-balanced acquisition of Cai, Xu, Liew and Foo ("Revisiting Superpixels for Active
   Learning in Semantic Segmentation with Realistic Annotation Costs", CVPR 2021), in
   which rare classes weigh more. Random clicks share out the labels as the classes share
-  the pixels (on Dubai, 7 % of them on roads, 41 % on land); this draw gives the classes
-  with few labels more of the next ones, so that the labels move towards as many for each
-  class, the balance that mIoU, a mean over classes, rewards.
+  the pixels (on Dubai's training tiles, 8 % of them road, 39 % land); this draw gives the
+  classes with few labels more of the next ones, flattening the labels' shares towards
+  the balance that mIoU, a mean over classes, rewards. Without labels it draws as ``power``.
 
 How each fares against random clicks in simulated annotation rounds on the Dubai images
-(``power`` ties with them, the other two fall behind): ``docs/learning-from-points.md``.
+(``power`` ties with them, ``entropy`` and ``typical`` fall behind):
+``docs/learning-from-points.md``.
 
 Whichever the strategy, suggestions are at least ``spacing`` pixels apart (Chebyshev
 distance) and from the pixels already labelled, which are never suggested, nor are a
@@ -199,15 +200,27 @@ def suggest_pixels(
     elif query in ("power", "balanced"):
         weights = entropy(probabilities)
         if query == "balanced" and class_counts is not None:
-            weights = weights / (1 + np.asarray(class_counts, dtype=np.float64))[predicted]
+            weights = weights / (1 + _checked_counts(class_counts, probabilities.shape[0]))[predicted]
         rng = np.random.default_rng(0) if rng is None else rng
         keys = np.log(np.maximum(weights.ravel(), 1e-12)) + rng.gumbel(size=late.size)
-        order = np.lexsort((-keys, late))  # the top keys: a draw in proportion to entropy
+        order = np.lexsort((-keys, late))  # the top keys: a draw in proportion to the weights
         chosen = _round_robin(order, np.zeros(order.size, np.int64), k, free)
     else:
         chosen = _most_typical(features, k, free, labelled, late)
     rows, cols = np.divmod(np.array(chosen, dtype=np.int64), probabilities.shape[2])
     return rows, cols
+
+
+def _checked_counts(class_counts: np.ndarray, classes: int) -> np.ndarray:
+    """``class_counts`` as floats, refused unless one count of 0 or more per class.
+
+    Raises:
+        ValueError: Not ``(classes,)``, or a count below 0.
+    """
+    counts = np.asarray(class_counts, dtype=np.float64)
+    if counts.shape != (classes,) or (counts < 0).any():
+        raise ValueError(f"class_counts must hold one count of 0 or more for each of {classes} classes, not {class_counts!r}")
+    return counts
 
 
 def _round_robin(order: np.ndarray, groups: np.ndarray, k: int, free: _Spacing) -> list[int]:
@@ -307,7 +320,7 @@ def suggest(
         DatasetError: An image, named, without the bands the model takes.
     """
     check_options(k, spacing, boundary_gap, query)
-    if class_counts is None and labelled is not None:
+    if query == "balanced" and class_counts is None and labelled is not None:
         class_counts = np.bincount(labelled.classes, minlength=len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
