@@ -1,0 +1,68 @@
+"""How much of a click loop's round-to-round swing is training alone: the same points, other training seeds.
+
+Trains one round of a `pointseg simulate-clicks` loop again on exactly its points (its
+``points.csv``, as ``--points-file``) with the loop's training options but other seeds
+(``--seed`` sets the initial weights and the crops; the points do not change), and writes
+``noise.json`` beside the runs: the mIoU of each seed and their spread (the loop's own
+run counted once: a seed equal to the loop's retrains it, to see that it reproduces). Any difference
+between two arms smaller than this spread is what another seed of the same arm gives.
+Seeds trained by other processes into the same ``--out`` (one seed each, in parallel) are
+kept in ``noise.json``, which the last to finish writes with all of them.
+
+    python benchmarks/click_noise.py docs/benchmarks/clicks-balanced-power --arm random --round 3 \\
+        --seeds 100 101 --out docs/benchmarks/click-noise/seed0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pointseg.clicks import read_loop
+from pointseg.config import TrainConfig
+from pointseg.training import train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("loop", type=Path, help="simulate-clicks --out folder")
+    parser.add_argument("--arm", default="random", choices=["suggested", "random"])
+    parser.add_argument("--round", type=int, default=3, help="the round whose points are trained on again (0: initial)")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds")
+    parser.add_argument("--out", type=Path, required=True, help="folder of the runs and noise.json")
+    parser.add_argument("--accelerator", default="auto")
+    args = parser.parse_args()
+    loop = read_loop(args.loop)
+    run = args.loop / (args.arm if args.round else "initial") / f"round-{args.round}"
+    summary_path = args.out / "noise.json"
+    scores = {}
+    for seed in args.seeds:
+        options = {**loop["training"], "seed": seed, "points_file": run / "points.csv"}
+        out = args.out / f"seed{seed}"
+        config = TrainConfig(**options, out=out, accelerator=args.accelerator, progress_bar=False)
+        scores[seed] = train(config).metrics["miou"]
+        print(f"{run} seed {seed}: mIoU {scores[seed]:.4f}", flush=True)
+    if summary_path.exists():  # seeds trained beside this process into the same folder
+        earlier = json.loads(summary_path.read_text())["miou_by_seed"]
+        scores = {int(seed): miou for seed, miou in earlier.items()} | scores
+    scores = dict(sorted(scores.items()))
+    loop_miou = json.loads((run / "metrics.json").read_text())["miou"]
+    values = np.array([loop_miou, *(score for seed, score in scores.items() if seed != loop["training"]["seed"])])
+    summary = {
+        "run": str(run),
+        "loop_seed": loop["training"]["seed"],
+        "loop_miou": loop_miou,
+        "miou_by_seed": scores,
+        "spread": round(float(values.max() - values.min()), 4),
+        "std": round(float(values.std(ddof=1)), 4),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary_path.write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
