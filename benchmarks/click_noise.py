@@ -4,10 +4,10 @@ Trains one round of a `pointseg simulate-clicks` loop again on exactly its point
 ``points.csv``, as ``--points-file``) with the loop's training options but other seeds
 (``--seed`` sets the initial weights and the crops; the points do not change), and writes
 ``noise.json`` beside the runs: the mIoU of each seed and their spread (the loop's own
-run counted once: a seed equal to the loop's retrains it, to see that it reproduces). Any difference
-between two arms smaller than this spread is what another seed of the same arm gives.
-Seeds trained by other processes into the same ``--out`` (one seed each, in parallel) are
-kept in ``noise.json``, which the last to finish writes with all of them.
+run counted once: a seed equal to the loop's retrains it, to see that it reproduces). Any
+difference between two arms smaller than this spread is what another seed of the same arm
+gives. Seeds trained by other processes into the same ``--out`` (one seed each, in
+parallel) are kept in ``noise.json``, which the last to finish writes with all of them.
 
     python benchmarks/click_noise.py docs/benchmarks/clicks-balanced-power --arm random --round 3 \\
         --seeds 100 101 --out docs/benchmarks/click-noise/seed0
