@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -179,6 +180,40 @@ def test_a_fine_tuned_round_starts_from_its_arms_previous_model(dataset, classes
         expected |= {f"{arm}/round-1": tmp_path / "initial/round-0/model.ckpt" for arm in ("suggested", "random")}
         expected |= {f"{arm}/round-2": tmp_path / f"{arm}/round-1/model.ckpt" for arm in ("suggested", "random")}
     assert starts == expected
+
+
+def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_the_mean(
+    dataset, classes_csv, tmp_path, monkeypatch
+):
+    trained, asked = {}, []
+
+    def train(config):
+        run = str(config.out.relative_to(tmp_path))
+        trained[run] = (config.seed, config.points_file.read_text())
+        return SimpleNamespace(
+            metrics={"miou": 0.25 if config.seed == 0 else 0.75, "accuracy": 0.5, "per_class_iou": {"land": 0.5}}
+        )
+
+    def load(path, *args):
+        asked.append(path.relative_to(tmp_path))
+        return FixedModel(np.full((3, 40, 48), 1 / 3, np.float32))
+
+    monkeypatch.setattr(clicks_module, "train", train)
+    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", load)
+    config = TrainConfig(data=dataset, classes=classes_csv, out=tmp_path)
+    rows = clicks_module.simulate_clicks(config, ClickLoop(rounds=1, k=1, initial_points=1, repeats=2))
+    runs = ["initial/round-0", "suggested/round-1", "random/round-1"]
+    assert sorted(trained) == sorted(runs + [f"{run}/repeat-1" for run in runs])
+    for run in runs:  # the same points, the loop's seed and another
+        assert (
+            trained[run][0] == 0 and trained[f"{run}/repeat-1"][0] == 100_003 and trained[run][1] == trained[f"{run}/repeat-1"][1]
+        )
+    assert asked == [Path("initial/round-0/model.ckpt")]  # suggestions from the first training
+    assert [(r["miou"], r["miou_std"], r["iou_land"]) for r in rows] == [(0.5, pytest.approx(0.5**0.5 / 2), 0.5)] * 4
+    with pytest.raises(ConfigError, match="--repeats 2 with --fine-tune"):
+        ClickLoop(repeats=2, fine_tune=True)
+    with pytest.raises(ConfigError, match="--repeats 0 is not"):
+        ClickLoop(repeats=0)
 
 
 def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path):

@@ -504,6 +504,12 @@ def simulate_clicks(
     fine_tune: Annotated[
         bool, typer.Option("--fine-tune", help="Start each round from its arm's previous model instead of from scratch.")
     ] = False,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats", min=1, help="Trainings per arm and round on the same points, at other seeds; scored by their mean."
+        ),
+    ] = 1,
     seed: SeedOpt = 0,
 ) -> None:
     """Simulate annotation rounds on dense masks: suggested clicks against random clicks, retraining each round.
@@ -524,6 +530,7 @@ def simulate_clicks(
         boundary_gap=boundary_gap,
         random_share=random_share,
         fine_tune=fine_tune,
+        repeats=repeats,
     )
 
     def report(row: dict[str, Any]) -> None:
