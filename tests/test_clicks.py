@@ -210,9 +210,9 @@ def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_t
         )
     assert asked == [Path("initial/round-0/model.ckpt")]  # suggestions from the first training
     assert [(r["miou"], r["miou_std"], r["iou_land"]) for r in rows] == [(0.5, pytest.approx(0.5**0.5 / 2), 0.5)] * 4
-    with pytest.raises(ConfigError, match="--repeats 2 with --fine-tune"):
+    with pytest.raises(ConfigError, match="--repeats 2 with --fine-tune: each repeat would need a previous model"):
         ClickLoop(repeats=2, fine_tune=True)
-    with pytest.raises(ConfigError, match="--repeats 0 is not"):
+    with pytest.raises(ConfigError, match="--repeats must be 1 or more, not 0"):
         ClickLoop(repeats=0)
 
 

@@ -24,8 +24,9 @@ resumes only with the same), one training run per arm and round (``initial/round
 ``suggested/round-1/``...), each with the points it trained on (``points.csv``), in the
 suggested arm the round's suggestions as ``pointseg suggest`` writes them
 (``suggestions.csv``) and, once finished, its final metrics again in ``round.json`` (the
-mark that the round is done), its repeats in ``repeat-1/``... inside it, plus ``clicks.csv`` (one row per arm and round) and
-``clicks.png`` (mIoU against points per image, one line per arm).
+mark that the round is done), with ``repeats`` its further trainings in ``repeat-1/``...
+inside it, plus ``clicks.csv`` (one row per arm and round) and ``clicks.png`` (mIoU
+against points per image, one line per arm).
 
 Example:
     >>> config = TrainConfig(data="data", classes="classes.csv", out="clicks", epochs=5)  # doctest: +SKIP
@@ -92,10 +93,14 @@ class ClickLoop:
             check_options(self.k, self.spacing, self.boundary_gap, self.query)
         except ValueError as err:
             raise ConfigError(str(err), fix="see `pointseg simulate-clicks --help` for the values each option takes") from err
-        if self.repeats < 1 or (self.repeats > 1 and self.fine_tune):
+        if self.repeats < 1:
             raise ConfigError(
-                f"--repeats {self.repeats}{' with --fine-tune' if self.repeats > 1 else ''} is not a loop this command runs",
-                fix="give --repeats 1 or more, and without --fine-tune (which model would a repeat start from?)",
+                f"--repeats must be 1 or more, not {self.repeats}", fix="give --repeats 1 (one training a round) or more"
+            )
+        if self.repeats > 1 and self.fine_tune:
+            raise ConfigError(
+                f"--repeats {self.repeats} with --fine-tune: each repeat would need a previous model of its own",
+                fix="leave out --fine-tune, or give --repeats 1",
             )
         if not 0 <= self.random_share < 1:
             raise ConfigError(
