@@ -64,6 +64,14 @@ def classes_csv(tmp_path: Path) -> Path:
     return write_classes(tmp_path / "classes.csv")
 
 
+def halves(height: int, width: int, dtype=np.float64) -> np.ndarray:
+    """Probabilities ``(3, height, width)`` of equal entropy everywhere: class 0 predicted left, class 1 right."""
+    probabilities = np.empty((3, height, width), dtype)
+    probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
+    probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
+    return probabilities
+
+
 def untrained_segmenter(model: str = "unet"):
     """A :class:`~pointseg.predict.Segmenter` of a seeded, untrained network (width 4) on :data:`COLOURS`, on the CPU."""
     import torch

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import COLOURS, untrained_segmenter
+from conftest import COLOURS, halves, untrained_segmenter
 from pointseg import clicks as clicks_module
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.clicks import ClickLoop, random_clicks, suggested_clicks
@@ -141,9 +141,7 @@ def test_the_loops_balanced_query_weighs_the_classes_the_masks_gave_not_the_mode
     pair = discover_pairs(dataset)[0]
     masks = load_masks([pair], TABLE)
     height, width = masks[pair.key].shape
-    probabilities = np.empty((3, height, width), np.float32)  # equal entropies: class 0 predicted left, class 1 right
-    probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
-    probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
+    probabilities = halves(height, width, np.float32)  # equal entropies: class 0 predicted left, class 1 right
     monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     rows, cols = np.divmod(np.arange(480), width // 2)
     keys = np.array([pair.key] * 480, dtype=object)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import untrained_segmenter
+from conftest import halves, untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.config import QUERIES
 from pointseg.data.dataset import BandStats
@@ -101,14 +101,6 @@ def test_power_draws_pixels_in_proportion_to_their_entropy():
     for seed in range(200):  # a certain pixel comes only once every uncertain one is taken
         rows, cols = suggest_pixels(probabilities, k=3, spacing=1, query="power", rng=np.random.default_rng(seed))
         assert sorted(cols.tolist()) == [0, 1, 2]
-
-
-def halves(height, width):
-    """Probabilities of equal entropy everywhere: class 0 predicted on the left half, class 1 on the right."""
-    probabilities = np.empty((3, height, width))
-    probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
-    probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
-    return probabilities
 
 
 def test_balanced_draws_the_classes_with_fewer_labels_more_often():

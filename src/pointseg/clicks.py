@@ -197,11 +197,11 @@ def simulate_clicks(
             trainings = [
                 _train_round(
                     config.model_copy(update={"init_weights": start, "seed": repeat_seed(config.seed, r)}),
-                    folder,
+                    run / f"repeat-{r}" if r else run,
                     points[arm],
                     table,
                 )
-                for r, folder in enumerate([run, *(run / f"repeat-{r}" for r in range(1, loop.repeats))])
+                for r in range(loop.repeats)
             ]
             metrics = mean_metrics(trainings)
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
