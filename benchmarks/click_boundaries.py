@@ -27,10 +27,15 @@ from pointseg.data.points import PointLabels
 from pointseg.suggest import near_boundaries
 
 
-def new_points(before: PointLabels, after: PointLabels) -> list[tuple[str, int, int]]:
-    """The pixels of ``after`` that ``before`` does not hold."""
+def rounds(loop: Path, arm: str) -> list[Path]:
+    """The run folders of ``arm``'s rounds in order, the shared round 0 (``initial/round-0``) first."""
+    return [loop / "initial/round-0", *sorted((loop / arm).glob("round-*"), key=lambda path: int(path.name.split("-")[1]))]
+
+
+def new_points(before: PointLabels, after: PointLabels) -> np.ndarray:
+    """Booleans, one per point of ``after``: True where ``before`` does not hold its pixel."""
     old = set(zip(before.keys.tolist(), before.rows.tolist(), before.cols.tolist()))
-    return [p for p in zip(after.keys.tolist(), after.rows.tolist(), after.cols.tolist()) if p not in old]
+    return np.array([p not in old for p in zip(after.keys.tolist(), after.rows.tolist(), after.cols.tolist())], dtype=bool)
 
 
 def boundary_shares(loop: Path, gap: int) -> dict[str, list[float]]:
@@ -43,11 +48,14 @@ def boundary_shares(loop: Path, gap: int) -> dict[str, list[float]]:
     near = {key: near_boundaries(mask, gap) for key, mask in masks.items()}
     shares: dict[str, list[float]] = {}
     for arm in ("suggested", "random"):
-        before = PointLabels.read_csv(loop / "initial/round-0/points.csv", table)
-        for run in sorted((loop / arm).glob("round-*"), key=lambda path: int(path.name.split("-")[1])):
+        first, *later = rounds(loop, arm)
+        before = PointLabels.read_csv(first / "points.csv", table)
+        for run in later:
             after = PointLabels.read_csv(run / "points.csv", table)
-            added = new_points(before, after)
-            shares.setdefault(arm, []).append(round(float(np.mean([near[k][r, c] for k, r, c in added])), 3))
+            added = after.select(new_points(before, after))
+            shares.setdefault(arm, []).append(
+                round(float(np.mean([near[k][r, c] for k, r, c in zip(added.keys, added.rows, added.cols)])), 3)
+            )
             before = after
     return shares
 

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from click_boundaries import new_points, rounds
 
 from pointseg.clicks import read_loop
 from pointseg.config import TrainConfig
@@ -40,11 +41,12 @@ def class_shares(loop: Path) -> dict[str, dict[str, dict[str, list[float]] | flo
     pixels = sum(np.bincount(mask[mask >= 0].ravel(), minlength=count) for mask in masks.values())
     shares: dict[str, dict] = {"pixels": dict(zip(table.names, _rounded(pixels)))}
     for arm in ("suggested", "random"):
-        runs = [loop / "initial/round-0", *sorted((loop / arm).glob("round-*"), key=lambda path: int(path.name.split("-")[1]))]
-        labels = [PointLabels.read_csv(run / "points.csv", table).classes for run in runs]
-        # each round's points are the last round's and its new ones after them (clicks.simulate_clicks)
-        added = [np.bincount(now[len(before) :], minlength=count) for before, now in zip([labels[0][:0], *labels], labels)]
-        every = [np.bincount(now, minlength=count) for now in labels]
+        labels = [PointLabels.read_csv(run / "points.csv", table) for run in rounds(loop, arm)]
+        none = labels[0].select(np.zeros(len(labels[0]), dtype=bool))  # before round 0, every point is new
+        added = [
+            np.bincount(now.classes[new_points(before, now)], minlength=count) for before, now in zip([none, *labels], labels)
+        ]
+        every = [np.bincount(now.classes, minlength=count) for now in labels]
         shares[arm] = {
             kind: {name: [_rounded(c)[i] for c in counts] for i, name in enumerate(table.names)}
             for kind, counts in (("added", added), ("all", every))
