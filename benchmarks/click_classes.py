@@ -43,10 +43,8 @@ def class_shares(loop: Path) -> dict[str, dict[str, dict[str, list[float]] | flo
     for arm in ("suggested", "random"):
         labels = [PointLabels.read_csv(run / "points.csv", table) for run in rounds(loop, arm)]
         none = labels[0].select(np.zeros(len(labels[0]), dtype=bool))  # before round 0, every point is new
-        added = [
-            np.bincount(now.classes[new_points(before, now)], minlength=count) for before, now in zip([none, *labels], labels)
-        ]
-        every = [np.bincount(now.classes, minlength=count) for now in labels]
+        added = [now.select(new_points(before, now)).class_counts(count) for before, now in zip([none, *labels], labels)]
+        every = [now.class_counts(count) for now in labels]
         shares[arm] = {
             kind: {name: [_rounded(c)[i] for c in counts] for i, name in enumerate(table.names)}
             for kind, counts in (("added", added), ("all", every))

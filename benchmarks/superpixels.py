@@ -66,7 +66,7 @@ def main() -> None:
         masks = load_masks(pairs, table)
     images = {pair.key: read_image(pair.image) for pair in pairs}
     points = simulate_points(masks, PointSpec.parse("0.0001"), "random", args.seed)
-    per_class_points = np.bincount(points.classes, minlength=len(table.names))
+    per_class_points = points.class_counts(len(table.names))
 
     results = []
     print(f"{len(pairs)} images, {len(points)} points; per class: pixels gained per point, precision of the spread labels")

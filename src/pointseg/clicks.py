@@ -250,7 +250,7 @@ class _Annotator:
                 loop.boundary_gap,
                 loop.query,
                 round_seed,
-                np.bincount(taken.classes, minlength=len(self.table.names)),
+                taken.class_counts(len(self.table.names)),
             )
             write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
             parts.append(labelled)

@@ -321,7 +321,7 @@ def suggest(
     """
     check_options(k, spacing, boundary_gap, query)
     if query == "balanced" and class_counts is None and labelled is not None:
-        class_counts = np.bincount(labelled.classes, minlength=len(segmenter.classes.names))
+        class_counts = labelled.class_counts(len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
         try:

@@ -195,13 +195,19 @@ class PointLabels:
         labels[own.rows, own.cols] = own.classes
         return labels
 
+    def class_counts(self, num_classes: int) -> np.ndarray:
+        """Number of points of each class index, ``0`` to ``num_classes - 1``.
+
+        >>> points = PointLabels(np.array(["a", "a", "b"]), np.zeros(3, int), np.zeros(3, int), np.array([2, 0, 2]))
+        >>> points.class_counts(4).tolist()
+        [1, 0, 2, 0]
+        """
+        return np.bincount(self.classes, minlength=num_classes)
+
     def counts(self, table: ClassTable) -> tuple[dict[str, int], dict[str, int]]:
         """Number of points per class name and per image key."""
-        per_class = Counter(self.classes.tolist())
-        return (
-            {name: per_class.get(i, 0) for i, name in enumerate(table.names)},
-            dict(sorted(Counter(self.keys.tolist()).items())),
-        )
+        per_class = self.class_counts(len(table.names)).tolist()
+        return dict(zip(table.names, per_class)), dict(sorted(Counter(self.keys.tolist()).items()))
 
     def write_csv(self, path: str | Path, table: ClassTable) -> None:
         """Write ``image,row,col,class`` rows, the class by name.
