@@ -1,4 +1,4 @@
-"""Tiny generated datasets, and an untrained network on their classes, shared by the tests."""
+"""Tiny generated datasets, an untrained network on their classes and a stand-in of given probabilities, shared by the tests."""
 
 from __future__ import annotations
 
@@ -70,6 +70,24 @@ def halves(height: int, width: int, dtype=np.float64) -> np.ndarray:
     probabilities[:, :, : width // 2] = np.array([0.5, 0.3, 0.2])[:, None, None]
     probabilities[:, :, width // 2 :] = np.array([0.3, 0.5, 0.2])[:, None, None]
     return probabilities
+
+
+class FixedModel:
+    """A segmenter of the classes of :data:`COLOURS` whose class probabilities are given, and whose features are 1 everywhere."""
+
+    def __init__(self, probabilities: np.ndarray) -> None:
+        import torch
+
+        from pointseg.classes import ClassTable
+
+        self.probabilities_ = torch.from_numpy(probabilities)
+        self.classes = ClassTable.from_rows(list(COLOURS.items()))
+
+    def probabilities(self, image):
+        return self.probabilities_
+
+    def features(self, image):
+        return self.probabilities_.numpy(), np.ones((2, *self.probabilities_.shape[1:]))
 
 
 def untrained_segmenter(model: str = "unet"):

@@ -7,9 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import COLOURS, halves, untrained_segmenter
+from conftest import COLOURS, FixedModel, halves, untrained_segmenter
 from pointseg import clicks as clicks_module
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.clicks import ClickLoop, random_clicks, suggested_clicks
@@ -18,6 +17,7 @@ from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import load_masks
 from pointseg.data.points import PointLabels
 from pointseg.errors import ConfigError, TrainingDiverged
+from pointseg.predict import Segmenter
 
 TABLE = ClassTable.from_rows(list(COLOURS.items()))
 
@@ -54,19 +54,6 @@ def masks_at(masks, points):
     return np.array([masks[key][row, col] for key, row, col in zip(points.keys, points.rows, points.cols)])
 
 
-class FixedModel:
-    """A segmenter whose class probabilities are given, and whose features are the same at every pixel."""
-
-    def __init__(self, probabilities):
-        self.probabilities_ = torch.from_numpy(probabilities)
-
-    def probabilities(self, image):
-        return self.probabilities_
-
-    def features(self, image):
-        return self.probabilities_.numpy(), np.ones((2, *self.probabilities_.shape[1:]))
-
-
 def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_random_clicks(dataset, tmp_path, monkeypatch):
     pair = discover_pairs(dataset)[0]
     masks = load_masks([pair], TABLE)
@@ -77,7 +64,7 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
     probabilities[1:] = 0.01
     probabilities[:, 3, 4] = 1 / 3  # the most uncertain pixel
     probabilities[:, 20, 25] = 0.5, 0.3, 0.2  # the next
-    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    monkeypatch.setattr(Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=0)
     taken = PointLabels(np.array([pair.key], dtype=object), np.array([30]), np.array([40]), mask[[30], [40]])
     annotator = clicks_module._Annotator(config, ClickLoop(k=1, spacing=2, query="entropy"), [pair], masks, TABLE)
@@ -103,7 +90,7 @@ def test_the_loops_boundary_gap_and_query_reach_the_suggestions(dataset, tmp_pat
     probabilities[:, :, 24:] = probabilities[[1, 0, 2], :, 24:]  # class 1 predicted from column 24
     probabilities[:, 10, 25] = 0.35, 0.4, 0.25  # the most uncertain pixel of class 1, next to the boundary
     probabilities[:, 30, 40] = 0.3, 0.6, 0.1  # the next, far from it
-    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    monkeypatch.setattr(Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path)
     none = PointLabels(np.array([], dtype=object), *(np.array([], np.int64),) * 3)
     annotator = clicks_module._Annotator(
@@ -123,7 +110,7 @@ def test_the_loops_power_draws_are_seeded_by_the_loops_seed_and_round(dataset, t
     pair = discover_pairs(dataset)[0]
     masks = load_masks([pair], TABLE)
     uniform = np.full((3, *masks[pair.key].shape), 1 / 3, np.float32)  # equal entropies: a uniform draw
-    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(uniform))
+    monkeypatch.setattr(Segmenter, "from_checkpoint", lambda *args: FixedModel(uniform))
     none = PointLabels(np.array([], dtype=object), *(np.array([], np.int64),) * 3)
 
     def draw(seed, round_):
@@ -142,7 +129,7 @@ def test_the_loops_balanced_query_weighs_the_classes_the_masks_gave_not_the_mode
     masks = load_masks([pair], TABLE)
     height, width = masks[pair.key].shape
     probabilities = halves(height, width, np.float32)  # equal entropies: class 0 predicted left, class 1 right
-    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    monkeypatch.setattr(Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     rows, cols = np.divmod(np.arange(480), width // 2)
     keys = np.array([pair.key] * 480, dtype=object)
     cols = cols + width // 2  # on the right half: a plain draw would favour the left, with more free pixels
@@ -169,7 +156,7 @@ def test_a_fine_tuned_round_starts_from_its_arms_previous_model(dataset, classes
 
     probabilities = np.full((3, 40, 48), 1 / 3, np.float32)
     monkeypatch.setattr(clicks_module, "train", train)
-    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
+    monkeypatch.setattr(Segmenter, "from_checkpoint", lambda *args: FixedModel(probabilities))
     given = tmp_path / "pretrained.ckpt"
     config = TrainConfig(data=dataset, classes=classes_csv, out=tmp_path, init_weights=given)
     clicks_module.simulate_clicks(config, ClickLoop(rounds=2, k=1, initial_points=1, fine_tune=fine_tune))
@@ -192,12 +179,15 @@ def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_t
             metrics={"miou": 0.25 if config.seed == 0 else 0.75, "accuracy": 0.5, "per_class_iou": {"land": 0.5}}
         )
 
+    unsure, sure = np.full((3, 40, 48), 1 / 3, np.float32), np.full((3, 40, 48), 0.01, np.float32)
+    sure[0] = 0.98
+
     def load(path, *args):
         asked.append(path.relative_to(tmp_path))
-        return FixedModel(np.full((3, 40, 48), 1 / 3, np.float32))
+        return FixedModel(unsure if len(asked) == 1 else sure)
 
     monkeypatch.setattr(clicks_module, "train", train)
-    monkeypatch.setattr(clicks_module.Segmenter, "from_checkpoint", load)
+    monkeypatch.setattr(Segmenter, "from_checkpoint", load)
     config = TrainConfig(data=dataset, classes=classes_csv, out=tmp_path)
     rows = clicks_module.simulate_clicks(config, ClickLoop(rounds=1, k=1, initial_points=1, repeats=2))
     runs = ["initial/round-0", "suggested/round-1", "random/round-1"]
@@ -206,7 +196,11 @@ def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_t
         assert (
             trained[run][0] == 0 and trained[f"{run}/repeat-1"][0] == 100_003 and trained[run][1] == trained[f"{run}/repeat-1"][1]
         )
-    assert asked == [Path("initial/round-0/model.ckpt")]  # suggestions from the first training
+    assert asked == [Path("initial/round-0/model.ckpt"), Path("initial/round-0/repeat-1/model.ckpt")]
+    with (tmp_path / "suggested/round-1/suggestions.csv").open() as handle:  # drawn from both trainings' mean
+        scores = [float(row["entropy"]) for row in csv.DictReader(handle)]
+    mean = np.array([(1 / 3 + 0.98) / 2, (1 / 3 + 0.01) / 2, (1 / 3 + 0.01) / 2])
+    assert len(scores) == 5 and scores == pytest.approx([-(mean * np.log(mean)).sum()] * 5, abs=1e-4)  # one per training image
     assert [(r["miou"], r["miou_std"], r["iou_land"]) for r in rows] == [(0.5, pytest.approx(0.5**0.5 / 2), 0.5)] * 4
     with pytest.raises(ConfigError, match="--repeats 2 with --fine-tune: each repeat would need a previous model"):
         ClickLoop(repeats=2, fine_tune=True)

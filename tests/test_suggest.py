@@ -5,13 +5,14 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import halves, untrained_segmenter
+from conftest import FixedModel, halves, untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.config import QUERIES
 from pointseg.data.dataset import BandStats
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels
-from pointseg.errors import DatasetError, PointsegWarning
+from pointseg.errors import CheckpointError, DatasetError, PointsegWarning
+from pointseg.predict import Ensemble
 from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels, typicality
 
 
@@ -101,6 +102,31 @@ def test_power_draws_pixels_in_proportion_to_their_entropy():
     for seed in range(200):  # a certain pixel comes only once every uncertain one is taken
         rows, cols = suggest_pixels(probabilities, k=3, spacing=1, query="power", rng=np.random.default_rng(seed))
         assert sorted(cols.tolist()) == [0, 1, 2]
+
+
+def test_an_ensemble_suggests_where_its_members_disagree_though_each_is_sure():
+    sure = np.full((3, 1, 4), 0.01)
+    sure[0] = 0.98  # land, sure, on four pixels
+    doubtful, other = sure.copy(), sure.copy()
+    doubtful[:, 0, 3] = 0.6, 0.3, 0.1  # one network doubts the last pixel a little
+    other[:, 0, 1] = 0.01, 0.98, 0.01  # the other is sure the second pixel is water
+    ensemble = Ensemble((FixedModel(doubtful), FixedModel(other)))
+    mean = ensemble.probabilities(None).numpy()
+    assert mean[:, 0, 1] == pytest.approx([0.495, 0.495, 0.01]) and mean[:, 0, 3] == pytest.approx([0.79, 0.155, 0.055])
+    assert suggest_pixels(doubtful, k=1, spacing=1, query="entropy")[1].tolist() == [3]  # 0.90 nats, alone
+    assert suggest_pixels(mean, k=1, spacing=1, query="entropy")[1].tolist() == [1]  # 0.74 nats against 0.64
+    probabilities, features = ensemble.features(None)
+    assert np.array_equal(probabilities, mean) and features.shape == (4, 1, 4)  # the members' features side by side
+    assert Ensemble((FixedModel(doubtful),)).probabilities(None).numpy() == pytest.approx(doubtful)
+
+
+def test_an_ensemble_of_models_of_other_classes_is_refused():
+    other = FixedModel(np.full((3, 1, 4), 1 / 3))
+    other.classes = ClassTable.from_rows([("land", (0, 0, 0)), ("sea", (0, 0, 255)), ("road", (9, 9, 9))])
+    with pytest.raises(CheckpointError, match="model 2 predicts the classes land, sea, road, model 1 the classes land, water"):
+        Ensemble((FixedModel(np.full((3, 1, 4), 1 / 3)), other))
+    with pytest.raises(CheckpointError, match="an ensemble of no model"):
+        Ensemble(())
 
 
 def test_balanced_draws_the_classes_with_fewer_labels_more_often():
@@ -358,6 +384,14 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
         drawn.append(pixels(power))
         assert code == 0 and len(drawn[-1]) == 30 and not labelled & drawn[-1]
     assert drawn[0] == pixels(rows) and drawn[1] != drawn[0]  # the default draws power's seed 0; the seed reaches the draw
+    # a second model: the mean of two copies of one model suggests as that model does, with another model otherwise
+    assert run(["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "other"),
+                "--points", "10", "--crop", "32", "--width", "4", "--depth", "2", "--max-steps", "3", "--seed", "1",
+                "--accelerator", "cpu", "--no-progress-bar"]) == 0  # fmt: skip
+    code, twice = suggest_rows("--checkpoint", str(tmp_path / "run/model.ckpt"), out="twice.csv")
+    assert code == 0 and pixels(twice) == pixels(rows)
+    code, pair = suggest_rows("--checkpoint", str(tmp_path / "other/model.ckpt"), out="pair.csv")
+    assert code == 0 and len(pixels(pair)) == 30 and not labelled & pixels(pair) and pixels(pair) != pixels(rows)
     # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
     with (tmp_path / "run/points.csv").open() as old, (tmp_path / "s.csv").open() as new:
         (tmp_path / "next.csv").write_text(old.read() + "".join(new.readlines()[1:]))

@@ -436,7 +436,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 @app.command()
 def suggest(
-    checkpoint: CheckpointOpt,
+    checkpoints: Annotated[
+        list[Path],
+        typer.Option(
+            "--checkpoint",
+            help="model.ckpt written by `pointseg train`; give it again with other models (e.g. the same points "
+            "trained at other seeds) to suggest from their mean probabilities.",
+        ),
+    ],
     data: DataOpt,
     out: Annotated[
         Path, typer.Option("--out", help="CSV of suggestions: image,row,col,class (the model's guess, to correct),x,y,entropy.")
@@ -467,14 +474,14 @@ def suggest(
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
     from pointseg.data.vector import vector_driver, write_vector_points
-    from pointseg.predict import Segmenter
+    from pointseg.predict import Ensemble
     from pointseg.suggest import check_suggestions_path, write_suggestions
     from pointseg.suggest import suggest as run_suggest
 
     check_suggestions_path(out)  # refuse a folder or an unknown vector format before predicting
     if vector is not None:
         vector_driver(vector)
-    segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
+    segmenter = Ensemble.from_checkpoints(checkpoints, accelerator)
     pairs = discover_pairs(data, masks_required=False)
     known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
     points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap, query.value, seed)
@@ -507,7 +514,10 @@ def simulate_clicks(
     repeats: Annotated[
         int,
         typer.Option(
-            "--repeats", min=1, help="Trainings per arm and round on the same points, at other seeds; scored by their mean."
+            "--repeats",
+            min=1,
+            help="Trainings per arm and round on the same points, at other seeds; scored by their mean, "
+            "and the next suggestions drawn from their mean probabilities.",
         ),
     ] = 1,
     seed: SeedOpt = 0,

@@ -14,7 +14,9 @@ annotator updating the model that asked the questions would, instead of from scr
 With ``repeats``, each arm and round trains that many times on the same points, at other
 training seeds (other initial weights and crops), and scores the mean: one training's
 mIoU moves by a standard deviation of about 0.03 with its seed alone on the Dubai loops,
-more than any query strategy's effect; the suggestions still come from the first.
+more than any query strategy's effect; the suggestions then come from the mean
+probabilities of the previous round's trainings (an :class:`~pointseg.predict.Ensemble`),
+not from one of them.
 Everything is seeded: the same seed gives the same points and, on the same machine, the
 same scores; an interrupted loop run again trains only the rounds it had not finished, on
 the points they were given.
@@ -52,7 +54,7 @@ from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.figures import pyplot
-from pointseg.predict import Segmenter
+from pointseg.predict import Ensemble
 from pointseg.suggest import check_options, suggest, write_suggestions
 from pointseg.training import split_dataset, train
 
@@ -75,7 +77,8 @@ class ClickLoop:
         random_share: Share of each round's ``k`` points of the suggested arm clicked at random.
         fine_tune: Start each round's training from its arm's previous model, not from scratch.
         repeats: Trainings per arm and round, on the same points at training seeds ``seed``,
-            ``seed + 100003``, ... (see :func:`repeat_seed`), scored by their mean.
+            ``seed + 100003``, ... (see :func:`repeat_seed`), scored by their mean; the next
+            round's suggestions come from their mean probabilities.
     """
 
     rounds: int = 3
@@ -138,7 +141,7 @@ def random_clicks(masks: Mapping[str, np.ndarray], taken: PointLabels, k: int, s
 
 
 def suggested_clicks(
-    segmenter: Segmenter,
+    segmenter: Ensemble,
     pairs: Sequence[ImagePair],
     masks: Mapping[str, np.ndarray],
     shown: PointLabels,
@@ -197,11 +200,11 @@ def simulate_clicks(
             trainings = [
                 _train_round(
                     config.model_copy(update={"init_weights": start, "seed": repeat_seed(config.seed, r)}),
-                    run / f"repeat-{r}" if r else run,
+                    folder,
                     points[arm],
                     table,
                 )
-                for r in range(loop.repeats)
+                for r, folder in enumerate(_repeat_runs(run, loop.repeats))
             ]
             metrics = mean_metrics(trainings)
             for each in ARMS if not round_ else (arm,):  # round 0 is both arms' start
@@ -238,8 +241,8 @@ class _Annotator:
         round_seed = self.config.seed * 1009 + round_
         parts = [taken]
         if arm == "suggested":
-            model = _previous_run(run.parent.parent, arm, round_) / "model.ckpt"
-            segmenter = Segmenter.from_checkpoint(model, self.config.accelerator)
+            previous = _repeat_runs(_previous_run(run.parent.parent, arm, round_), loop.repeats)
+            segmenter = Ensemble.from_checkpoints([each / "model.ckpt" for each in previous], self.config.accelerator)
             labelled, guesses, scores = suggested_clicks(
                 segmenter,
                 self.pairs,
@@ -260,6 +263,11 @@ class _Annotator:
             parts.append(random_clicks(self.masks, PointLabels.concatenate(*parts), random_k, seed))
         points = PointLabels.concatenate(*parts)
         return points, PointLabels.concatenate(shown, points) if arm == "suggested" else shown
+
+
+def _repeat_runs(run: Path, repeats: int) -> list[Path]:
+    """The folders of a round's trainings: ``run`` itself, then ``run/repeat-1``... (see :attr:`ClickLoop.repeats`)."""
+    return [run / f"repeat-{r}" if r else run for r in range(repeats)]
 
 
 def _previous_run(out: Path, arm: str, round_: int) -> Path:

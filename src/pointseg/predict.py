@@ -5,6 +5,7 @@ colours. Rasters (GeoTIFF) of any size are predicted in overlapping tiles blende
 seams (:mod:`pointseg.tiling`), read and written block by block so that memory is set by
 the tile and panel sizes, never by the scene's, and written as a class map GeoTIFF aligned with the input
 (:mod:`pointseg.data.raster`), with per-class probabilities as a second file on request.
+An :class:`Ensemble` of networks labels by their mean probabilities (used to suggest points).
 
 Example:
     >>> segmenter = Segmenter.from_checkpoint("runs/a/model.ckpt")  # doctest: +SKIP
@@ -14,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,63 @@ class Segmenter:
     def _batch(self, tiles: np.ndarray) -> torch.Tensor:
         """``(N, bands, H, W)`` normalised tensor on the device, of ``(N, H, W, bands)`` tiles."""
         return torch.stack([self.band_stats.normalise(tile) for tile in tiles]).to(self.device)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Networks trained for the same classes, labelling images together by their mean class probabilities.
+
+    Networks trained on the same labels from other seeds (other initial weights and crops)
+    disagree where the labels leave the answer open; the entropy of their mean
+    probabilities adds that disagreement to each network's own doubt, so that uncertainty
+    read from it belongs to the labels, not to one training (the committee of active
+    learning; Beluch et al., "The power of ensembles for active learning in image
+    classification", CVPR 2018). Each member normalises images with its own statistics. An
+    ensemble of one labels as its member does.
+
+    Example:
+        >>> ensemble = Ensemble.from_checkpoints(["a/model.ckpt", "b/model.ckpt"])  # doctest: +SKIP
+        >>> probabilities = ensemble.probabilities(read_image("scene.jpg"))  # doctest: +SKIP
+
+    Raises:
+        CheckpointError: No member, or members that predict other classes than the first.
+    """
+
+    members: tuple[Segmenter, ...]
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise CheckpointError("an ensemble of no model", fix="give one checkpoint or more")
+        first = self.members[0].classes.names
+        for number, member in enumerate(self.members[1:], start=2):
+            if member.classes.names != first:
+                raise CheckpointError(
+                    f"model {number} predicts the classes {', '.join(member.classes.names)}, "
+                    f"model 1 the classes {', '.join(first)}: their probabilities cannot be averaged",
+                    fix="give checkpoints trained with the same classes table",
+                )
+
+    @classmethod
+    def from_checkpoints(cls, checkpoints: Sequence[str | Path], accelerator: str = "auto") -> Ensemble:
+        """Load each checkpoint onto the device ``accelerator`` names."""
+        return cls(tuple(Segmenter.from_checkpoint(checkpoint, accelerator) for checkpoint in checkpoints))
+
+    @property
+    def classes(self) -> ClassTable:
+        """The classes the networks predict."""
+        return self.members[0].classes
+
+    def probabilities(self, image: np.ndarray) -> torch.Tensor:
+        """Mean class probabilities ``(classes, H, W)`` of the members on an ``(H, W, bands)`` image."""
+        return torch.stack([member.probabilities(image) for member in self.members]).mean(dim=0)
+
+    def features(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean class probabilities ``(classes, H, W)`` and the members' features side by side ``(sum of D, H, W)``.
+
+        See :meth:`Segmenter.features`.
+        """
+        probabilities, features = zip(*(member.features(image) for member in self.members))
+        return np.mean(probabilities, axis=0), np.concatenate(features)
 
 
 def colourise(labels: np.ndarray, classes: ClassTable) -> np.ndarray:

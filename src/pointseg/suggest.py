@@ -74,7 +74,7 @@ from pointseg.data.points import PointLabels
 from pointseg.data.raster import is_raster, nodata_mask
 from pointseg.data.vector import Georeference
 from pointseg.errors import DatasetError, PointsegWarning, PointsError
-from pointseg.predict import Segmenter
+from pointseg.predict import Ensemble, Segmenter
 
 
 def entropy(probabilities: np.ndarray) -> np.ndarray:
@@ -296,7 +296,7 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 def suggest(
-    segmenter: Segmenter,
+    segmenter: Segmenter | Ensemble,
     pairs: Sequence[ImagePair],
     k: int,
     spacing: int = 16,
