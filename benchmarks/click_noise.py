@@ -7,7 +7,9 @@ Trains one round of a `pointseg simulate-clicks` loop again on exactly its point
 run counted once: a seed equal to the loop's retrains it, to see that it reproduces). Any
 difference between two arms smaller than this spread is what another seed of the same arm
 gives. Seeds trained by other processes into the same ``--out`` (one seed each, in
-parallel) are kept in ``noise.json``, which the last to finish writes with all of them.
+parallel) are kept in ``noise.json``, which the last to finish writes with all of them; a
+seed whose run finished before (its ``metrics.json``) is read, not trained again, so that
+a stopped process run again trains only the seeds it had not finished.
 
     python benchmarks/click_noise.py docs/benchmarks/clicks-balanced-power --arm random --round 3 \\
         --seeds 100 101 --out docs/benchmarks/click-noise/seed0
@@ -40,8 +42,11 @@ def main() -> None:
     summary_path = args.out / "noise.json"
     scores = {}
     for seed in args.seeds:
-        options = {**loop["training"], "seed": seed, "points_file": run / "points.csv"}
         out = args.out / f"seed{seed}"
+        if (out / "metrics.json").is_file():  # trained before this process was stopped
+            scores[seed] = json.loads((out / "metrics.json").read_text())["miou"]
+            continue
+        options = {**loop["training"], "seed": seed, "points_file": run / "points.csv"}
         config = TrainConfig(**options, out=out, accelerator=args.accelerator, progress_bar=False)
         scores[seed] = train(config).metrics["miou"]
         print(f"{run} seed {seed}: mIoU {scores[seed]:.4f}", flush=True)
