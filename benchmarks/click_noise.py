@@ -12,7 +12,7 @@ seed whose run finished before (its ``metrics.json``) is read, not trained again
 a stopped process run again trains only the seeds it had not finished.
 
     python benchmarks/click_noise.py docs/benchmarks/clicks-balanced-power --arm random --round 3 \\
-        --seeds 100 101 --out docs/benchmarks/click-noise/seed0
+        --seeds 100 101 --out docs/benchmarks/click-noise/random-seed0
 """
 
 from __future__ import annotations

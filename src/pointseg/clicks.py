@@ -54,7 +54,7 @@ from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.figures import pyplot
-from pointseg.predict import Ensemble
+from pointseg.predict import Ensemble, Segmenter
 from pointseg.suggest import check_options, suggest, write_suggestions
 from pointseg.training import split_dataset, train
 
@@ -141,7 +141,7 @@ def random_clicks(masks: Mapping[str, np.ndarray], taken: PointLabels, k: int, s
 
 
 def suggested_clicks(
-    segmenter: Ensemble,
+    segmenter: Segmenter | Ensemble,
     pairs: Sequence[ImagePair],
     masks: Mapping[str, np.ndarray],
     shown: PointLabels,
