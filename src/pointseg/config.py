@@ -34,8 +34,8 @@ Query = Literal["entropy", "typical", "power", "balanced"]
 QUERIES: tuple[Query, ...] = get_args(Query)
 """The query strategies of ``pointseg suggest``: how the pixels to label next are ranked (see :mod:`pointseg.suggest`)."""
 DEFAULT_QUERY: Query = "power"
-"""The query strategy unless one is given: on the Dubai click loops the one that keeps up with random
-clicks (``docs/learning-from-points.md``); ``balanced``, ``entropy`` and ``typical`` fall behind them."""
+"""The query strategy unless one is given: on the Dubai click loops the one closest to random clicks,
+though still behind them (``docs/learning-from-points.md``); ``balanced``, ``entropy`` and ``typical`` fall further behind."""
 FULL = "full"
 """The ``points`` value that means every pixel of the masks (``--full-masks``): the label budget's upper end."""
 
