@@ -10,6 +10,7 @@ from pointseg.losses import (
     PartialCrossEntropy,
     PointLoss,
     balanced_weights,
+    consistency_loss,
     partial_cross_entropy,
     potts_regulariser,
     pseudo_labels,
@@ -205,3 +206,35 @@ def test_self_training_adds_the_weighted_cross_entropy_of_the_pseudo_labels():
     assert float(terms["loss"]) == pytest.approx(point + 0.5 * pseudo_term)
     warm_up = PointLoss("self-training")(logits, labels, torch.zeros(1, 3, 1, 3))  # no pseudo-labels yet
     assert set(warm_up) == {"loss", "pce"}
+
+
+def test_consistency_is_the_divergence_from_the_target_over_valid_pixels_and_leaves_the_target_alone():
+    target = torch.tensor([[[[0.5, 0.9, 0.2]], [[0.5, 0.1, 0.8]]]])  # 2 classes, 1 x 3 pixels
+    logits = torch.tensor([[[[2.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]]]], requires_grad=True)
+    q = [math.exp(2) / (math.exp(2) + 1), 0.5, 0.5]  # softmax class 0 at each pixel
+    kl = [0.5 * math.log(0.5 / q[0]) + 0.5 * math.log(0.5 / (1 - q[0])),
+          0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5),
+          0.2 * math.log(0.2 / 0.5) + 0.8 * math.log(0.8 / 0.5)]  # fmt: skip
+    assert float(consistency_loss(target, logits)) == pytest.approx(sum(kl) / 3)
+    valid = torch.tensor([[[True, False, True]]])
+    assert float(consistency_loss(target, logits, valid)) == pytest.approx((kl[0] + kl[2]) / 2)
+    assert float(consistency_loss(torch.softmax(logits, dim=1), logits)) == pytest.approx(0.0, abs=1e-7)  # agreement
+    source = torch.tensor([[[[0.0, 2.0, -1.0]], [[0.0, 0.0, 1.0]]]], requires_grad=True)
+    consistency_loss(torch.softmax(source, dim=1), logits).backward()
+    assert source.grad is None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def test_the_consistency_method_adds_the_weighted_term_and_needs_a_view():
+    torch.manual_seed(0)
+    logits, view_logits = torch.randn(1, 3, 6, 6), torch.randn(1, 3, 6, 6)
+    labels = torch.full((1, 6, 6), IGNORE_INDEX)
+    labels[0, 2, 3] = 1
+    target = torch.softmax(logits, dim=1)
+    terms = PointLoss("consistency", consistency_weight=0.3)(
+        logits, labels, torch.zeros(1, 3, 6, 6), view=(target, view_logits, None)
+    )
+    assert torch.equal(terms["pce"], partial_cross_entropy(logits, labels))
+    assert torch.equal(terms["consistency"], consistency_loss(target, view_logits))
+    assert float(terms["loss"]) == pytest.approx(float(terms["pce"] + 0.3 * terms["consistency"]))
+    with pytest.raises(ValueError, match="consistency needs the predictions on a view"):
+        PointLoss("consistency")(logits, labels, torch.zeros(1, 3, 6, 6))

@@ -294,6 +294,17 @@ def test_the_superpixel_method_spreads_the_points_and_trains(trained, tmp_path):
     assert rows and rows[0].get("train_regulariser_epoch")
 
 
+def test_consistency_trains_with_its_term_on_every_step(trained, tmp_path):
+    config, _ = trained
+    update = {"out": tmp_path / "cons", "method": "consistency", "max_steps": 4, "consistency_weight": 0.5}
+    result = train(config.model_copy(update=update))
+    with (tmp_path / "cons/metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    terms = [float(r["train_consistency_epoch"]) for r in rows if r.get("train_loss_epoch")]
+    assert len(terms) == 2 and all(0 < value < math.log(len(COLOURS)) for value in terms)  # epochs of 2 steps
+    assert torch.load(result.checkpoint, weights_only=False)["hyper_parameters"]["consistency_weight"] == 0.5
+
+
 def test_self_training_adds_pseudo_labels_after_its_warm_up_from_an_ema_teacher(trained, tmp_path):
     config, _ = trained
     update = {"out": tmp_path / "st", "method": "self-training", "max_steps": 6, "self_training_start": 0.5,

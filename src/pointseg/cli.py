@@ -181,7 +181,8 @@ def train(
             "--method",
             help="pce: partial cross-entropy on the points; crf: plus a Potts regulariser on all pixels; "
             "superpixels: plus the points spread to their SLIC superpixels; superpixels+crf: both; "
-            "self-training: plus, after a warm-up, the confident predictions of an EMA teacher as pseudo-labels.",
+            "self-training: plus, after a warm-up, the confident predictions of an EMA teacher as pseudo-labels; "
+            "consistency: plus, on all pixels, the same predictions on a flipped or rotated, recoloured view of each batch.",
         ),
     ] = MethodChoice.pce,
     regulariser_weight: Annotated[float, typer.Option("--regulariser-weight", help="Weight of the crf regulariser.")] = 1.0,
@@ -212,6 +213,9 @@ def train(
     self_training_start: Annotated[
         float, typer.Option("--self-training-start", help="self-training: share of the budget on points alone first.")
     ] = 0.3,
+    consistency_weight: Annotated[
+        float, typer.Option("--consistency-weight", help="consistency: weight of the consistency term.")
+    ] = 1.0,
     bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
     normalisation: Annotated[
         NormalisationChoice,

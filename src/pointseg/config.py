@@ -28,7 +28,7 @@ from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
-Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training"]
+Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training", "consistency"]
 Schedule = Literal["cosine", "constant"]
 Query = Literal["entropy", "typical", "power", "balanced"]
 QUERIES: tuple[Query, ...] = get_args(Query)
@@ -78,6 +78,7 @@ class TrainConfig(BaseModel):
     pseudo_quantile: float | None = Field(None, gt=0, lt=1)
     pseudo_weight: float = Field(0.5, ge=0)
     self_training_start: float = Field(0.3, ge=0, lt=1)
+    consistency_weight: float = Field(1.0, ge=0)
     class_weights: list[float] | Literal["balanced"] | None = None
     bands: list[int] | None = None
     normalisation: Normalisation = "mean-std"

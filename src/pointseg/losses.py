@@ -17,6 +17,11 @@ pixels as labels of their own (Lee, "Pseudo-Label", ICML workshop 2013; the teac
 exponential moving average of the network, Tarvainen and Valpola, "Mean teachers",
 NeurIPS 2017); a real point is never overwritten.
 
+Consistency (:func:`consistency_loss`) asks the network to predict on a flipped or rotated,
+recoloured view of the batch what it predicts on the batch itself, on every pixel: the
+transformation-consistency regularisation of semi-supervised learning (Laine and Aila,
+"Temporal Ensembling for Semi-Supervised Learning", ICLR 2017; Sajjadi et al., NeurIPS 2016).
+
 Example:
     >>> import torch
     >>> logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])  # (batch 1, 2 classes, 1x2 image)
@@ -222,6 +227,32 @@ def pseudo_labels(
     return torch.where(keep, classes, torch.full_like(classes, IGNORE_INDEX))
 
 
+def consistency_loss(target: torch.Tensor, logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Kullback-Leibler divergence of ``softmax(logits)`` from ``target``, averaged over the valid pixels.
+
+    ``KL(p || q) = sum_c p_c (log p_c - log q_c)`` per pixel, ``p`` the target probabilities
+    (the network's own prediction on the untransformed batch, taken as a constant) and ``q``
+    those of ``logits`` (its prediction on the transformed view, brought back to the same
+    pixels). Zero where the two agree, whatever the class; labels play no part.
+
+    Args:
+        target: ``(N, C, H, W)`` class probabilities to match (no gradient flows into them).
+        logits: ``(N, C, H, W)`` the logits that should match them.
+        valid: ``(N, H, W)`` False on nodata and padding, left out (None: every pixel counts).
+
+    >>> target = torch.tensor([[[[0.5]], [[0.5]]]])
+    >>> float(consistency_loss(target, torch.zeros(1, 2, 1, 1)))
+    0.0
+    >>> round(float(consistency_loss(target, torch.tensor([[[[2.0]], [[0.0]]]]))), 4)  # 0.5 log(0.5/q0) + 0.5 log(0.5/q1)
+    0.4338
+    """
+    target = target.detach()
+    divergence = (torch.special.xlogy(target, target) - target * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    if valid is None:
+        return divergence.mean()
+    return (divergence * valid).sum() / valid.sum().clamp(min=1)
+
+
 class PointLoss(nn.Module):
     """The training loss of a ``--method``.
 
@@ -231,7 +262,10 @@ class PointLoss(nn.Module):
       labels spread to their superpixels (:mod:`pointseg.data.superpixels`);
     * ``superpixels+crf``: both;
     * ``self-training``: plus ``pseudo_weight`` x the partial cross-entropy of a teacher's
-      :func:`pseudo_labels` (given as ``pseudo``; the teacher lives in the Lightning module).
+      :func:`pseudo_labels` (given as ``pseudo``; the teacher lives in the Lightning module);
+    * ``consistency``: plus ``consistency_weight`` x :func:`consistency_loss` between the
+      prediction on the batch and on a transformed view of it (given as ``view``; the view is
+      made in the Lightning module).
 
     Args:
         method: One of the above.
@@ -240,6 +274,7 @@ class PointLoss(nn.Module):
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term (the points weigh 1).
         pseudo_weight: Weight of the pseudo-label term.
+        consistency_weight: Weight of the consistency term.
     """
 
     def __init__(
@@ -250,6 +285,7 @@ class PointLoss(nn.Module):
         regulariser_weight: float = 1.0,
         superpixel_weight: float = 0.5,
         pseudo_weight: float = 0.5,
+        consistency_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.method = method
@@ -257,6 +293,7 @@ class PointLoss(nn.Module):
         self.regulariser_weight = regulariser_weight
         self.superpixel_weight = superpixel_weight
         self.pseudo_weight = pseudo_weight
+        self.consistency_weight = consistency_weight
 
     def forward(
         self,
@@ -266,16 +303,19 @@ class PointLoss(nn.Module):
         expanded: torch.Tensor | None = None,
         pseudo: torch.Tensor | None = None,
         valid: torch.Tensor | None = None,
+        view: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
     ) -> dict[str, torch.Tensor]:
         """``{"loss": total, "pce": point term}`` and the method's terms, unweighted, by name.
 
-        The names: ``"regulariser"`` (crf), ``"superpixels"``, ``"self_training"``.
+        The names: ``"regulariser"`` (crf), ``"superpixels"``, ``"self_training"``, ``"consistency"``.
 
         ``pseudo`` is None during the warm-up of self-training: the term is left out.
         ``valid`` (False on nodata and padding) keeps such pixels out of the regulariser.
+        ``view`` is ``(target probabilities, logits of the view, valid pixels of the view)``
+        for :func:`consistency_loss`, all on the view's pixel grid.
 
         Raises:
-            ValueError: A superpixel method without ``expanded`` labels.
+            ValueError: A superpixel method without ``expanded`` labels, or consistency without ``view``.
         """
         terms = {"pce": self.cross_entropy(logits, labels)}
         loss = terms["pce"]
@@ -290,5 +330,10 @@ class PointLoss(nn.Module):
         if pseudo is not None:
             terms["self_training"] = self.cross_entropy(logits, pseudo)
             loss = loss + self.pseudo_weight * terms["self_training"]
+        if self.method == "consistency":
+            if view is None:
+                raise ValueError("--method consistency needs the predictions on a view of the batch")
+            terms["consistency"] = consistency_loss(*view)
+            loss = loss + self.consistency_weight * terms["consistency"]
         terms["loss"] = loss
         return terms

@@ -21,12 +21,13 @@ import math
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.data.dataset import BandStats, Sample
+from pointseg.data.dataset import BandStats, Sample, augment
 from pointseg.errors import TrainingDiverged
 from pointseg.losses import PointLoss, pseudo_labels
 from pointseg.metrics import confusion_matrix, segmentation_metrics
@@ -49,8 +50,8 @@ class PointSegModule(L.LightningModule):
         label_smoothing: Label smoothing of the training loss.
         class_weights: Optional weight of each class in the training loss.
         lr_schedule: ``constant``, or ``cosine`` annealing to zero over the training budget.
-        method: ``pce``, ``crf``, ``superpixels``, ``superpixels+crf`` or ``self-training``
-            (see :class:`~pointseg.losses.PointLoss`).
+        method: ``pce``, ``crf``, ``superpixels``, ``superpixels+crf``, ``self-training`` or
+            ``consistency`` (see :class:`~pointseg.losses.PointLoss`).
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term.
         pseudo_threshold: Self-training: least teacher probability of a pseudo-label.
@@ -58,10 +59,14 @@ class PointSegModule(L.LightningModule):
         pseudo_weight: Self-training: weight of the pseudo-label term.
         self_training_start: Self-training: share of the training budget on points alone
             (warm-up) before pseudo-labels are added.
+        consistency_weight: Consistency: weight of the consistency term.
     """
 
     EMA_DECAY = 0.99
     """Self-training: the teacher's weights move 1 % of the way to the network's after every step."""
+
+    VIEW_JITTER = 0.25
+    """Consistency: the view's bands are scaled by 1 +- up to this and shifted by up to this many standard deviations."""
 
     def __init__(
         self,
@@ -81,6 +86,7 @@ class PointSegModule(L.LightningModule):
         pseudo_quantile: float | None = None,
         pseudo_weight: float = 0.5,
         self_training_start: float = 0.3,
+        consistency_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -89,7 +95,9 @@ class PointSegModule(L.LightningModule):
         self.band_stats = BandStats.from_dict(band_stats)
         # channels-last runs the convolutions of oneDNN (CPU) and cuDNN faster.
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
-        self.loss = PointLoss(method, class_weights, label_smoothing, regulariser_weight, superpixel_weight, pseudo_weight)
+        self.loss = PointLoss(
+            method, class_weights, label_smoothing, regulariser_weight, superpixel_weight, pseudo_weight, consistency_weight
+        )
         self.teacher = (
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.EMA_DECAY), use_buffers=True).requires_grad_(False)
             if method == "self-training"
@@ -127,11 +135,36 @@ class PointSegModule(L.LightningModule):
             probabilities, batch["labels"], hparams.pseudo_threshold, batch.get("valid"), hparams.pseudo_quantile
         )
 
+    def _view(self, batch: Sample, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+        """Consistency: the batch's probabilities, and the logits of a view of it, on the view's grid.
+
+        The view is the batch under one random flip or rotation (:func:`~pointseg.data.dataset.augment`)
+        with each image's bands rescaled and shifted at random (:attr:`VIEW_JITTER`); the
+        probabilities and the valid pixels are flipped or rotated alike. The draws come from
+        torch's generator, so that a seeded run repeats them.
+        """
+        if self.hparams.method != "consistency":
+            return None
+        image, valid = batch["image"], batch.get("valid")
+        rng = np.random.default_rng(int(torch.randint(2**62, ())))
+        tensors = [image, torch.softmax(logits.detach(), dim=1)] + ([valid] if valid is not None else [])
+        image, target, *valid_view = augment(tensors, rng)
+        jitter = torch.rand(2, *image.shape[:2], 1, 1, device=image.device) * 2 - 1
+        image = image * (1 + self.VIEW_JITTER * jitter[0]) + self.VIEW_JITTER * jitter[1]
+        return target, self(image), valid_view[0] if valid_view else None
+
     def training_step(self, batch: Sample, batch_idx: int) -> torch.Tensor:
         """The loss of a batch (and the terms of its method); stops with :class:`TrainingDiverged` on NaN/inf."""
         pseudo = self._pseudo_labels(batch)
+        logits = self(batch["image"])
         terms = self.loss(
-            self(batch["image"]), batch["labels"], batch["image"], batch.get("expanded"), pseudo, batch.get("valid")
+            logits,
+            batch["labels"],
+            batch["image"],
+            batch.get("expanded"),
+            pseudo,
+            batch.get("valid"),
+            self._view(batch, logits),
         )
         loss = terms["loss"]
         if not torch.isfinite(loss):
@@ -139,7 +172,7 @@ class PointSegModule(L.LightningModule):
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
         self.log("train_pce", terms["pce"], on_step=False, on_epoch=True, batch_size=batch["image"].shape[0])
-        for name in ("regulariser", "superpixels", "self_training"):
+        for name in ("regulariser", "superpixels", "self_training", "consistency"):
             if name in terms:
                 self.log(f"train_{name}", terms[name], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
         if pseudo is not None:

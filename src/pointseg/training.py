@@ -204,7 +204,7 @@ class TrainResult:
 
 _TASK_OPTIONS = {
     "optimizer", "lr", "weight_decay", "label_smoothing", "class_weights", "lr_schedule", "method", "regulariser_weight",
-    "superpixel_weight", "pseudo_threshold", "pseudo_quantile", "pseudo_weight", "self_training_start",
+    "superpixel_weight", "pseudo_threshold", "pseudo_quantile", "pseudo_weight", "self_training_start", "consistency_weight",
 }  # fmt: skip
 """The options of a run that :class:`~pointseg.task.PointSegModule` takes as they are."""
 
