@@ -208,7 +208,7 @@ def test_self_training_adds_the_weighted_cross_entropy_of_the_pseudo_labels():
     assert set(warm_up) == {"loss", "pce"}
 
 
-def test_consistency_is_the_divergence_from_the_target_over_valid_pixels_and_leaves_the_target_alone():
+def test_consistency_is_the_weighted_divergence_from_the_target_over_valid_pixels_and_leaves_the_target_alone():
     target = torch.tensor([[[[0.5, 0.9, 0.2]], [[0.5, 0.1, 0.8]]]])  # 2 classes, 1 x 3 pixels
     logits = torch.tensor([[[[2.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]]]], requires_grad=True)
     q = [math.exp(2) / (math.exp(2) + 1), 0.5, 0.5]  # softmax class 0 at each pixel
@@ -218,13 +218,16 @@ def test_consistency_is_the_divergence_from_the_target_over_valid_pixels_and_lea
     assert float(consistency_loss(target, logits)) == pytest.approx(sum(kl) / 3)
     valid = torch.tensor([[[True, False, True]]])
     assert float(consistency_loss(target, logits, valid)) == pytest.approx((kl[0] + kl[2]) / 2)
+    # class weights: each pixel weighs as its target's top class (pixel 2: class 0, weight 1; pixel 3: class 1, weight 3)
+    weight, middle_and_last = torch.tensor([1.0, 3.0]), torch.tensor([[[False, True, True]]])
+    assert float(consistency_loss(target, logits, middle_and_last, weight)) == pytest.approx((kl[1] + 3 * kl[2]) / 4)
     assert float(consistency_loss(torch.softmax(logits, dim=1), logits)) == pytest.approx(0.0, abs=1e-7)  # agreement
     source = torch.tensor([[[[0.0, 2.0, -1.0]], [[0.0, 0.0, 1.0]]]], requires_grad=True)
     consistency_loss(torch.softmax(source, dim=1), logits).backward()
     assert source.grad is None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
 
 
-def test_the_consistency_method_adds_the_weighted_term_and_needs_a_view():
+def test_the_consistency_method_adds_the_weighted_term_with_the_class_weights_and_needs_a_view():
     torch.manual_seed(0)
     logits, view_logits = torch.randn(1, 3, 6, 6), torch.randn(1, 3, 6, 6)
     labels = torch.full((1, 6, 6), IGNORE_INDEX)
@@ -235,6 +238,9 @@ def test_the_consistency_method_adds_the_weighted_term_and_needs_a_view():
     )
     assert torch.equal(terms["pce"], partial_cross_entropy(logits, labels))
     assert torch.equal(terms["consistency"], consistency_loss(target, view_logits))
+    weighted = PointLoss("consistency", weight=[1.0, 2.0, 5.0])(logits, labels, logits, view=(target, view_logits, None))
+    expected = consistency_loss(target, view_logits, weight=torch.tensor([1.0, 2.0, 5.0]))
+    assert torch.equal(weighted["consistency"], expected) and not torch.equal(expected, terms["consistency"])
     assert float(terms["loss"]) == pytest.approx(float(terms["pce"] + 0.3 * terms["consistency"]))
     with pytest.raises(ValueError, match="consistency needs the predictions on a view"):
         PointLoss("consistency")(logits, labels, torch.zeros(1, 3, 6, 6))

@@ -227,18 +227,24 @@ def pseudo_labels(
     return torch.where(keep, classes, torch.full_like(classes, IGNORE_INDEX))
 
 
-def consistency_loss(target: torch.Tensor, logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+def consistency_loss(
+    target: torch.Tensor, logits: torch.Tensor, valid: torch.Tensor | None = None, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Kullback-Leibler divergence of ``softmax(logits)`` from ``target``, averaged over the valid pixels.
 
     ``KL(p || q) = sum_c p_c (log p_c - log q_c)`` per pixel, ``p`` the target probabilities
     (the network's own prediction on the untransformed batch, taken as a constant) and ``q``
     those of ``logits`` (its prediction on the transformed view, brought back to the same
-    pixels). Zero where the two agree, whatever the class; labels play no part.
+    pixels). Zero where the two agree, whatever the class; labels play no part. With class
+    weights each pixel weighs as much as its target's most likely class, and the mean is
+    weighted, as in :func:`partial_cross_entropy`: without them the term, over every pixel,
+    is ruled by the most common class and pulls rare ones towards it.
 
     Args:
         target: ``(N, C, H, W)`` class probabilities to match (no gradient flows into them).
         logits: ``(N, C, H, W)`` the logits that should match them.
         valid: ``(N, H, W)`` False on nodata and padding, left out (None: every pixel counts).
+        weight: Optional ``(C,)`` class weights.
 
     >>> target = torch.tensor([[[[0.5]], [[0.5]]]])
     >>> float(consistency_loss(target, torch.zeros(1, 2, 1, 1)))
@@ -248,9 +254,10 @@ def consistency_loss(target: torch.Tensor, logits: torch.Tensor, valid: torch.Te
     """
     target = target.detach()
     divergence = (torch.special.xlogy(target, target) - target * torch.log_softmax(logits, dim=1)).sum(dim=1)
-    if valid is None:
-        return divergence.mean()
-    return (divergence * valid).sum() / valid.sum().clamp(min=1)
+    pixel_weight = torch.ones_like(divergence) if weight is None else weight.to(divergence.dtype)[target.argmax(dim=1)]
+    if valid is not None:
+        pixel_weight = pixel_weight * valid
+    return (divergence * pixel_weight).sum() / pixel_weight.sum().clamp(min=1e-12)
 
 
 class PointLoss(nn.Module):
@@ -265,7 +272,7 @@ class PointLoss(nn.Module):
       :func:`pseudo_labels` (given as ``pseudo``; the teacher lives in the Lightning module);
     * ``consistency``: plus ``consistency_weight`` x :func:`consistency_loss` between the
       prediction on the batch and on a transformed view of it (given as ``view``; the view is
-      made in the Lightning module).
+      made in the Lightning module), with the class weights of the cross-entropies.
 
     Args:
         method: One of the above.
@@ -333,7 +340,7 @@ class PointLoss(nn.Module):
         if self.method == "consistency":
             if view is None:
                 raise ValueError("--method consistency needs the predictions on a view of the batch")
-            terms["consistency"] = consistency_loss(*view)
+            terms["consistency"] = consistency_loss(*view, weight=self.cross_entropy.weight)
             loss = loss + self.consistency_weight * terms["consistency"]
         terms["loss"] = loss
         return terms
