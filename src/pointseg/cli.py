@@ -215,7 +215,7 @@ def train(
     ] = 0.3,
     consistency_weight: Annotated[
         float, typer.Option("--consistency-weight", help="consistency: weight of the consistency term.")
-    ] = 1.0,
+    ] = 0.3,
     bands: Annotated[str | None, typer.Option("--bands", help="Input bands, 1-based, e.g. 4,3,2 (default: all).")] = None,
     normalisation: Annotated[
         NormalisationChoice,

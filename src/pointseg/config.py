@@ -78,7 +78,7 @@ class TrainConfig(BaseModel):
     pseudo_quantile: float | None = Field(None, gt=0, lt=1)
     pseudo_weight: float = Field(0.5, ge=0)
     self_training_start: float = Field(0.3, ge=0, lt=1)
-    consistency_weight: float = Field(1.0, ge=0)
+    consistency_weight: float = Field(0.3, ge=0)
     class_weights: list[float] | Literal["balanced"] | None = None
     bands: list[int] | None = None
     normalisation: Normalisation = "mean-std"

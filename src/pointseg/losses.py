@@ -292,7 +292,7 @@ class PointLoss(nn.Module):
         regulariser_weight: float = 1.0,
         superpixel_weight: float = 0.5,
         pseudo_weight: float = 0.5,
-        consistency_weight: float = 1.0,
+        consistency_weight: float = 0.3,
     ) -> None:
         super().__init__()
         self.method = method

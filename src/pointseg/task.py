@@ -86,7 +86,7 @@ class PointSegModule(L.LightningModule):
         pseudo_quantile: float | None = None,
         pseudo_weight: float = 0.5,
         self_training_start: float = 0.3,
-        consistency_weight: float = 1.0,
+        consistency_weight: float = 0.3,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
