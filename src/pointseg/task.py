@@ -66,7 +66,8 @@ class PointSegModule(L.LightningModule):
     """Self-training: the teacher's weights move 1 % of the way to the network's after every step."""
 
     VIEW_JITTER = 0.25
-    """Consistency: the view's bands are scaled by 1 +- up to this and shifted by up to this many standard deviations."""
+    """Consistency: the view's bands are scaled by 1 +- up to this and shifted by up to this, in normalised units
+    (standard deviations with ``mean-std``)."""
 
     def __init__(
         self,
