@@ -294,7 +294,7 @@ def test_the_superpixel_method_spreads_the_points_and_trains(trained, tmp_path):
     assert rows and rows[0].get("train_regulariser_epoch")
 
 
-def test_consistency_trains_with_its_term_on_every_step(trained, tmp_path):
+def test_consistency_trains_with_its_term_in_every_epoch(trained, tmp_path):
     config, _ = trained
     update = {"out": tmp_path / "cons", "method": "consistency", "max_steps": 4, "consistency_weight": 0.5}
     result = train(config.model_copy(update=update))
