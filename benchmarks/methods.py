@@ -11,8 +11,8 @@ seconds per run. An arm may change options of its method: ``crf:regulariser_weig
 Finished runs are not trained again, so several processes may split the methods between
 them and a last one, given all of them, writes the summary.
 
-    python benchmarks/methods.py --methods crf self-training --threads 1 &
-    python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 &
+    python benchmarks/methods.py --methods crf self-training --threads 1 --no-summary &
+    python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 --no-summary &
     python benchmarks/methods.py  # once both are done: the summary
 
 Options are chosen without looking at tile 7: train on tiles 1-5 and validate on tile 6
@@ -151,6 +151,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--val-tile", type=int, default=7, help="validate on this tile, train on those before (6: tuning)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
+    parser.add_argument(
+        "--no-summary", action="store_true", help="train and print only: leave the summary files to a process given all arms"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -158,6 +161,8 @@ def main() -> None:
         for method in args.methods:
             miou, _, seconds = scores(run_method(method, seed, args))
             print(f"{method:>16} seed {seed}: mIoU {miou:.4f} ({seconds:.0f} s)", flush=True)
+    if args.no_summary:
+        return
     summary = summarise(args.methods, args.seeds, args)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.seeds == [0] else "-seeds-" + "-".join(map(str, args.seeds))
