@@ -244,3 +244,11 @@ def test_the_consistency_method_adds_the_weighted_term_with_the_class_weights_an
     assert float(terms["loss"]) == pytest.approx(float(terms["pce"] + 0.3 * terms["consistency"]))
     with pytest.raises(ValueError, match="consistency needs the predictions on a view"):
         PointLoss("consistency")(logits, labels, torch.zeros(1, 3, 6, 6))
+    expanded = torch.full((1, 6, 6), IGNORE_INDEX)
+    expanded[0, 1:4, 2:5] = 1  # the point's superpixel
+    both = PointLoss("superpixels+consistency", superpixel_weight=0.5, consistency_weight=0.3)(
+        logits, labels, torch.zeros(1, 3, 6, 6), expanded, view=(target, view_logits, None)
+    )
+    assert torch.equal(both["consistency"], terms["consistency"])
+    assert torch.equal(both["superpixels"], partial_cross_entropy(logits, expanded))
+    assert float(both["loss"]) == pytest.approx(float(both["pce"] + 0.5 * both["superpixels"] + 0.3 * both["consistency"]))

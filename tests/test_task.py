@@ -61,3 +61,7 @@ def test_the_recoloured_view_costs_a_seeded_positive_divergence_and_pce_makes_no
     again = consistency_loss(*module._view(batch, logits))
     assert float(first) > 1e-4 and torch.equal(first, again)
     assert consistency_module(jitter=0.25, method="pce")._view(batch, logits) is None
+    combined_module = consistency_module(jitter=0.25, method="superpixels+consistency")
+    torch.manual_seed(3)
+    combined = combined_module._view(batch, logits)
+    assert torch.equal(consistency_loss(*combined), first)  # superpixels+consistency makes the same view

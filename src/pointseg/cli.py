@@ -182,7 +182,8 @@ def train(
             help="pce: partial cross-entropy on the points; crf: plus a Potts regulariser on all pixels; "
             "superpixels: plus the points spread to their SLIC superpixels; superpixels+crf: both; "
             "self-training: plus, after a warm-up, the confident predictions of an EMA teacher as pseudo-labels; "
-            "consistency: plus, on all pixels, the same predictions on a flipped or rotated, recoloured view of each batch.",
+            "consistency: plus, on all pixels, the same predictions on a flipped or rotated, recoloured view of each batch; "
+            "superpixels+consistency: both.",
         ),
     ] = MethodChoice.pce,
     regulariser_weight: Annotated[float, typer.Option("--regulariser-weight", help="Weight of the crf regulariser.")] = 1.0,

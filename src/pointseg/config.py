@@ -28,7 +28,7 @@ from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
-Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training", "consistency"]
+Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training", "consistency", "superpixels+consistency"]
 Schedule = Literal["cosine", "constant"]
 Query = Literal["entropy", "typical", "power", "balanced"]
 QUERIES: tuple[Query, ...] = get_args(Query)

@@ -272,7 +272,8 @@ class PointLoss(nn.Module):
       :func:`pseudo_labels` (given as ``pseudo``; the teacher lives in the Lightning module);
     * ``consistency``: plus ``consistency_weight`` x :func:`consistency_loss` between the
       prediction on the batch and on a transformed view of it (given as ``view``; the view is
-      made in the Lightning module), with the class weights of the cross-entropies.
+      made in the Lightning module), with the class weights of the cross-entropies;
+    * ``superpixels+consistency``: both.
 
     Args:
         method: One of the above.
@@ -337,9 +338,9 @@ class PointLoss(nn.Module):
         if pseudo is not None:
             terms["self_training"] = self.cross_entropy(logits, pseudo)
             loss = loss + self.pseudo_weight * terms["self_training"]
-        if self.method == "consistency":
+        if "consistency" in self.method:
             if view is None:
-                raise ValueError("--method consistency needs the predictions on a view of the batch")
+                raise ValueError(f"--method {self.method} needs the predictions on a view of the batch")
             terms["consistency"] = consistency_loss(*view, weight=self.cross_entropy.weight)
             loss = loss + self.consistency_weight * terms["consistency"]
         terms["loss"] = loss

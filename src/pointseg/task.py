@@ -50,8 +50,8 @@ class PointSegModule(L.LightningModule):
         label_smoothing: Label smoothing of the training loss.
         class_weights: Optional weight of each class in the training loss.
         lr_schedule: ``constant``, or ``cosine`` annealing to zero over the training budget.
-        method: ``pce``, ``crf``, ``superpixels``, ``superpixels+crf``, ``self-training`` or
-            ``consistency`` (see :class:`~pointseg.losses.PointLoss`).
+        method: ``pce``, ``crf``, ``superpixels``, ``superpixels+crf``, ``self-training``,
+            ``consistency`` or ``superpixels+consistency`` (see :class:`~pointseg.losses.PointLoss`).
         regulariser_weight: Weight of the regulariser.
         superpixel_weight: Weight of the superpixel term.
         pseudo_threshold: Self-training: least teacher probability of a pseudo-label.
@@ -144,7 +144,7 @@ class PointSegModule(L.LightningModule):
         probabilities and the valid pixels are flipped or rotated alike. The draws come from
         torch's generator, so that a seeded run repeats them.
         """
-        if self.hparams.method != "consistency":
+        if "consistency" not in self.hparams.method:
             return None
         image, valid = batch["image"], batch.get("valid")
         rng = np.random.default_rng(int(torch.randint(2**62, ())))
