@@ -72,13 +72,24 @@ def test_a_skipped_suggestion_is_never_suggested_again_and_a_mixed_round_adds_ra
     assert len(first) == 1  # the suggestion on (3, 4) is skipped...
     assert (tmp_path / "suggested/round-1/suggestions.csv").read_text().splitlines()[1].startswith(f"{pair.key},3,4,")
     second, shown = annotator.click("suggested", 2, tmp_path / "suggested/round-2", first, shown)
+    second_shown = shown
     assert (second.rows[-1], second.cols[-1]) == (20, 25)  # ...and not suggested again
     mixed = clicks_module._Annotator(config, ClickLoop(k=4, spacing=2, query="entropy", random_share=0.5), [pair], masks, TABLE)
-    third, _ = mixed.click("suggested", 3, tmp_path / "suggested/round-3", second, shown)
+    assert pixels(shown) == {(30, 40), (3, 4), (20, 25)}  # the labelled point and both suggestions, each once
+    third, shown = mixed.click("suggested", 3, tmp_path / "suggested/round-3", second, shown)
     suggested = (tmp_path / "suggested/round-3/suggestions.csv").read_text().splitlines()[1:]
     assert len(suggested) == 2 and len(third) == len(second) + 2 + 2  # 2 suggested (labelled here) and 2 random
     assert len(set(zip(third.rows.tolist(), third.cols.tolist()))) == len(third)  # no pixel twice
+    assert len(shown) == len(pixels(shown)) == 3 + 4 and pixels(third) <= pixels(shown)
+    third.write_csv(tmp_path / "suggested/round-3/points.csv", TABLE)  # as a training of the round writes them
+    (tmp_path / "suggested/round-3" / clicks_module._DONE).write_text("{}")
+    _, resumed = mixed.click("suggested", 3, tmp_path / "suggested/round-3", second, second_shown)
+    assert len(resumed) == len(shown) and pixels(resumed) == pixels(shown)  # a finished round read back alike
     assert np.array_equal(third.classes, mask[third.rows, third.cols])
+
+
+def pixels(points):
+    return set(zip(points.rows.tolist(), points.cols.tolist()))
 
 
 @pytest.mark.parametrize(("gap", "taken", "passed"), [(0, (10, 25), (30, 40)), (3, (30, 40), (10, 25))])

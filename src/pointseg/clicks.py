@@ -144,25 +144,28 @@ def suggested_clicks(
     segmenter: Segmenter | Ensemble,
     pairs: Sequence[ImagePair],
     masks: Mapping[str, np.ndarray],
-    shown: PointLabels,
+    labelled: PointLabels,
     k: int,
     spacing: int,
     boundary_gap: int = 0,
     query: Query = DEFAULT_QUERY,
     seed: int = 0,
-    class_counts: np.ndarray | None = None,
+    shown: PointLabels | None = None,
 ) -> tuple[PointLabels, PointLabels, np.ndarray]:
-    """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, away from the ``shown`` ones, answered by the masks.
+    """:func:`~pointseg.suggest.suggest` of ``k`` pixels per image, answered by the masks.
 
-    ``class_counts`` are the labels of each class so far, which the ``balanced`` query weighs;
-    give them, since without them it counts the classes of ``shown``, partly the model's guesses.
+    No suggestion falls on (or within ``spacing`` of) the ``labelled`` points or the pixels
+    ``shown`` to the annotator before; the ``balanced`` query weighs the classes of the
+    ``labelled`` points alone, never the model's guesses on skipped pixels.
 
     Returns:
         ``(labelled, guesses, entropies)``: the suggestions the masks label, with the masks'
         classes (one on an unlabelled mask pixel is dropped); every suggestion, with the
         model's guess as its class; their predictive entropies.
     """
-    guesses, scores = suggest(segmenter, pairs, k, spacing, shown, boundary_gap, query, seed, class_counts)
+    avoided = labelled if shown is None else PointLabels.concatenate(labelled, shown)
+    class_counts = labelled.class_counts(len(segmenter.classes.names))
+    guesses, scores = suggest(segmenter, pairs, k, spacing, avoided, boundary_gap, query, seed, class_counts)
     classes = np.array([masks[key][row, col] for key, row, col in zip(guesses.keys, guesses.rows, guesses.cols)], np.int64)
     labelled = classes != IGNORE_INDEX
     return PointLabels(guesses.keys, guesses.rows, guesses.cols, classes).select(labelled), guesses, scores
@@ -228,12 +231,13 @@ class _Annotator:
     def click(self, arm: str, round_: int, run: Path, taken: PointLabels, shown: PointLabels) -> tuple[PointLabels, PointLabels]:
         """The arm's points after ``round_`` and the pixels shown to the annotator so far (the suggested arm's).
 
-        A round finished before gives back the points it trained on.
+        A round finished before gives back the points it trained on. ``shown`` holds each pixel once.
         """
         if _finished(run) is not None:
             points = PointLabels.read_csv(run / "points.csv", self.table)
             if arm == "suggested":
-                shown = PointLabels.concatenate(shown, PointLabels.read_csv(run / "suggestions.csv", self.table), points)
+                shown = PointLabels.concatenate(shown, PointLabels.read_csv(run / "suggestions.csv", self.table))
+                shown = PointLabels.concatenate(shown, points.without(shown))
             return points, shown
         run.mkdir(parents=True, exist_ok=True)
         loop = self.loop
@@ -247,13 +251,13 @@ class _Annotator:
                 segmenter,
                 self.pairs,
                 self.masks,
-                shown,
+                taken,
                 loop.k - random_k,
                 loop.spacing,
                 loop.boundary_gap,
                 loop.query,
                 round_seed,
-                taken.class_counts(len(self.table.names)),
+                shown,
             )
             write_suggestions(guesses, scores, self.pairs, self.table.names, run / "suggestions.csv")
             parts.append(labelled)
@@ -262,7 +266,7 @@ class _Annotator:
             seed = round_seed if arm == "random" else round_seed + _MIXED_STREAM
             parts.append(random_clicks(self.masks, PointLabels.concatenate(*parts), random_k, seed))
         points = PointLabels.concatenate(*parts)
-        return points, PointLabels.concatenate(shown, points) if arm == "suggested" else shown
+        return points, PointLabels.concatenate(shown, points.without(shown)) if arm == "suggested" else shown
 
 
 def _repeat_runs(run: Path, repeats: int) -> list[Path]:

@@ -184,6 +184,18 @@ class PointLabels:
         """The points where the boolean array ``keep`` is true."""
         return PointLabels(self.keys[keep], self.rows[keep], self.cols[keep], self.classes[keep])
 
+    def without(self, other: PointLabels) -> PointLabels:
+        """The points on pixels that ``other`` has no point on, whatever the classes.
+
+        >>> points = PointLabels(np.array(["a", "a", "b"]), np.array([0, 1, 0]), np.zeros(3, int), np.array([2, 0, 2]))
+        >>> len(points.without(points.select(np.array([True, False, False]))))
+        2
+        """
+        others = set(zip(other.keys.tolist(), other.rows.tolist(), other.cols.tolist()))
+        return self.select(
+            np.array([p not in others for p in zip(self.keys.tolist(), self.rows.tolist(), self.cols.tolist())], bool)
+        )
+
     def of_image(self, key: str) -> PointLabels:
         """The points of one image."""
         return self.select(self.keys == key)
