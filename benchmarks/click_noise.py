@@ -6,10 +6,10 @@ Trains one round of a `pointseg simulate-clicks` loop again on exactly its point
 ``noise.json`` beside the runs: the mIoU of each seed and their spread (the loop's own
 run counted once: a seed equal to the loop's retrains it, to see that it reproduces). Any
 difference between two arms smaller than this spread is what another seed of the same arm
-gives. Seeds trained by other processes into the same ``--out`` (one seed each, in
-parallel) are kept in ``noise.json``, which the last to finish writes with all of them; a
-seed whose run finished before (its ``metrics.json``) is read, not trained again, so that
-a stopped process run again trains only the seeds it had not finished.
+gives. ``noise.json`` counts every seed finished in ``--out`` (its ``seed<N>/metrics.json``),
+those that other processes trained there too (one seed each, in parallel), and is written
+again after each seed; a seed finished before is read, not trained again, so that a stopped
+process run again trains only the seeds it had not finished.
 
     python benchmarks/click_noise.py docs/benchmarks/clicks-balanced-power --arm random --round 3 \\
         --seeds 100 101 --out docs/benchmarks/click-noise/random-seed0
@@ -39,33 +39,33 @@ def main() -> None:
     args = parser.parse_args()
     loop = read_loop(args.loop)
     run = args.loop / (args.arm if args.round else "initial") / f"round-{args.round}"
-    summary_path = args.out / "noise.json"
-    scores = {}
     for seed in args.seeds:
         out = args.out / f"seed{seed}"
-        if (out / "metrics.json").is_file():  # trained before this process was stopped
-            scores[seed] = json.loads((out / "metrics.json").read_text())["miou"]
-            continue
-        options = {**loop["training"], "seed": seed, "points_file": run / "points.csv"}
-        config = TrainConfig(**options, out=out, accelerator=args.accelerator, progress_bar=False)
-        scores[seed] = train(config).metrics["miou"]
-        print(f"{run} seed {seed}: mIoU {scores[seed]:.4f}", flush=True)
-    if summary_path.exists():  # seeds trained beside this process into the same folder
-        earlier = json.loads(summary_path.read_text())["miou_by_seed"]
-        scores = {int(seed): miou for seed, miou in earlier.items()} | scores
+        if not (out / "metrics.json").is_file():  # else trained before this process was stopped
+            options = {**loop["training"], "seed": seed, "points_file": run / "points.csv"}
+            config = TrainConfig(**options, out=out, accelerator=args.accelerator, progress_bar=False)
+            print(f"{run} seed {seed}: mIoU {train(config).metrics['miou']:.4f}", flush=True)
+        write_summary(run, loop["training"]["seed"], args.out)
+
+
+def write_summary(run: Path, loop_seed: int, out: Path) -> None:
+    """Write ``out/noise.json`` from the loop's ``run`` and every seed finished in ``out``."""
+    scores = {
+        int(path.parent.name.removeprefix("seed")): json.loads(path.read_text())["miou"]
+        for path in out.glob("seed*/metrics.json")
+    }
     scores = dict(sorted(scores.items()))
     loop_miou = json.loads((run / "metrics.json").read_text())["miou"]
-    values = np.array([loop_miou, *(score for seed, score in scores.items() if seed != loop["training"]["seed"])])
+    values = np.array([loop_miou, *(score for seed, score in scores.items() if seed != loop_seed)])
     summary = {
         "run": str(run),
-        "loop_seed": loop["training"]["seed"],
+        "loop_seed": loop_seed,
         "loop_miou": loop_miou,
         "miou_by_seed": scores,
         "spread": round(float(values.max() - values.min()), 4),
-        "std": round(float(values.std(ddof=1)), 4),
+        "std": round(float(values.std(ddof=1)), 4) if values.size > 1 else None,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(json.dumps(summary, indent=2))
+    (out / "noise.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 
 
