@@ -95,14 +95,15 @@ def test_small_scenes_are_padded_with_ignored_labels():
 def test_nodata_is_not_valid_in_the_crops_and_follows_their_augmentation():
     scene = coded_scene(height=16, width=16)
     scene.nodata = np.zeros((16, 16), bool)
-    scene.nodata[:, :5] = True  # the left columns have no data: band 0 holds label + 1 there as everywhere
+    scene.nodata[:, :5] = True  # the left columns have no data: band 0 holds label + 1 elsewhere
     for i in range(8):  # rotations and flips move image, labels and validity alike
         sample = RandomCropDataset([scene], IDENTITY, crop=16, seed=i)[0]
+        valid = sample["valid"]
         codes = sample["image"][0].round().long() - 1
-        where = torch.from_numpy(scene.nodata)
-        nodata_codes = set(torch.from_numpy(scene.labels.astype(np.int64))[where].tolist())
-        assert int((~sample["valid"]).sum()) == 16 * 5
-        assert set(codes[~sample["valid"]].tolist()) <= nodata_codes and torch.equal(sample["labels"], codes)
+        nodata_codes = set(torch.from_numpy(scene.labels.astype(np.int64))[torch.from_numpy(scene.nodata)].tolist())
+        assert int((~valid).sum()) == 16 * 5 and set(sample["labels"][~valid].tolist()) <= nodata_codes
+        assert torch.equal(sample["labels"][valid], codes[valid])
+        assert (sample["image"][:, ~valid] == 0).all()  # no data: the bands' mean, whatever the raster held there
 
 
 def test_whole_images_carry_mask_and_labels():

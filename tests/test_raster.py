@@ -10,7 +10,7 @@ from rasterio.transform import from_origin
 from conftest import untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.data.dataset import BandStats
-from pointseg.data.raster import NODATA, is_raster
+from pointseg.data.raster import NODATA, is_raster, with_holes
 from pointseg.errors import PointsegWarning
 from pointseg.predict import Segmenter, TileOptions, predict_raster
 
@@ -58,7 +58,7 @@ def test_the_class_map_is_aligned_with_the_input_and_keeps_its_nodata(scene, seg
 
 def test_tiled_prediction_matches_the_whole_scene_at_once_away_from_its_border(scene, segmenter, tmp_path):
     path, pixels = scene
-    whole = segmenter.tile_probabilities(np.moveaxis(pixels, 0, -1)[None])[0]
+    whole = segmenter.tile_probabilities(with_holes(np.moveaxis(pixels, 0, -1), (pixels == 0).all(axis=0))[None])[0]
     progress = []
     options = TileOptions(tile=64, overlap=24, probabilities=True, panel=96)  # two panels of columns
     on_tiles = lambda done, total: progress.append((done, total))  # noqa: E731
@@ -153,6 +153,42 @@ def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tm
         labels = prediction.read(1)
         assert prediction.crs == UTM_40N and prediction.nodata == NODATA
     assert (labels[:8, :8] == NODATA).all() and (labels[8:] < 3).all()
+
+
+@pytest.mark.parametrize("nodata", [np.nan, -9999.0])
+def test_a_hole_in_a_raster_is_predicted_as_if_it_held_the_bands_mean(segmenter, tmp_path, nodata):
+    rng = np.random.default_rng(2)
+    pixels = rng.uniform(0, 255, (3, 60, 70)).astype(np.float32)
+    pixels[:, 20:30, 30:45] = 128.0  # the untrained model's band means: normalised to 0
+    filled = predict_raster(segmenter, write_raster(tmp_path / "filled.tif", pixels), tmp_path / "out/filled.tif",
+                            TileOptions(tile=32, overlap=8, probabilities=True))  # fmt: skip
+    pixels[:, 20:30, 30:45] = nodata
+    holed = predict_raster(segmenter, write_raster(tmp_path / "holed.tif", pixels, nodata=nodata), tmp_path / "out/holed.tif",
+                           TileOptions(tile=32, overlap=8, probabilities=True))  # fmt: skip
+    hole = np.zeros((60, 70), bool)
+    hole[20:30, 30:45] = True
+    for one, other in (
+        (filled, holed),
+        (filled.with_name("filled_probabilities.tif"), holed.with_name("holed_probabilities.tif")),
+    ):
+        with rasterio.open(one) as a, rasterio.open(other) as b:
+            expected, got = a.read(), b.read()
+        assert (got[:, hole] == NODATA).all() and np.array_equal(got[:, ~hole], expected[:, ~hole])  # the hole's rim too
+
+
+def test_a_float_raster_with_nan_nodata_trains_with_finite_losses(multiband, tmp_path):
+    from pointseg.training import train
+
+    data, classes = multiband
+    for name in ("a", "b", "c"):
+        with rasterio.open(data / "images" / f"{name}.tif") as source:
+            reflectance = source.read().astype(np.float32)
+        reflectance[:, :8, :8] = np.nan
+        write_raster(data / "images" / f"{name}.tif", reflectance, nodata=np.nan)
+    result = train(tiny_config(data, classes, tmp_path / "run", max_steps=4, batch_size=3))
+    assert np.isfinite(result.metrics["loss"]) and result.metrics["pixels"] == 64 * 72 - 8 * 8
+    logged = (tmp_path / "run/metrics.csv").read_text()
+    assert "nan" not in logged.lower()
 
 
 def test_a_mask_off_the_grid_of_its_image_is_an_error(multiband):

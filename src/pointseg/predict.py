@@ -35,7 +35,7 @@ from pointseg.data.raster import (
     colour_table,
     is_raster,
     open_raster,
-    read_window,
+    read_data,
     to_rasterio,
     valid_mask,
 )
@@ -286,7 +286,7 @@ def predict_raster(
                 on_tiles(done, total)
 
         blocks = blend_tiles(
-            grid, lambda window: read_window(source, window), segmenter.tile_probabilities, classes, options.batch,
+            grid, lambda window: read_data(source, window), segmenter.tile_probabilities, classes, options.batch,
             options.panel, advance,
         )  # fmt: skip
         for window, block in blocks:

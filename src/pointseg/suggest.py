@@ -72,7 +72,7 @@ from pointseg.config import DEFAULT_QUERY, QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels
-from pointseg.data.raster import is_raster, nodata_mask
+from pointseg.data.raster import is_raster, nodata_mask, with_holes
 from pointseg.data.vector import Georeference
 from pointseg.errors import DatasetError, PointsegWarning, PointsError
 from pointseg.predict import Ensemble, Segmenter
@@ -325,8 +325,9 @@ def suggest(
         class_counts = labelled.class_counts(len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
+        empty = nodata_mask(pair.image) if is_raster(pair.image) else None
         try:
-            image = read_image(pair.image)
+            image = with_holes(read_image(pair.image), empty)
             if query == "typical":
                 probabilities, features = segmenter.features(image)
             else:
@@ -338,7 +339,6 @@ def suggest(
         if unusable := int((~np.isfinite(probabilities).all(axis=0)).sum()):
             message = f"{pair.image}: the model gives no finite class probabilities on {unusable} pixels, never suggested"
             warnings.warn(PointsegWarning(message), stacklevel=2)
-        empty = nodata_mask(pair.image) if is_raster(pair.image) else None
         r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng, empty, class_counts)
         keys += [pair.key] * r.size
         rows.append(r)

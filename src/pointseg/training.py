@@ -249,7 +249,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = prepare_data(config)
     class_weights = resolve_class_weights(config, data)
-    stats = BandStats.compute(  # over pixels with data (nodata is IGNORE_INDEX in the masks)
+    stats = BandStats.compute(  # over pixels of a known class where masks exist (a raster's nodata is left out anyway)
         [scene.image for scene in data.train_scenes],
         bands=config.bands,
         method=config.normalisation,

@@ -86,6 +86,8 @@ class BandStats:
     Computed once from the training images and stored in the checkpoint, so that
     prediction selects and normalises bands exactly as training did. Each band is
     clipped to ``[low, high]`` where those are set, then standardised, ``(x - mean) / std``.
+    Pixels without data (NaN, or a raster's nodata given as a mask) count in no statistic
+    and are normalised to 0, the mean.
 
     Two ways to compute them (``--normalisation``):
 
@@ -162,6 +164,7 @@ class BandStats:
                     has_data = keep[row : row + strip.shape[0]] & (True if has_data is None else has_data)
                 if has_data is not None:
                     pixels = pixels[has_data.ravel()]
+                pixels = pixels[np.isfinite(pixels).all(axis=1)]  # NaN: no data, declared or not
                 if method == "percentiles":
                     drawn.append(pixels[rng.random(len(pixels)) < share] if share < 1 else pixels)
                 else:
@@ -211,8 +214,17 @@ class BandStats:
             )
         return image[..., [b - 1 for b in self.bands]]
 
-    def normalise(self, image: np.ndarray) -> torch.Tensor:
+    def normalise(self, image: np.ndarray, nodata: np.ndarray | None = None) -> torch.Tensor:
         """``(H, W, source bands)`` array -> its input bands, normalised, as ``float32`` ``(bands, H, W)``.
+
+        Values that are not finite and the pixels ``nodata`` marks (``(H, W)``, True where a
+        raster has no data) become 0, the mean: a hole gives the network no extreme value to
+        spread through its convolutions and batch statistics.
+
+        >>> stats = BandStats(mean=(10.0,), std=(2.0,))
+        >>> image = np.array([[[12.0], [np.nan], [-9999.0]]])
+        >>> stats.normalise(image, nodata=np.array([[False, False, True]])).flatten().tolist()
+        [1.0, 0.0, 0.0]
 
         Raises:
             DatasetError: The image has other bands than the model was trained on.
@@ -229,7 +241,10 @@ class BandStats:
             tensor = torch.clamp(tensor, low, high)
         mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
         std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
-        return (tensor - mean) / std
+        tensor = torch.nan_to_num((tensor - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
+        if nodata is not None:
+            tensor[:, torch.from_numpy(np.asarray(nodata, dtype=bool))] = 0.0
+        return tensor
 
     def to_dict(self) -> dict[str, list[float] | list[int] | None]:
         """JSON-ready form."""
@@ -312,7 +327,7 @@ class RandomCropDataset(Dataset[Sample]):
         top = int(rng.integers(max(height - self.crop, 0) + 1))
         left = int(rng.integers(max(width - self.crop, 0) + 1))
         window = (slice(top, top + self.crop), slice(left, left + self.crop))
-        image = self.stats.normalise(scene.image[window])
+        image = self.stats.normalise(scene.image[window], None if scene.nodata is None else scene.nodata[window])
         maps = [_labels_tensor(None if scene.labels is None else scene.labels[window], tuple(image.shape[1:]))]
         if scene.expanded is not None:
             maps.append(_labels_tensor(scene.expanded[window], tuple(image.shape[1:])))
@@ -357,7 +372,7 @@ class WholeImageDataset(Dataset[Sample]):
         scene = self.scenes[i]
         shape = scene.image.shape[:2]
         sample = Sample(
-            image=self.stats.normalise(np.asarray(scene.image)),
+            image=self.stats.normalise(np.asarray(scene.image), scene.nodata),
             labels=_labels_tensor(scene.labels, shape),
             key=scene.key,
             origin=torch.tensor([0, 0]),

@@ -156,6 +156,27 @@ def read_window(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
     return np.moveaxis(source.read(window=to_rasterio(window)), 0, -1)
 
 
+def read_data(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """The ``(H, W, bands)`` pixels of ``window``, NaN where the raster has no data (see :func:`with_holes`)."""
+    return with_holes(read_window(source, window), ~valid_mask(source, window) if has_nodata(source) else None)
+
+
+def with_holes(pixels: np.ndarray, empty: np.ndarray | None) -> np.ndarray:
+    """``(H, W, bands)`` pixels as floats, NaN where ``empty`` (``(H, W)``, None: nowhere) marks no data.
+
+    :meth:`~pointseg.data.dataset.BandStats.normalise` gives NaN the bands' mean, so a
+    model sees a raster's holes alike whatever their nodata value.
+
+    >>> with_holes(np.array([[[7], [-9999]]], np.int16), np.array([[False, True]])).ravel().tolist()
+    [7.0, nan]
+    """
+    if empty is None:
+        return pixels
+    holes = pixels.astype(np.float32 if pixels.dtype.itemsize < 8 else np.float64)
+    holes[empty] = np.nan
+    return holes
+
+
 def has_nodata(source: rasterio.DatasetReader) -> bool:
     """Whether a raster may lack data somewhere: a nodata value, a mask band or alpha."""
     return not all(MaskFlags.all_valid in flags for flags in source.mask_flag_enums)
