@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from PIL import Image
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
@@ -309,3 +310,49 @@ def test_a_raster_trains_from_windows_read_on_demand_exactly_as_from_memory(tmp_
     assert len(crops[0]) == 83  # ceil(2100 x 40 / 32^2)
     for i in range(len(crops[0])):
         assert torch.equal(crops[0][i]["image"], crops[1][i]["image"])
+
+
+@pytest.mark.parametrize(
+    ("layout", "out", "message"),
+    [
+        (["a.tif"], "images", "is inside --input"),  # --out the input folder itself
+        (["a.png", "a.jpg"], "pred", "would both be predicted to"),
+        (["a.tif", "a.tiff"], "pred", "would both be predicted to"),
+    ],
+)
+def test_predictions_never_overwrite_an_input_or_each_other(tmp_path, layout, out, message):
+    from pointseg.errors import ConfigError
+    from pointseg.predict import predict_folder
+
+    images = tmp_path / "images"
+    for name in layout:
+        if name.endswith((".tif", ".tiff")):
+            write_raster(images / name, np.ones((3, 8, 8), np.uint8))
+        else:
+            images.mkdir(exist_ok=True)
+            Image.fromarray(np.ones((8, 8, 3), np.uint8)).save(images / name)
+    before = {path: path.read_bytes() for path in images.iterdir()}
+    with pytest.raises(ConfigError, match=message):  # refused before the checkpoint is even read
+        list(predict_folder(tmp_path / "no.ckpt", images, tmp_path / out))
+    assert {path: path.read_bytes() for path in images.iterdir()} == before
+
+
+def test_a_single_picture_predicted_into_its_own_folder_is_refused(tmp_path):
+    from pointseg.errors import ConfigError
+    from pointseg.predict import predict_folder
+
+    Image.fromarray(np.ones((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(ConfigError, match=r"would overwrite the input .*a.png"):
+        list(predict_folder(tmp_path / "no.ckpt", tmp_path / "a.png", tmp_path))
+
+
+@pytest.mark.parametrize(("options", "message"), [(["--tile", "0"], "--tile 0"), (["--overlap", "512"], "--overlap 512"),
+                                                  (["--batch", "0"], "--batch 0")])  # fmt: skip
+def test_tile_options_out_of_range_are_an_error_with_a_fix(tmp_path, capsys, options, message):
+    from pointseg.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["predict", "--checkpoint", str(tmp_path / "no.ckpt"), "--input", str(tmp_path), "--out", str(tmp_path / "o"),
+              *options])  # fmt: skip
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and message in err and "fix:" in err and "Traceback" not in err

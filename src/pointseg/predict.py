@@ -230,6 +230,20 @@ class TileOptions:
     probabilities: bool = False
     panel: int = 4096
 
+    def __post_init__(self) -> None:
+        """Refuse a ``--tile`` below 1, an ``--overlap`` not below the tile or a ``--batch`` below 1.
+
+        Raises:
+            ConfigError: A value out of range; the message names it.
+        """
+        if self.tile < 1 or not 0 <= self.overlap < self.tile:
+            raise ConfigError(
+                f"--tile {self.tile} with --overlap {self.overlap}: tiles need a side of 1 or more and an overlap below it",
+                fix="give e.g. --tile 512 --overlap 64",
+            )
+        if self.batch < 1:
+            raise ConfigError(f"--batch {self.batch}: need at least one tile per forward pass", fix="give --batch 1 or more")
+
 
 Progress = Callable[[int, int], None]
 """Called with the tiles predicted so far in a raster and their total."""
@@ -315,15 +329,19 @@ def predict_folder(
 
     Yields:
         The path of each output as it is written.
+
+    Raises:
+        ConfigError: Before any prediction, where an output would overwrite an input or
+            another output, or ``out`` lies inside a ``source`` folder (a later run would
+            take the predictions for images).
     """
-    segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     source, out = Path(source), Path(out)
-    for image_path in list_images(source):
-        relative = image_path.relative_to(source) if source.is_dir() else Path(image_path.name)
+    targets = _targets(list_images(source), source, out, tiles.probabilities)
+    segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
+    for image_path, target in targets.items():
         if is_raster(image_path):
-            yield predict_raster(segmenter, image_path, (out / relative).with_suffix(".tif"), tiles, on_tiles)
+            yield predict_raster(segmenter, image_path, target, tiles, on_tiles)
             continue
-        target = (out / relative).with_suffix(".png")
         target.parent.mkdir(parents=True, exist_ok=True)
         image = read_image(image_path)
         try:
@@ -332,3 +350,27 @@ def predict_folder(
             raise DatasetError(f"{image_path}: {err.message}", fix=err.fix) from err
         Image.fromarray(colourise(labels, segmenter.classes)).save(target)
         yield target
+
+
+def _targets(images: Sequence[Path], source: Path, out: Path, probabilities: bool) -> dict[Path, Path]:
+    """The output of each image (see :func:`predict_folder`), refused where one would overwrite an input or another output."""
+    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
+        raise ConfigError(
+            f"--out {out} is inside --input {source}: a later run would take the predictions for images",
+            fix="give an --out folder outside the input folder",
+        )
+    targets, written = {}, {}
+    inputs = {image.resolve() for image in images}
+    for image in images:
+        relative = image.relative_to(source) if source.is_dir() else Path(image.name)
+        target = (out / relative).with_suffix(".tif" if is_raster(image) else ".png")
+        files = [target] + ([target.with_name(f"{target.stem}_probabilities.tif")] if probabilities and is_raster(image) else [])
+        for file in files:
+            if file.resolve() in inputs:
+                raise ConfigError(f"the prediction of {image} would overwrite the input {file}", fix="give another --out folder")
+            if (other := written.setdefault(file.resolve(), image)) != image:
+                raise ConfigError(
+                    f"{other} and {image} would both be predicted to {file}", fix="rename one of them or predict them apart"
+                )
+        targets[image] = target
+    return targets
