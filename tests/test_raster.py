@@ -356,3 +356,13 @@ def test_tile_options_out_of_range_are_an_error_with_a_fix(tmp_path, capsys, opt
               *options])  # fmt: skip
     err = capsys.readouterr().err
     assert info.value.code == 2 and message in err and "fix:" in err and "Traceback" not in err
+
+
+def test_an_output_that_cannot_be_written_is_named_not_the_input(scene, segmenter, tmp_path):
+    from pointseg.errors import DatasetError
+
+    path, _ = scene
+    (tmp_path / "taken.tif").mkdir()  # a folder where the class map should go
+    with pytest.raises(DatasetError, match=r"cannot write .*taken.tif") as info:
+        predict_raster(segmenter, path, tmp_path / "taken.tif", TileOptions(tile=64, overlap=16))
+    assert "cannot read" not in str(info.value) and "writable" in info.value.fix

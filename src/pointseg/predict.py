@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy as np
 import rasterio
 import torch
 from PIL import Image
+from rasterio.errors import RasterioIOError
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.data.dataset import BandStats
@@ -284,13 +285,14 @@ def predict_raster(
                 fix="give rasters with the bands the model was trained on",
             )
         grid = TileGrid(source.height, source.width, options.tile, options.overlap)
-        labels_out = outputs.enter_context(rasterio.open(target_path, "w", **class_map_profile(source)))
-        labels_out.write_colormap(1, colour_table(segmenter.classes))
-        probabilities_out = None
-        if options.probabilities:
-            path = target_path.with_name(f"{target_path.stem}_probabilities.tif")
-            probabilities_out = outputs.enter_context(rasterio.open(path, "w", **class_map_profile(source, classes)))
-            probabilities_out.descriptions = segmenter.classes.names
+        with _writing(target_path):
+            labels_out = outputs.enter_context(rasterio.open(target_path, "w", **class_map_profile(source)))
+            labels_out.write_colormap(1, colour_table(segmenter.classes))
+            probabilities_out = None
+            if options.probabilities:
+                path = target_path.with_name(f"{target_path.stem}_probabilities.tif")
+                probabilities_out = outputs.enter_context(rasterio.open(path, "w", **class_map_profile(source, classes)))
+                probabilities_out.descriptions = segmenter.classes.names
         total, done = grid.tile_count(options.panel), 0
 
         def advance(tiles: int) -> None:
@@ -307,12 +309,24 @@ def predict_raster(
             nodata = ~valid_mask(source, window)
             labels = block.argmax(axis=0).astype(np.uint8)
             labels[nodata] = NODATA
-            labels_out.write(labels, 1, window=to_rasterio(window))
-            if probabilities_out is not None:
-                scaled = np.rint(block * 254).astype(np.uint8)
-                scaled[:, nodata] = NODATA
-                probabilities_out.write(scaled, window=to_rasterio(window))
+            with _writing(target_path):
+                labels_out.write(labels, 1, window=to_rasterio(window))
+                if probabilities_out is not None:
+                    scaled = np.rint(block * 254).astype(np.uint8)
+                    scaled[:, nodata] = NODATA
+                    probabilities_out.write(scaled, window=to_rasterio(window))
+        with _writing(target_path):
+            outputs.close()  # flushed here, so that a full disk is named as such
     return target_path
+
+
+@contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """Name a failure to write ``target`` (or its probabilities) as such, not as one to read the input."""
+    try:
+        yield
+    except (RasterioIOError, OSError) as err:
+        raise DatasetError(f"cannot write {target}: {err}", fix="give an --out folder that is writable and has room") from err
 
 
 def predict_folder(
