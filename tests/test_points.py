@@ -76,7 +76,7 @@ def test_grid_points_are_regularly_spaced():
     assert set(np.diff(np.unique(points.cols)).tolist()) == {20}
 
 
-@pytest.mark.parametrize("text", ["0", "-3", "1.5", "abc", "2.0", "1"])
+@pytest.mark.parametrize("text", ["0", "-3", "1.5", "abc", "2.0", "inf", "nan", "1"])
 def test_point_spec_parsing(text):
     if text == "1":
         assert PointSpec.parse(text).per_image == 1

@@ -58,7 +58,7 @@ MethodChoice = Enum("MethodChoice", {name: name for name in get_args(Method)}, t
 NormalisationChoice = Enum("NormalisationChoice", {name: name for name in get_args(Normalisation)}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
 StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of points, split, crops and weights.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed of points, split, crops and weights.")]
 CheckpointOpt = Annotated[Path, typer.Option("--checkpoint", help="model.ckpt written by `pointseg train`.")]
 AcceleratorOpt = Annotated[str, typer.Option("--accelerator", help="auto (GPU where present), cpu, gpu, ...")]
 QueryChoice = Enum("QueryChoice", {name: name for name in QUERIES}, type=str)  # type: ignore[misc]
@@ -353,7 +353,7 @@ def sweep(
     ),
     lr: Annotated[str | None, typer.Option("--lr", help="Learning rates, comma-separated (default 0.001,0.01).")] = None,
     batch_size: Annotated[str | None, typer.Option("--batch-size", help="Batch sizes (default 16,32,64).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Train every configuration with seeds 0..N-1.")] = 1,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Train every configuration with seeds 0..N-1.")] = 1,
     storage: Annotated[
         str | None, typer.Option("--storage", help="SQLAlchemy URL of a shared study (default: SQLite in --out).")
     ] = None,
@@ -457,7 +457,7 @@ def suggest(
     spacing: Annotated[int, typer.Option("--spacing", min=1, help="Minimum distance in pixels between suggestions.")] = 16,
     query: QueryOpt = QueryChoice[DEFAULT_QUERY],
     boundary_gap: BoundaryGapOpt = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the power and balanced queries' draw.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the power and balanced queries' draw.")] = 0,
     labelled: Annotated[
         Path | None,
         typer.Option(

@@ -58,7 +58,6 @@ from __future__ import annotations
 import csv
 import math
 import warnings
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,7 +70,7 @@ from skimage.segmentation import find_boundaries
 from pointseg.config import DEFAULT_QUERY, QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
-from pointseg.data.points import PointLabels
+from pointseg.data.points import PointLabels, image_rng
 from pointseg.data.raster import is_raster, nodata_mask, with_holes
 from pointseg.data.vector import Georeference
 from pointseg.errors import DatasetError, PointsegWarning, PointsError
@@ -335,7 +334,7 @@ def suggest(
         except DatasetError as err:  # bands that do not fit the model
             raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
-        rng = np.random.default_rng([seed, zlib.crc32(pair.key.encode())])
+        rng = image_rng(seed, pair.key)
         if unusable := int((~np.isfinite(probabilities).all(axis=0)).sum()):
             message = f"{pair.image}: the model gives no finite class probabilities on {unusable} pixels, never suggested"
             warnings.warn(PointsegWarning(message), stacklevel=2)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import warnings
 import zlib
@@ -69,7 +70,7 @@ class PointSpec:
             number = float(raw)
         except ValueError:
             number = float("nan")
-        if number >= 1 and number == int(number) and "." not in raw and "e" not in raw.lower():
+        if math.isfinite(number) and number >= 1 and number == int(number) and "." not in raw and "e" not in raw.lower():
             return cls(per_image=int(number))
         if 0 < number < 1:
             return cls(fraction=number)
