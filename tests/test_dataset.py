@@ -30,6 +30,16 @@ def test_band_stats_over_all_pixels():
     assert normalised.shape == (2, 1, 4) and torch.allclose(normalised, torch.ones_like(normalised))
 
 
+@pytest.mark.parametrize("method", ["mean-std", "percentiles"])
+def test_statistics_without_a_valid_pixel_are_an_error(method):
+    image = np.full((4, 4, 2), 7.0)
+    image[0, 0] = np.nan
+    with pytest.raises(DatasetError, match="no training pixel to compute band statistics from"):
+        BandStats.compute([image], valid=[np.eye(4, dtype=bool) & False], method=method)
+    stats = BandStats.compute([image], valid=[np.eye(4, dtype=bool)], method=method)  # the NaN on the diagonal skipped
+    assert stats.mean == (7.0, 7.0)
+
+
 def test_percentile_normalisation_clips_outliers_and_stretches_the_rest_to_plus_minus_one():
     band = np.arange(1, 101, dtype=np.uint16).reshape(10, 10, 1)  # reflectance 1..100
     band[0, 0] = 60000  # one saturated pixel: it would dominate a mean/std normalisation

@@ -80,3 +80,6 @@ def test_list_images_skips_masks(dataset):
 def test_read_image_gives_bands_last(tmp_path):
     Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).save(tmp_path / "grey.png")
     assert read_image(tmp_path / "grey.png").shape == (3, 4, 1)
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    Image.fromarray(np.dstack([grey, np.full_like(grey, 200)]), mode="LA").save(tmp_path / "grey-alpha.png")
+    assert np.array_equal(read_image(tmp_path / "grey-alpha.png"), grey[:, :, None])  # the alpha dropped, grey kept one band

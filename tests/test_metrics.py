@@ -32,6 +32,12 @@ def test_a_class_neither_present_nor_predicted_is_left_out_of_the_mean():
     assert m.kappa == 1.0
 
 
+def test_no_pixel_gives_no_metric_at_all():
+    m = segmentation_metrics(np.zeros((2, 2)), ["a", "b"])
+    assert all(math.isnan(value) for value in (m.accuracy, m.miou, m.kappa))
+    assert m.to_dict()["kappa"] is None
+
+
 def test_confusion_matrix_skips_ignored_pixels():
     target = torch.tensor([[0, 1, IGNORE_INDEX], [2, 2, 1]])
     prediction = torch.tensor([[0, 2, 1], [2, 1, 1]])

@@ -93,6 +93,7 @@ def segmentation_metrics(matrix: np.ndarray | torch.Tensor, names: Sequence[str]
         accuracy = tp.sum() / total
         chance = (true_count * predicted_count).sum() / total**2
         kappa = (accuracy - chance) / (1 - chance) if chance < 1 else (1.0 if accuracy == 1 else 0.0)
+        kappa = kappa if total else float("nan")  # no pixel: no agreement to measure, like accuracy
     miou = float(np.nanmean(iou)) if not np.isnan(iou).all() else float("nan")
     return SegmentationMetrics(
         accuracy=float(accuracy),

@@ -133,7 +133,7 @@ class BandStats:
                 are estimated from a seeded sample of at most :data:`PERCENTILE_SAMPLE` pixels.
 
         Raises:
-            DatasetError: No image, or a band index the images do not have.
+            DatasetError: No image, no valid pixel, or a band index the images do not have.
 
         >>> image = np.zeros((2, 2, 3)); image[..., 2] = [[1, 3], [5, 100]]
         >>> stats = BandStats.compute([image], bands=[3], valid=[np.array([[1, 1], [1, 0]], bool)])
@@ -171,11 +171,16 @@ class BandStats:
                     total += pixels.sum(axis=0, dtype=np.float64)
                     squares += np.square(pixels, dtype=np.float64).sum(axis=0)
                     count += len(pixels)
+        if (count if method == "mean-std" else sum(len(pixels) for pixels in drawn)) == 0:
+            raise DatasetError(
+                "no training pixel to compute band statistics from: all are without data or of no known class",
+                fix="check that the training rasters hold data and their masks' colours or values are in the classes table",
+            )
         if method == "percentiles":
             low, high = np.percentile(np.concatenate(drawn).astype(np.float64), PERCENTILES, axis=0)
             return cls.stretch(low, high, selection)
-        mean = total / max(count, 1)
-        std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
         return cls(tuple(mean.tolist()), tuple(np.where(std > 1e-6, std, 1.0).tolist()), selection)
 
     @classmethod

@@ -68,8 +68,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an ``(H, W, bands)`` array in its own data type.
 
-    Palette and other indirect modes are expanded to RGB. The alpha band of PNG, GIF and
-    WebP pictures is dropped. TIFFs (GeoTIFFs) are read by rasterio with all their bands,
+    Palette and other indirect modes are expanded to RGB, grey stays one band. The alpha
+    band of PNG, GIF and WebP pictures is dropped. TIFFs (GeoTIFFs) are read by rasterio with all their bands,
     in any data type.
 
     Raises:
@@ -80,7 +80,9 @@ def read_image(path: str | Path) -> np.ndarray:
         return read_raster(path)
     with _reading(path) as image:
         picture = image.format in {"PNG", "GIF", "WEBP"}
-        if image.mode in {"P", "PA", "CMYK", "YCbCr", "LA"}:
+        if image.mode == "LA":  # grey with alpha: one band, as grey alone
+            image = image.convert("L")
+        elif image.mode in {"P", "PA", "CMYK", "YCbCr"}:
             image = image.convert("RGBA" if "A" in image.mode else "RGB")
         array = np.asarray(image)
     if array.ndim == 2:
