@@ -19,7 +19,15 @@ def test_a_loss_at_chance_after_the_grace_stops_the_run():
     with pytest.raises(TrainingDiverged) as caught:
         _epoch_end(monitor, loss=1.60, step=240)
     assert caught.value.step == 240 and caught.value.loss == pytest.approx(1.60)
-    assert "after 240 steps" in caught.value.message and "0.98 ln C" in caught.value.message
+    assert "after 240 steps" in caught.value.message and "(1.577, 0.98 of the way to ln C)" in caught.value.message
+
+
+def test_with_label_smoothing_chance_is_judged_above_the_smoothed_targets_entropy():
+    monitor = ChanceMonitor(num_classes=5, after_steps=200, label_smoothing=0.9)
+    floor = -(0.28 * math.log(0.28) + 4 * 0.18 * math.log(0.18))  # a perfect network's loss: 1.5911
+    _epoch_end(monitor, loss=floor + 0.005, step=400)  # above 0.98 ln C, but learning
+    with pytest.raises(TrainingDiverged):
+        _epoch_end(monitor, loss=floor + 0.99 * (math.log(5) - floor), step=400)
 
 
 def test_few_steps_or_a_loss_below_chance_go_on():

@@ -43,20 +43,36 @@ class ChanceMonitor(Callback):
     whose loss exceeds ``explode * ln(num_classes)`` (confidently wrong, as after a far too
     large learning rate) is stopped at once.
 
+    With ``label_smoothing`` even a perfect network's loss is the entropy of the smoothed
+    target, not 0: the share ``fraction`` is then of the way from that floor to chance.
+
     Args:
         num_classes: Number of classes.
         after_steps: Optimisation steps granted before the check for chance level starts.
         fraction: Share of ``ln(num_classes)`` above which the loss counts as chance.
         explode: Multiple of ``ln(num_classes)`` above which the loss has exploded.
+        label_smoothing: The training's ``--label-smoothing``.
 
     Example:
         >>> monitor = ChanceMonitor(num_classes=5)
-        >>> round(monitor.chance, 4), monitor.after_steps
-        (1.6094, 200)
+        >>> round(monitor.chance, 4), round(monitor.threshold, 4), monitor.after_steps
+        (1.6094, 1.5772, 200)
+        >>> round(ChanceMonitor(num_classes=5, label_smoothing=0.9).threshold, 4)  # a perfect loss is 1.5911 here
+        1.6091
     """
 
-    def __init__(self, num_classes: int, after_steps: int = 200, fraction: float = 0.98, explode: float = 10.0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        after_steps: int = 200,
+        fraction: float = 0.98,
+        explode: float = 10.0,
+        label_smoothing: float = 0.0,
+    ) -> None:
         self.chance = math.log(num_classes)
+        right, wrong = 1 - label_smoothing + label_smoothing / num_classes, label_smoothing / num_classes
+        floor = -sum(share * math.log(share) for share in [right] + [wrong] * (num_classes - 1) if share > 0)
+        self.threshold = floor + fraction * (self.chance - floor)
         self.after_steps = after_steps
         self.fraction = fraction
         self.explode = explode
@@ -71,10 +87,10 @@ class ChanceMonitor(Callback):
             reason = (
                 f"the training loss on the points exploded to over {self.explode:g} times chance level ({self.explode:g} ln C)"
             )
-        elif trainer.global_step >= self.after_steps and loss > self.fraction * self.chance:
+        elif trainer.global_step >= self.after_steps and loss > self.threshold:
             reason = (
                 f"after {trainer.global_step} steps the training loss on the points is still above chance level "
-                f"({self.fraction * self.chance:.3f} = {self.fraction:.2f} ln C)"
+                f"({self.threshold:.3f}, {self.fraction:.2f} of the way to ln C)"
             )
         else:
             return

@@ -333,7 +333,7 @@ _RETRY_OF = "retry_of"
 def _outcome(config: TrainConfig, num_classes: int) -> dict[str, Any]:
     """Train one configuration and describe what happened; every failure becomes a result."""
     try:
-        result = train(config, callbacks=[ChanceMonitor(num_classes)])
+        result = train(config, callbacks=[ChanceMonitor(num_classes, label_smoothing=config.label_smoothing)])
     except SystemExit as err:  # Lightning turns Ctrl-C during fit into a graceful shutdown and exit(1)
         raise KeyboardInterrupt from err
     except TrainingDiverged as err:
