@@ -65,3 +65,35 @@ def test_the_recoloured_view_costs_a_seeded_positive_divergence_and_pce_makes_no
     torch.manual_seed(3)
     combined = combined_module._view(batch, logits)
     assert torch.equal(consistency_loss(*combined), first)  # superpixels+consistency makes the same view
+
+
+class _Strategy:
+    """A distributed strategy of which another process saw the decision ``others``."""
+
+    def __init__(self, others: bool) -> None:
+        self.others = others
+
+    def reduce_boolean_decision(self, decision: bool, all: bool = True) -> bool:
+        return decision and self.others
+
+
+@pytest.mark.parametrize(("others_finite", "stops"), [(True, False), (False, True)])
+def test_a_process_stops_when_any_process_saw_a_non_finite_loss(monkeypatch, others_finite, stops):
+    from types import SimpleNamespace
+
+    from pointseg.errors import TrainingDiverged
+
+    module, batch = consistency_module(jitter=0.0, method="pce"), l_shaped_batch()
+    batch["labels"] = torch.full((2, 6, 6), -100, dtype=torch.long)
+    batch["labels"][:, 0, 0] = 1
+    module.trainer = SimpleNamespace(strategy=_Strategy(others_finite), global_step=7)
+    logged = []
+    monkeypatch.setattr(module, "log", lambda name, *args, **kwargs: logged.append(name))
+    if stops:  # this process's loss is finite, but stopping alone would leave the others waiting
+        with pytest.raises(TrainingDiverged) as caught:
+            module.training_step(batch, 0)
+        assert caught.value.step == 7 and not logged
+    else:
+        loss = module.training_step(batch, 0)
+        # one labelled pixel, of class 1, where the network's logits are (1, 0): -log softmax = log(1 + e)
+        assert float(loss) == pytest.approx(float(torch.log1p(torch.exp(torch.tensor(1.0))))) and "train_pce" in logged

@@ -125,8 +125,9 @@ class PointSegModule(L.LightningModule):
 
     def _pseudo_labels(self, batch: Sample) -> torch.Tensor | None:
         """Self-training after the warm-up: the teacher's confident classes where the batch has no label."""
-        start = self.hparams.self_training_start * max(1, int(self.trainer.estimated_stepping_batches))
-        if self.teacher is None or self.global_step < start:
+        if self.teacher is None:
+            return None
+        if self.global_step < self.hparams.self_training_start * max(1, int(self.trainer.estimated_stepping_batches)):
             return None
         self.teacher.eval()
         with torch.no_grad():
@@ -168,11 +169,12 @@ class PointSegModule(L.LightningModule):
             self._view(batch, logits),
         )
         loss = terms["loss"]
-        if not torch.isfinite(loss):
+        if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
+            # every process stops at the same step: one alone would leave the others waiting in the gradient all-reduce
             raise TrainingDiverged(step=self.global_step, loss=float(loss))
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
-        self.log("train_pce", terms["pce"], on_step=False, on_epoch=True, batch_size=batch["image"].shape[0])
+        self.log("train_pce", terms["pce"], on_step=False, on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)
         for name in ("regulariser", "superpixels", "self_training", "consistency"):
             if name in terms:
                 self.log(f"train_{name}", terms[name], on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
