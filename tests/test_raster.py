@@ -366,3 +366,20 @@ def test_an_output_that_cannot_be_written_is_named_not_the_input(scene, segmente
     with pytest.raises(DatasetError, match=r"cannot write .*taken.tif") as info:
         predict_raster(segmenter, path, tmp_path / "taken.tif", TileOptions(tile=64, overlap=16))
     assert "cannot read" not in str(info.value) and "writable" in info.value.fix
+
+
+def test_a_large_image_is_suggested_from_blended_tiles_that_match_the_whole(segmenter, monkeypatch):
+    from pointseg import predict
+
+    image = np.random.default_rng(3).integers(0, 256, (600, 700, 3), dtype=np.uint8)
+    whole, (whole_p, whole_f) = segmenter.probabilities(image).numpy(), segmenter.features(image)
+    monkeypatch.setattr(predict, "WHOLE_PIXELS", 512 * 512)  # 600 x 700: four tiles of 512, overlapping by 64 and more
+    calls = []
+    original = segmenter.tile_probabilities
+    monkeypatch.setattr(segmenter, "tile_probabilities", lambda tiles: calls.append(tiles.shape) or original(tiles))
+    tiled, (tiled_p, tiled_f) = segmenter.probabilities(image).numpy(), segmenter.features(image)
+    assert calls == [(2, 512, 512, 3), (2, 512, 512, 3)]  # two rows of two tiles in one panel, no whole image
+    assert np.abs(tiled.sum(axis=0) - 1).max() < 1e-5  # every pixel covered
+    assert tiled_f.shape == whole_f.shape == (segmenter.module.model.head.in_channels, 600, 700)
+    assert np.abs(tiled - whole).max() < 1e-3 and np.abs(tiled_p - whole_p).max() < 1e-3  # measured: 2e-5
+    assert np.abs(tiled_f - whole_f).max() < 0.01 * np.abs(whole_f).max()

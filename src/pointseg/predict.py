@@ -82,6 +82,21 @@ def resolve_device(accelerator: str = "auto") -> torch.device:
     raise ConfigError(f"--accelerator {accelerator}: no such device here", fix="use --accelerator auto, cpu or gpu")
 
 
+WHOLE_PIXELS = 4096 * 4096
+"""Most pixels of an image that :meth:`Segmenter.probabilities` and :meth:`Segmenter.features` predict at once."""
+
+
+def _blended(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], channels: int) -> np.ndarray:
+    """``(channels, H, W)`` maps of an in-memory ``(H, W, bands)`` image, predicted in blended tiles."""
+    options = TileOptions()
+    grid = TileGrid(image.shape[0], image.shape[1], options.tile, options.overlap)
+    maps = np.empty((channels, *image.shape[:2]), np.float32)
+    for window, block in blend_tiles(grid, lambda w: image[w.row : w.row + w.height, w.col : w.col + w.width], predict,
+                                     channels, options.batch, options.panel):  # fmt: skip
+        maps[:, window.row : window.row + window.height, window.col : window.col + window.width] = block
+    return maps
+
+
 @dataclass
 class Segmenter:
     """A trained network with its classes and normalisation, ready to label images."""
@@ -106,8 +121,14 @@ class Segmenter:
         return self.module.band_stats
 
     def probabilities(self, image: np.ndarray) -> torch.Tensor:
-        """Class probabilities ``(classes, H, W)`` of an ``(H, W, bands)`` image."""
-        return torch.from_numpy(self.tile_probabilities(image[None])[0])
+        """Class probabilities ``(classes, H, W)`` of an ``(H, W, bands)`` image.
+
+        An image of more than :data:`WHOLE_PIXELS` pixels is predicted in blended tiles
+        (:class:`TileOptions`' defaults), so that the network's memory is set by the tile.
+        """
+        if image.shape[0] * image.shape[1] <= WHOLE_PIXELS:
+            return torch.from_numpy(self.tile_probabilities(image[None])[0])
+        return torch.from_numpy(_blended(image, self.tile_probabilities, self.classes.num_classes))
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class index of every pixel of an ``(H, W, bands)`` image, as ``(H, W)``."""
@@ -118,26 +139,34 @@ class Segmenter:
         """Class probabilities ``(N, classes, H, W)`` of a batch of ``(N, H, W, bands)`` tiles."""
         return torch.softmax(self.module(self._batch(tiles)), dim=1).float().cpu().numpy()
 
-    @torch.inference_mode()
     def features(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities ``(classes, H, W)`` and features ``(D, H, W)`` of an ``(H, W, bands)`` image.
 
         The features are what the network classifies: the input of its last layer (``head``, a
         1x1 convolution in every pointseg model), resized to the image where the network
-        classifies a coarser grid.
+        classifies a coarser grid. A large image is predicted in tiles, as by :meth:`probabilities`.
         """
+        classes = self.classes.num_classes
+        if image.shape[0] * image.shape[1] <= WHOLE_PIXELS:
+            both = self._tile_features(image[None])[0]
+        else:
+            both = _blended(image, self._tile_features, classes + self.module.model.head.in_channels)
+        return both[:classes], both[classes:]
+
+    @torch.inference_mode()
+    def _tile_features(self, tiles: np.ndarray) -> np.ndarray:
+        """Class probabilities and features, stacked ``(N, classes + D, H, W)``, of ``(N, H, W, bands)`` tiles."""
         inputs: list[torch.Tensor] = []
         hook = self.module.model.head.register_forward_hook(lambda _, args, __: inputs.append(args[0]))
         try:
-            logits = self.module(self._batch(image[None]))
+            logits = self.module(self._batch(tiles))
         finally:
             hook.remove()
-        height, width = image.shape[:2]
+        height, width = tiles.shape[1:3]
         features = inputs[0][..., :height, :width]  # a U-Net pads the image to a multiple of its scales
         if features.shape[-2:] != (height, width):
             features = torch.nn.functional.interpolate(features, size=(height, width), mode="bilinear", align_corners=False)
-        probabilities = torch.softmax(logits, dim=1)
-        return probabilities[0].float().cpu().numpy(), features[0].float().cpu().numpy()
+        return torch.cat([torch.softmax(logits, dim=1), features], dim=1).float().cpu().numpy()
 
     def _batch(self, tiles: np.ndarray) -> torch.Tensor:
         """``(N, bands, H, W)`` normalised tensor on the device, of ``(N, H, W, bands)`` tiles."""
