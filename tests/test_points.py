@@ -117,6 +117,22 @@ def test_csv_errors_name_the_line(tmp_path):
         PointLabels.read_csv(path, table, sizes={"a": (10, 10)})
 
 
+def test_a_pixel_given_twice_counts_once_and_two_classes_on_one_pixel_are_refused(tmp_path):
+    table = ClassTable.from_rows([("x", 0), ("y", 1)])
+    path = tmp_path / "p.csv"
+    path.write_text("image,row,col,class\na,1,1,x\nb,1,1,y\na,1,1,x\na,2,1,y\n")  # a's (1, 1) again, as a correction appended
+    with pytest.warns(PointsegWarning, match="1 point.* repeat an earlier line's pixel and class, counted once"):
+        points = PointLabels.read_csv(path, table)
+    assert as_tuples(points) == [("a", 1, 1, 0), ("b", 1, 1, 1), ("a", 2, 1, 1)] and points.class_counts(2).tolist() == [1, 2]
+    path.write_text("image,row,col,class\na,1,1,x\nb,1,1,y\na,1,1,y\n")
+    with pytest.raises(PointsError, match=r"line 4: pixel \(1, 1\) of 'a' is 'y' here but 'x' on line 2") as info:
+        PointLabels.read_csv(path, table)
+    assert "one class for each pixel" in info.value.fix
+    path.write_text("image,row,col,class\na,-1,1,x\n")  # would wrap to the last row of a label map
+    with pytest.raises(PointsError, match=r"line 2: pixel \(-1, 1\) has a negative row or col"):
+        PointLabels.read_csv(path, table)
+
+
 def test_csv_with_a_byte_order_mark_reads_like_any_other(tmp_path):
     table = ClassTable.from_rows([("x", 0), ("y", 1)])
     path = tmp_path / "excel.csv"  # Excel's "CSV UTF-8" starts with a BOM

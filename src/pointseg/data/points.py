@@ -246,8 +246,11 @@ class PointLabels:
             table: Classes to match the ``class`` column against, by name.
             sizes: ``(height, width)`` by image key; when given, points must lie on a known image.
 
+        A point repeating an earlier line's pixel and class counts once, with a warning.
+
         Raises:
-            PointsError: Missing file or column, a line with too few fields, unknown class or image, a point outside its image.
+            PointsError: Missing file or column, a line with too few fields, unknown class or image, a point outside its
+                image (or at a negative row or col), a pixel given two classes.
         """
         path = Path(path)
         if not path.is_file():
@@ -257,6 +260,8 @@ class PointLabels:
             raise PointsError(f"{path} lacks the columns image,row,col,class", fix="write points with `pointseg points`")
         index = {name: i for i, name in enumerate(table.names)}
         keys, rows, cols, classes = [], [], [], []
+        seen: dict[tuple[str | None, int, int], tuple[int, str]] = {}  # pixel -> line and class of its first point
+        repeated = 0
         for line, record in records:
             where = f"{path}, line {line}"
             require_fields(where, record, POINT_COLUMNS)
@@ -268,6 +273,20 @@ class PointLabels:
                 row, col = int(record["row"]), int(record["col"])
             except ValueError as err:
                 raise PointsError(f"{where}: row and col must be whole numbers", fix="correct the row") from err
+            if row < 0 or col < 0:
+                raise PointsError(f"{where}: pixel ({row}, {col}) has a negative row or col", fix="correct the row")
+            pixel = (record["image"], row, col)
+            if pixel in seen:
+                first, label = seen[pixel]
+                if label != record["class"]:
+                    raise PointsError(
+                        f"{where}: pixel ({row}, {col}) of {record['image']!r} is {record['class']!r} here "
+                        f"but {label!r} on line {first}",
+                        fix="keep one class for each pixel (delete the wrong line)",
+                    )
+                repeated += 1
+                continue
+            seen[pixel] = (line, record["class"])
             if sizes is not None:
                 if record["image"] not in sizes:
                     raise PointsError(
@@ -282,6 +301,11 @@ class PointLabels:
             rows.append(row)
             cols.append(col)
             classes.append(index[record["class"]])
+        if repeated:
+            warnings.warn(
+                PointsegWarning(f"{path}: {repeated} point(s) repeat an earlier line's pixel and class, counted once"),
+                stacklevel=2,
+            )
         return cls(
             np.asarray(keys, dtype=object), np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(classes, np.int64)
         )
