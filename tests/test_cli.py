@@ -136,3 +136,19 @@ def test_models_measures_every_network(tmp_path, capsys):
         model = build_model(ModelConfig(name=name, num_classes=6, width=2))
         assert int(row["parameters"]) == sum(p.numel() for p in model.parameters())
         assert float(row["gflops"]) > 0 and float(row["train_images_per_s"]) > 0
+
+
+def test_accelerators_resolve_to_the_devices_they_name(monkeypatch):
+    import torch
+
+    from pointseg.errors import ConfigError
+    from pointseg.predict import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # an Apple laptop
+    assert [resolve_device(name).type for name in ("auto", "gpu", "mps", "cpu")] == ["mps", "mps", "mps", "cpu"]
+    with pytest.raises(ConfigError, match="--accelerator cuda: no CUDA GPU here"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="--accelerator gpu: no such device here"):
+        resolve_device("gpu")

@@ -217,6 +217,9 @@ def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_t
         ClickLoop(repeats=2, fine_tune=True)
     with pytest.raises(ConfigError, match="--repeats must be 1 or more, not 0"):
         ClickLoop(repeats=0)
+    for bad in ({"rounds": 0}, {"initial_points": 0}):  # the library refuses them as the command line does
+        with pytest.raises(ConfigError, match="the loop needs at least one of each"):
+            ClickLoop(**bad)
 
 
 def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path):

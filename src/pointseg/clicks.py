@@ -96,6 +96,11 @@ class ClickLoop:
             check_options(self.k, self.spacing, self.boundary_gap, self.query)
         except ValueError as err:
             raise ConfigError(str(err), fix="see `pointseg simulate-clicks --help` for the values each option takes") from err
+        if self.rounds < 1 or self.initial_points < 1:
+            raise ConfigError(
+                f"--rounds {self.rounds} and --initial-points {self.initial_points}: the loop needs at least one of each",
+                fix="give e.g. --rounds 3 --initial-points 20",
+            )
         if self.repeats < 1:
             raise ConfigError(
                 f"--repeats must be 1 or more, not {self.repeats}", fix="give --repeats 1 (one training a round) or more"

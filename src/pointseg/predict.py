@@ -78,6 +78,8 @@ def resolve_device(accelerator: str = "auto") -> torch.device:
     if accelerator in {"auto", "gpu", "cuda", "mps"} and (cuda or mps):
         if accelerator == "mps" and not mps:
             raise ConfigError("--accelerator mps: Apple's MPS is not available here", fix="use --accelerator auto")
+        if accelerator == "cuda" and not cuda:
+            raise ConfigError("--accelerator cuda: no CUDA GPU here", fix="use --accelerator auto or gpu (Apple's MPS)")
         return torch.device("cuda" if cuda and accelerator != "mps" else "mps")
     raise ConfigError(f"--accelerator {accelerator}: no such device here", fix="use --accelerator auto, cpu or gpu")
 
