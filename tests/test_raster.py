@@ -203,6 +203,31 @@ def test_a_mask_off_the_grid_of_its_image_is_an_error(multiband):
         load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
 
 
+def test_masks_on_the_image_grid_up_to_rounding_or_without_georeference_are_accepted(multiband):
+    from affine import Affine
+
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.scenes import load_scenes
+
+    data, classes = multiband
+    write_raster(data / "masks/b.tif", np.ones((1, 64, 72), np.uint8), transform=TRANSFORM * Affine.translation(1e-9, 0))
+    with rasterio.open(data / "masks/c.tif", "w", driver="GTiff", width=72, height=64, count=1, dtype="uint8") as plain:
+        plain.write(np.full((1, 64, 72), 2, np.uint8))  # no CRS, no transform: matched by size, as a PNG is
+    scenes = {scene.key: scene for scene in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}
+    assert (scenes["b"].mask[8:] == 1).all() and (scenes["c"].mask[8:] == 2).all()
+
+
+def test_an_index_mask_of_several_bands_is_an_error(multiband):
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.scenes import load_scenes
+    from pointseg.errors import DatasetError
+
+    data, classes = multiband
+    write_raster(data / "masks/b.tif", np.zeros((3, 64, 72), np.uint8))  # an RGB mask for a name,value table
+    with pytest.raises(DatasetError, match=r"b.tif has 3 bands, but the classes table gives values"):
+        load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
+
+
 def test_points_exported_for_qgis_train_a_model_as_real_annotations(multiband, tmp_path, capsys):
     from pointseg.cli import main
 

@@ -107,6 +107,11 @@ def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
     """A mask raster: band 1 ``(H, W)`` as values, or ``(H, W, 3)`` colours (its colour table, or bands 1-3)."""
     with open_raster(path) as source:
         if not colours:
+            if source.count > 1:
+                raise DatasetError(
+                    f"{path} has {source.count} bands, but the classes table gives values: an index mask has one band",
+                    fix="give the classes as name,r,g,b for a colour mask, or write the mask's class values as one band",
+                )
             return source.read(1)
         if source.count >= 3:
             return np.ascontiguousarray(np.moveaxis(source.read((1, 2, 3)), 0, -1))
@@ -134,12 +139,19 @@ def nodata_mask(path: str | Path) -> np.ndarray | None:
 def check_same_grid(image: str | Path, mask: str | Path) -> None:
     """Fail unless two rasters share size, transform and CRS: a misaligned mask would label the wrong pixels.
 
+    Transforms that differ by rounding (``Affine.almost_equals``) are the same grid; a mask
+    without georeference (no CRS, identity transform) is checked by its size alone, as a PNG
+    mask is.
+
     Raises:
         DatasetError: The grids differ; the message says how.
     """
     with open_raster(image) as a, open_raster(mask) as b:
-        for what, first, second in (("size", a.shape, b.shape), ("transform", a.transform, b.transform), ("CRS", a.crs, b.crs)):
-            if first != second:
+        checks = [("size", a.shape, b.shape)]
+        if b.crs is not None or not b.transform.is_identity:  # a mask without georeference is matched by size alone
+            checks += [("transform", a.transform, b.transform), ("CRS", a.crs, b.crs)]
+        for what, first, second in checks:
+            if first != second and not (what == "transform" and first.almost_equals(second)):
                 raise DatasetError(
                     f"{mask} is not on the grid of its image {image}: {what} {second} against {first}",
                     fix="resample the mask onto the image's grid (e.g. gdalwarp -te/-tr/-t_srs from the image)",
