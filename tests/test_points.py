@@ -74,6 +74,10 @@ def test_grid_points_are_regularly_spaced():
     assert len(points) == 25
     assert set(np.diff(np.unique(points.rows)).tolist()) == {20}
     assert set(np.diff(np.unique(points.cols)).tolist()) == {20}
+    for seed in range(10):  # a long strip: its points along its length, as many as asked whatever the shift
+        strip = simulate_points({"s": np.zeros((10, 1000), np.int16)}, PointSpec.parse("5"), "grid", seed=seed)
+        assert len(strip) == 5 and len(set(strip.rows.tolist())) == 1
+        assert set(np.diff(strip.cols).tolist()) <= {199, 200, 201}
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "1.5", "abc", "2.0", "inf", "nan", "1"])

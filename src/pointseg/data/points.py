@@ -115,12 +115,16 @@ def _class_balanced(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.
 
 
 def _grid(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """About ``n`` pixels on a regular grid shifted at random, its rows and columns in the image's proportions.
+
+    ``rows x cols`` is the product nearest ``n`` whose cells are nearest square, so a long
+    strip gets its points along its length; grid pixels without a label are dropped.
+    """
     height, width = labels.shape
-    spacing = max(1.0, float(np.sqrt(height * width / n)))
-    offset = rng.uniform(0, spacing, size=2)
-    rows = np.arange(offset[0], height, spacing).astype(np.int64)
-    cols = np.arange(offset[1], width, spacing).astype(np.int64)
-    flat = (rows[:, None] * width + cols[None, :]).ravel()
+    rows = min(height, max(1, round(float(np.sqrt(n * height / width)))))
+    cols = min(width, max(1, round(n / rows)))
+    starts = [rng.uniform(0, size / count) + np.arange(count) * size / count for size, count in ((height, rows), (width, cols))]
+    flat = (starts[0].astype(np.int64)[:, None] * width + starts[1].astype(np.int64)[None, :]).ravel()
     return flat[labels.ravel()[flat] != IGNORE_INDEX]
 
 
