@@ -163,6 +163,18 @@ def test_balanced_counts_the_labels_of_every_image_unless_told_the_counts(tmp_pa
     assert np.array_equal(columns("balanced", class_counts=np.zeros(3)), columns("power"))
     with pytest.raises(ValueError, match="one count of 0 or more for each of 3 classes"):
         columns("balanced", class_counts=np.array([1, 2]))
+    monkeypatch.setattr(segmenter, "probabilities", lambda image: pytest.fail("predicted before the counts were checked"))
+    with pytest.raises(ValueError, match="one count of 0 or more for each of 3 classes"):
+        columns("balanced", class_counts=np.array([1, -2, 0]))
+
+
+def test_maps_of_another_size_than_the_image_are_refused():
+    probabilities = np.full((3, 5, 7), 1 / 3)
+    for name in ("labelled", "excluded"):
+        with pytest.raises(ValueError, match=rf"{name} has the shape \(2, 2\), not that of the 5 x 7 image"):
+            suggest_pixels(probabilities, 2, **{name: np.zeros((2, 2), bool)})
+    with pytest.raises(ValueError, match=r"features has the shape \(4, 7, 5\)"):
+        suggest_pixels(probabilities, 2, query="typical", features=np.zeros((4, 7, 5)))
 
 
 def test_a_power_draw_depends_on_the_seed_and_the_image_alone(tmp_path):

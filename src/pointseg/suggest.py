@@ -174,8 +174,10 @@ def suggest_pixels(
         spacing: Minimum distance in pixels between suggestions, and from labelled pixels
             (1: any other pixel).
         labelled: ``(H, W)`` booleans of the pixels already labelled.
-        boundary_gap: Pixels closer than this to a change of predicted class are taken only once
-            the others are used up (0: no gap; see :func:`near_boundaries`).
+        boundary_gap: Pixels closer than this to a change of predicted class come last: after
+            the others of their predicted class (``entropy``, which takes turns over the
+            classes), of their cluster (``typical``) or of the image (``power``, ``balanced``)
+            (0: no gap; see :func:`near_boundaries`).
         query: The query strategy, ``entropy``, ``typical``, ``power`` (the default) or ``balanced``.
         features: ``(D, H, W)`` features of the pixels, for ``typical`` (see :meth:`Segmenter.features`).
         rng: The random draw of ``power`` and ``balanced`` (None: ``np.random.default_rng(0)``).
@@ -185,11 +187,16 @@ def suggest_pixels(
             (None: none yet, which draws as ``power`` does).
 
     Raises:
-        ValueError: An option :func:`check_options` refuses, or ``typical`` without ``features``.
+        ValueError: An option :func:`check_options` refuses, ``typical`` without ``features``,
+            or a map not of the image's size.
     """
     check_options(k, spacing, boundary_gap, query)
     if query == "typical" and features is None:
         raise ValueError("the typical query strategy needs the features of the pixels")
+    size = probabilities.shape[1:]
+    for name, array in (("labelled", labelled), ("excluded", excluded), ("features", features)):
+        if array is not None and array.shape[-2:] != size:
+            raise ValueError(f"{name} has the shape {array.shape}, not that of the {size[0]} x {size[1]} image")
     unusable = ~np.isfinite(probabilities).all(axis=0)
     free = _Spacing(spacing, labelled, unusable if excluded is None else unusable | excluded)
     predicted = probabilities.argmax(axis=0)
@@ -322,6 +329,8 @@ def suggest(
     check_options(k, spacing, boundary_gap, query)
     if query == "balanced" and class_counts is None and labelled is not None:
         class_counts = labelled.class_counts(len(segmenter.classes.names))
+    if class_counts is not None:
+        class_counts = _checked_counts(class_counts, len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
         empty = nodata_mask(pair.image) if is_raster(pair.image) else None
