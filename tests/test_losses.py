@@ -140,6 +140,8 @@ def test_regulariser_leaves_out_pairs_with_a_pixel_without_data():
     # a change between columns 1 and 2, counted over the pairs of columns 0-4 only: 32 + 28 + 35 + 28
     expected = (8 * math.exp(-1 / 18) + 2 * 7 * math.exp(-2 / 18)) / (32 + 28 + 35 + 28)
     assert float(potts_regulariser(split_prediction(2), image, valid, radius=1, dilation=1)) == pytest.approx(expected)
+    image[:, :, :, 6:] = float("nan")  # whatever a pixel without data holds, it stays out
+    assert float(potts_regulariser(split_prediction(2), image, valid, radius=1, dilation=1)) == pytest.approx(expected)
 
 
 def test_regulariser_is_zero_for_a_constant_one_hot_prediction_and_has_finite_gradients():

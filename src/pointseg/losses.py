@@ -71,7 +71,7 @@ def partial_cross_entropy(
         denominator = labelled.sum()
     else:
         denominator = weight.to(logits.dtype)[labels.masked_fill(~labelled, 0)].masked_fill(~labelled, 0).sum()
-    return per_pixel.sum() / denominator.clamp(min=1e-12) if bool(labelled.any()) else logits.sum() * 0.0
+    return per_pixel.sum() / denominator.clamp(min=1e-12)  # no labelled pixel: 0 / 1e-12, no host sync to test for it
 
 
 class PartialCrossEntropy(nn.Module):
@@ -162,7 +162,7 @@ def potts_regulariser(
     """
     _, _, height, width = probabilities.shape
     total = probabilities.new_zeros(())
-    pairs = 0
+    pairs = probabilities.new_zeros(())  # a tensor, so that counting costs the GPU no sync per offset
     offsets = [(dy, dx) for dy in range(0, radius + 1) for dx in range(-radius, radius + 1) if dy > 0 or dx > 0]
     for dy, dx in offsets:
         oy, ox = dy * dilation, dx * dilation
@@ -177,10 +177,10 @@ def potts_regulariser(
             pairs += weight.numel()
         else:
             both = valid[a[:1] + a[2:]] & valid[b[:1] + b[2:]]  # the pixel slices, without the class axis
-            weight = weight * both
-            pairs += int(both.sum())
+            weight = torch.where(both, weight, 0.0)
+            pairs += both.sum()
         total = total + (weight * (1 - agreement)).sum()
-    return total / max(pairs, 1)
+    return total / pairs.clamp(min=1)
 
 
 def pseudo_labels(
