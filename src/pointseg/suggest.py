@@ -145,6 +145,13 @@ class _Spacing:
         s = self.spacing
         self.blocked[max(0, row - s + 1) : row + s, max(0, col - s + 1) : col + s] = True
 
+    def open(self, queue: np.ndarray) -> np.ndarray:
+        """The pixels of ``queue`` (flat indices) not blocked yet, in order.
+
+        A large area without data is dropped at once, not stepped over pixel by pixel.
+        """
+        return queue[~self.blocked.ravel()[queue]]
+
     def first_free(self, queue: np.ndarray, start: int) -> int:
         """The position of the first pixel of ``queue`` (flat indices) from ``start`` on that is not blocked; its size if none."""
         while start < queue.size and self.blocked.flat[queue[start]]:
@@ -202,7 +209,7 @@ def suggest_pixels(
     predicted = probabilities.argmax(axis=0)
     late = near_boundaries(predicted, boundary_gap).ravel()
     if query == "entropy":
-        order = np.lexsort((-entropy(probabilities).ravel(), late))  # last key first
+        order = free.open(np.lexsort((-entropy(probabilities).ravel(), late)))  # last key first
         chosen = _round_robin(order, predicted.ravel()[order], k, free)
     elif query in ("power", "balanced"):
         weights = entropy(probabilities)
@@ -210,7 +217,7 @@ def suggest_pixels(
             weights = weights / (1 + _checked_counts(class_counts, probabilities.shape[0]))[predicted]
         rng = np.random.default_rng(0) if rng is None else rng
         keys = np.log(np.maximum(weights.ravel(), 1e-12)) + rng.gumbel(size=late.size)
-        order = np.lexsort((-keys, late))  # the top keys: a draw in proportion to the weights
+        order = free.open(np.lexsort((-keys, late)))  # the top keys: a draw in proportion to the weights
         chosen = _round_robin(order, np.zeros(order.size, np.int64), k, free)
     else:
         chosen = _most_typical(features, k, free, labelled, late)
