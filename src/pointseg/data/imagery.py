@@ -69,8 +69,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an ``(H, W, bands)`` array in its own data type.
 
     Palette and other indirect modes are expanded to RGB, grey stays one band. The alpha
-    band of PNG, GIF and WebP pictures is dropped. TIFFs (GeoTIFFs) are read by rasterio with all their bands,
-    in any data type.
+    band of PNG, GIF and WebP pictures is dropped. TIFFs (GeoTIFFs) are read by rasterio
+    with all their bands, in any data type.
 
     Raises:
         DatasetError: The file is missing or not a readable image.

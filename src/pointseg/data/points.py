@@ -117,8 +117,9 @@ def _class_balanced(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.
 def _grid(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """About ``n`` pixels on a regular grid shifted at random, its rows and columns in the image's proportions.
 
-    ``rows x cols`` is the product nearest ``n`` whose cells are nearest square, so a long
-    strip gets its points along its length; grid pixels without a label are dropped.
+    ``rows`` follows the image's height against its width and ``cols = n / rows`` (both
+    rounded), so cells are near square and a long strip gets its points along its length;
+    grid pixels without a label are dropped.
     """
     height, width = labels.shape
     rows = min(height, max(1, round(float(np.sqrt(n * height / width)))))
@@ -245,12 +246,12 @@ class PointLabels:
     def read_csv(cls, path: str | Path, table: ClassTable, sizes: Mapping[str, tuple[int, int]] | None = None) -> PointLabels:
         """Read a file written by :meth:`write_csv` (or by hand, in that form).
 
+        A point repeating an earlier line's pixel and class counts once, with a warning.
+
         Args:
             path: The CSV file.
             table: Classes to match the ``class`` column against, by name.
             sizes: ``(height, width)`` by image key; when given, points must lie on a known image.
-
-        A point repeating an earlier line's pixel and class counts once, with a warning.
 
         Raises:
             PointsError: Missing file or column, a line with too few fields, unknown class or image, a point outside its
