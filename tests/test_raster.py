@@ -408,3 +408,16 @@ def test_a_large_image_is_suggested_from_blended_tiles_that_match_the_whole(segm
     assert tiled_f.shape == whole_f.shape == (segmenter.module.model.head.in_channels, 600, 700)
     assert np.abs(tiled - whole).max() < 1e-3 and np.abs(tiled_p - whole_p).max() < 1e-3  # measured: 2e-5
     assert np.abs(tiled_f - whole_f).max() < 0.01 * np.abs(whole_f).max()
+
+
+def test_a_raster_read_in_strips_leaves_the_warning_filters_alone_between_strips(multiband):
+    import warnings
+
+    from pointseg.data.raster import RasterPixels
+
+    data, _ = multiband
+    before = list(warnings.filters)
+    strips = RasterPixels(data / "images/a.tif").strips(rows=8)
+    row, pixels, valid = next(strips)  # the file stays open while the caller works between strips
+    assert (row, pixels.shape, valid[:8, :8].any()) == (0, (8, 72, 4), False) and warnings.filters == before
+    strips.close()

@@ -45,10 +45,11 @@ def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
         DatasetError: Missing or unreadable file.
     """
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # around the opening alone: it warns there, and a generator may hold the file
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as source:
-                yield source
+            source = rasterio.open(path)
+        with source:
+            yield source
     except RasterioIOError as err:
         raise DatasetError(f"cannot read {path}: {err}", fix="give a GeoTIFF (or another raster GDAL reads)") from err
 
