@@ -1,4 +1,4 @@
-"""The Lightning module's own parts: the transformed view of ``--method consistency``."""
+"""The Lightning module's own parts: the transformed view of ``--method consistency``, the stop on a non-finite loss."""
 
 import pytest
 import torch
