@@ -32,12 +32,6 @@ def rounds(loop: Path, arm: str) -> list[Path]:
     return [loop / "initial/round-0", *sorted((loop / arm).glob("round-*"), key=lambda path: int(path.name.split("-")[1]))]
 
 
-def new_points(before: PointLabels, after: PointLabels) -> np.ndarray:
-    """Booleans, one per point of ``after``: True where ``before`` does not hold its pixel."""
-    old = set(zip(before.keys.tolist(), before.rows.tolist(), before.cols.tolist()))
-    return np.array([p not in old for p in zip(after.keys.tolist(), after.rows.tolist(), after.cols.tolist())], dtype=bool)
-
-
 def boundary_shares(loop: Path, gap: int) -> dict[str, list[float]]:
     """Per arm, the share of each round's new points near a class boundary of the masks."""
     training = read_loop(loop)["training"]
@@ -52,7 +46,7 @@ def boundary_shares(loop: Path, gap: int) -> dict[str, list[float]]:
         before = PointLabels.read_csv(first / "points.csv", table)
         for run in later:
             after = PointLabels.read_csv(run / "points.csv", table)
-            added = after.select(new_points(before, after))
+            added = after.without(before)
             shares.setdefault(arm, []).append(
                 round(float(np.mean([near[k][r, c] for k, r, c in zip(added.keys, added.rows, added.cols)])), 3)
             )

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from click_boundaries import new_points, rounds
+from click_boundaries import rounds
 
 from pointseg.clicks import read_loop
 from pointseg.config import TrainConfig
@@ -43,7 +43,7 @@ def class_shares(loop: Path) -> dict[str, dict[str, dict[str, list[float]] | flo
     for arm in ("suggested", "random"):
         labels = [PointLabels.read_csv(run / "points.csv", table) for run in rounds(loop, arm)]
         none = labels[0].select(np.zeros(len(labels[0]), dtype=bool))  # before round 0, every point is new
-        added = [now.select(new_points(before, now)).class_counts(count) for before, now in zip([none, *labels], labels)]
+        added = [now.without(before).class_counts(count) for before, now in zip([none, *labels], labels)]
         every = [now.class_counts(count) for now in labels]
         shares[arm] = {
             kind: {name: [_rounded(c)[i] for c in counts] for i, name in enumerate(table.names)}
