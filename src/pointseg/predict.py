@@ -88,8 +88,10 @@ WHOLE_PIXELS = 4096 * 4096
 """Most pixels of an image that :meth:`Segmenter.probabilities` and :meth:`Segmenter.features` predict at once."""
 
 
-def _blended(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], channels: int) -> np.ndarray:
-    """``(channels, H, W)`` maps of an in-memory ``(H, W, bands)`` image, predicted in blended tiles."""
+def _maps(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], channels: int) -> np.ndarray:
+    """``(channels, H, W)`` maps of an in-memory ``(H, W, bands)`` image: whole, or in blended tiles past :data:`WHOLE_PIXELS`."""
+    if image.shape[0] * image.shape[1] <= WHOLE_PIXELS:
+        return predict(image[None])[0]
     options = TileOptions()
     grid = TileGrid(image.shape[0], image.shape[1], options.tile, options.overlap)
     maps = np.empty((channels, *image.shape[:2]), np.float32)
@@ -128,9 +130,7 @@ class Segmenter:
         An image of more than :data:`WHOLE_PIXELS` pixels is predicted in blended tiles
         (:class:`TileOptions`' defaults), so that the network's memory is set by the tile.
         """
-        if image.shape[0] * image.shape[1] <= WHOLE_PIXELS:
-            return torch.from_numpy(self.tile_probabilities(image[None])[0])
-        return torch.from_numpy(_blended(image, self.tile_probabilities, self.classes.num_classes))
+        return torch.from_numpy(_maps(image, self.tile_probabilities, self.classes.num_classes))
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class index of every pixel of an ``(H, W, bands)`` image, as ``(H, W)``."""
@@ -149,10 +149,7 @@ class Segmenter:
         classifies a coarser grid. A large image is predicted in tiles, as by :meth:`probabilities`.
         """
         classes = self.classes.num_classes
-        if image.shape[0] * image.shape[1] <= WHOLE_PIXELS:
-            both = self._tile_features(image[None])[0]
-        else:
-            both = _blended(image, self._tile_features, classes + self.module.model.head.in_channels)
+        both = _maps(image, self._tile_features, classes + self.module.model.head.in_channels)
         return both[:classes], both[classes:]
 
     @torch.inference_mode()
