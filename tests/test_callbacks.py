@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from pointseg.callbacks import ChanceMonitor
+from pointseg.callbacks import ChanceMonitor, PreciseBatchNorm
 from pointseg.errors import TrainingDiverged
 
 
@@ -44,3 +44,40 @@ def test_an_exploded_loss_stops_the_run_at_once():
     with pytest.raises(TrainingDiverged) as caught:
         _epoch_end(monitor, loss=10 * math.log(5) + 0.01, step=3)
     assert caught.value.step == 3 and "exploded to over 10 times chance level" in caught.value.message
+
+
+class _Loader(list):
+    batch_size = 2
+
+
+def test_precise_batch_norm_averages_the_statistics_of_the_first_batches_with_the_final_weights():
+    # batches of 2 one-pixel images of 1 band: batch means 1 and 3, unbiased variances 2 and 8
+    batches = [{"image": torch.tensor(v, dtype=torch.float32).view(2, 1, 1, 1)} for v in ([0, 2], [1, 5], [100, 200])]
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(1, momentum=0.1))
+    model[0].running_mean.fill_(50.0)
+    reductions = []
+
+    def reduce(tensor, reduce_op):  # the other process held statistics 2 above these
+        reductions.append(reduce_op)
+        return tensor + 1
+
+    trainer = SimpleNamespace(
+        datamodule=SimpleNamespace(train_dataloader=lambda: _Loader(batches)),
+        world_size=1,
+        strategy=SimpleNamespace(reduce=reduce),
+    )
+    callback = PreciseBatchNorm(crops=3)  # two batches of two: the third is not read
+    callback.on_train_end(trainer, SimpleNamespace(model=model, device=torch.device("cpu")))
+    norm = model[0]
+    assert norm.running_mean.item() == pytest.approx(2.0 + 1)
+    assert norm.running_var.item() == pytest.approx(5.0 + 1)
+    assert reductions == ["mean", "mean"]
+    assert int(norm.num_batches_tracked) == 2 and norm.momentum == 0.1 and norm.training
+
+
+def test_precise_batch_norm_with_no_crops_keeps_the_running_averages():
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(1))
+    model[0].running_mean.fill_(7.0)
+    trainer = SimpleNamespace(datamodule=None, world_size=1, strategy=None)  # not read
+    PreciseBatchNorm(crops=0).on_train_end(trainer, SimpleNamespace(model=model, device=torch.device("cpu")))
+    assert model[0].running_mean.item() == 7.0

@@ -241,10 +241,16 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
         clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
     recorded = json.loads((tmp_path / "loop.json").read_text())
     older = {k: v for k, v in recorded.items() if k not in ("fine_tune", "boundary_gap", "query")}
-    older["training"] = {**{k: v for k, v in recorded["training"].items() if k != "lr"}, "superpixel_schedule": "constant"}
+    older["training"] = {k: v for k, v in recorded["training"].items() if k not in ("lr", "precise_bn")}
+    older["training"]["superpixel_schedule"] = "constant"
     (tmp_path / "loop.json").write_text(json.dumps(older))
-    # a loop begun before --fine-tune, --boundary-gap and --query, with an option removed and without one added since, resumes
+    # a loop begun before --fine-tune, --boundary-gap, --query and --precise-bn, with an option removed and without one
+    # added since, resumes with the values it ran with
+    config = config.model_copy(update={"precise_bn": 0})
     clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy"), config)
+    (tmp_path / "loop.json").write_text(json.dumps(older))
+    with pytest.raises(ConfigError, match=r"other settings: --precise-bn\n"):  # its BatchNorm kept the running averages
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy"), config.model_copy(update={"precise_bn": 1024}))
     (tmp_path / "loop.json").write_text(json.dumps(older))
     with pytest.raises(ConfigError, match=r"other settings: --query\n"):  # it ran with entropy, before power was the default
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)

@@ -108,6 +108,25 @@ def test_predict_writes_masks_in_the_class_colours(trained, tmp_path):
     assert tuple(mask[5, 7]) == list(COLOURS.values())[labels[5, 7]]
 
 
+def test_batch_norm_statistics_are_recomputed_over_training_crops_when_training_ends(trained, tmp_path):
+    config, result = trained
+    kept = train(config.model_copy(update={"out": tmp_path / "kept", "precise_bn": 0}))
+    precise, running = (torch.load(path, weights_only=False)["state_dict"] for path in (result.checkpoint, kept.checkpoint))
+    tracked = [name for name in precise if name.endswith("num_batches_tracked")]
+    assert tracked and all(
+        torch.equal(precise[n], running[n])
+        for n in precise
+        if not n.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
+    # the 1024 crops asked for are more than an epoch holds: 2 crops of each of the 4 training images, in batches of 4
+    assert {int(precise[name]) for name in tracked} == {2}
+    assert {int(running[name]) for name in tracked} == {60}  # the running averages of every training step
+    assert not torch.equal(
+        precise[tracked[0].replace("num_batches_tracked", "running_mean")],
+        running[tracked[0].replace("num_batches_tracked", "running_mean")],
+    )
+
+
 def test_same_seed_same_run(trained, tmp_path):
     config, _ = trained
     again = train(config.model_copy(update={"out": tmp_path / "again", "max_steps": 8}))

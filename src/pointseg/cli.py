@@ -230,6 +230,15 @@ def train(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget in optimisation steps.")] = None,
     crop: Annotated[int, typer.Option("--crop", help="Side of the square training crops in pixels.")] = 256,
+    precise_bn: Annotated[
+        int,
+        typer.Option(
+            "--precise-bn",
+            min=0,
+            help="Training crops over which BatchNorm's statistics are recomputed when training ends (PreciseBN); "
+            "0 keeps the running averages of the last batches.",
+        ),
+    ] = 1024,
     val_every: Annotated[int, typer.Option("--val-every", help="Validate every N epochs.")] = 1,
     num_workers: Annotated[int, typer.Option("--num-workers", help="Data loading processes.")] = 0,
     accelerator: AcceleratorOpt = "auto",

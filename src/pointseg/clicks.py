@@ -317,6 +317,8 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
 
 _PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy", "repeats": 1}
 """Each loop setting added after loops were first recorded, with the value that loops recorded before it ran with."""
+_PREDATED_TRAINING = {"precise_bn": 0}
+"""Each training option added since whose default trains otherwise, with the value that loops recorded before it ran with."""
 
 
 def read_loop(out: Path) -> dict[str, Any]:
@@ -328,7 +330,8 @@ def read_loop(out: Path) -> dict[str, Any]:
     path = out / "loop.json"
     if not path.is_file():
         raise ConfigError(f"{out} holds no click loop (no loop.json)", fix="give the --out folder of `pointseg simulate-clicks`")
-    return {**_PREDATED, **_read_json(path, fix="delete it to resume with the settings of this command, or give another --out")}
+    loop = {**_PREDATED, **_read_json(path, fix="delete it to resume with the settings of this command, or give another --out")}
+    return loop | {"training": _PREDATED_TRAINING | loop.get("training", {})}
 
 
 def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:

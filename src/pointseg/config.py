@@ -86,6 +86,7 @@ class TrainConfig(BaseModel):
     epochs: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)
     crop: int = Field(256, ge=8)
+    precise_bn: int = Field(1024, ge=0)
     val_every: int = Field(1, ge=1)
     num_workers: int = Field(0, ge=0)
     accelerator: str = "auto"

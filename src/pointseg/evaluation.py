@@ -13,15 +13,17 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import DataLoader
 
-from pointseg.data.dataset import WholeImageDataset
+from pointseg.data.dataset import Scene, WholeImageDataset
 from pointseg.data.discover import discover_pairs
 from pointseg.data.scenes import load_scenes
 from pointseg.predict import load_module
+from pointseg.task import PointSegModule
 from pointseg.training import make_trainer
 
 
@@ -40,14 +42,18 @@ def evaluate(
         The metrics, as written to ``metrics.json``.
     """
     module = load_module(checkpoint)
-    scenes = load_scenes(discover_pairs(data), module.classes)
+    metrics = evaluate_module(module, load_scenes(discover_pairs(data), module.classes), accelerator)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def evaluate_module(module: PointSegModule, scenes: Sequence[Scene], accelerator: str = "auto") -> dict[str, Any]:
+    """Metrics of a module, as it is, on scenes with dense masks (their ``labels``); what :func:`evaluate` computes."""
     loader = DataLoader(WholeImageDataset(scenes, module.band_stats), batch_size=1)
     trainer = make_trainer(
         accelerator=accelerator, devices=1, logger=False, enable_model_summary=False, enable_checkpointing=False
     )
     trainer.validate(module, dataloaders=loader, verbose=False)
-    metrics = module.evaluation
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return metrics
+    return module.evaluation

@@ -7,8 +7,10 @@ A run folder receives everything the run produced:
 * ``metrics.csv``: losses and validation metrics per step and epoch (and ``tensorboard/``
   where TensorBoard is installed);
 * ``model.ckpt``: weights with everything needed to predict later: the model config, the
-  classes with their colours and the band statistics;
-* ``metrics.json``: the final evaluation on the validation images.
+  classes with their colours and the band statistics; BatchNorm's statistics recomputed
+  over ``--precise-bn`` training crops when training ends
+  (:class:`~pointseg.callbacks.PreciseBatchNorm`);
+* ``metrics.json``: the final evaluation on the validation images, with those statistics.
 
 Example:
     >>> from pointseg.config import TrainConfig
@@ -35,7 +37,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from pointseg.callbacks import MetricsWriter
+from pointseg.callbacks import MetricsWriter, PreciseBatchNorm
 from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.config import TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
@@ -278,11 +280,11 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     metrics_path = config.out / "metrics.json"
     if rank_zero_only.rank == 0:
         metrics_path.unlink(missing_ok=True)
-    trainer = build_trainer(config, [MetricsWriter(metrics_path), *callbacks])
+    trainer = build_trainer(config, [MetricsWriter(metrics_path), PreciseBatchNorm(config.precise_bn), *callbacks])
     trainer.fit(module, datamodule=datamodule)
     checkpoint = config.out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
-    if data.val_scenes and module.evaluation_step != trainer.global_step:
+    if data.val_scenes and (config.precise_bn or module.evaluation_step != trainer.global_step):  # statistics changed since
         # a Trainer without logger, so that metrics.csv of the fit is left as it is
         final = make_trainer(
             accelerator=config.accelerator,
