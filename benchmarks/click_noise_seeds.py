@@ -7,7 +7,9 @@ trainings (the loop's own run and the retrainings at other seeds, each counted o
 lists the suggested arm's lead, its mean over the seeds and that mean's standard error
 (the spread of the leads over the seeds, divided by the square root of their number):
 what is left of the lead when the training seed no longer decides it. Writes the table
-as Markdown to ``--out`` (and prints it).
+as Markdown to ``--out`` (and prints it). With ``--scores precise`` each training counts
+with its score after PreciseBN (``precise.json``, from ``precise_bn.py rescore``) instead
+of as it was trained (``noise.json``).
 
     python benchmarks/click_noise_seeds.py \\
         --suggested docs/benchmarks/click-noise/power-seed0 docs/benchmarks/click-noise/power-seed1 \\
@@ -24,17 +26,18 @@ from pathlib import Path
 import numpy as np
 
 
-def trainings(folder: Path) -> tuple[int, str, np.ndarray]:
+def trainings(folder: Path, scores: str = "noise") -> tuple[int, str, np.ndarray]:
     """The loop's seed, the arm and the mIoU of each training of a ``click_noise.py`` folder, the loop's own first.
 
     A retraining at the loop's own seed reproduces the loop's run, so it is not counted again.
+    ``scores`` names the file read: ``noise`` (``noise.json``) or ``precise`` (``precise.json``).
     """
-    noise = json.loads((folder / "noise.json").read_text())
+    noise = json.loads((folder / f"{scores}.json").read_text())
     others = [miou for seed, miou in noise["miou_by_seed"].items() if int(seed) != noise["loop_seed"]]
     return noise["loop_seed"], Path(noise["run"]).parent.name, np.array([noise["loop_miou"], *others])
 
 
-def noise_table(suggested: list[Path], random: list[Path]) -> str:
+def noise_table(suggested: list[Path], random: list[Path], scores: str = "noise") -> str:
     """The Markdown table of the module docstring; ``SystemExit`` where the folders do not pair seed by seed."""
     if len(suggested) != len(random):
         raise SystemExit(f"{len(suggested)} suggested folders against {len(random)} random ones: give one of each per seed")
@@ -42,7 +45,10 @@ def noise_table(suggested: list[Path], random: list[Path]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     leads, means = [], []
     for suggested_folder, random_folder in zip(suggested, random):
-        (seed, arm, ours), (random_seed, random_arm, theirs) = trainings(suggested_folder), trainings(random_folder)
+        (seed, arm, ours), (random_seed, random_arm, theirs) = (
+            trainings(suggested_folder, scores),
+            trainings(random_folder, scores),
+        )
         if (arm, random_arm) != ("suggested", "random"):
             raise SystemExit(f"{suggested_folder} retrains the {arm} arm, {random_folder} the {random_arm} arm")
         if seed != random_seed:
@@ -68,9 +74,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suggested", type=Path, nargs="+", required=True, help="click_noise.py folders, --arm suggested")
     parser.add_argument("--random", type=Path, nargs="+", required=True, help="the same seeds' folders, --arm random")
+    parser.add_argument("--scores", choices=["noise", "precise"], default="noise", help="as trained, or after PreciseBN")
     parser.add_argument("--out", type=Path, required=True, help="Markdown file to write")
     args = parser.parse_args()
-    table = noise_table(args.suggested, args.random)
+    table = noise_table(args.suggested, args.random, args.scores)
     args.out.write_text(table)
     print(table, end="")
 

@@ -1,0 +1,150 @@
+"""BatchNorm's running averages as a source of noise in a run's score, and what PreciseBN leaves of it.
+
+A network with BatchNorm is evaluated with running averages of its batches' statistics,
+kept with momentum 0.1 during training: mostly the last 10-20 batches. Two measurements
+on finished runs (Dubai views from ``benchmarks/dubai.py``; the training and validation
+data are read from each run's ``config.json``):
+
+``draws``: each checkpoint evaluated as saved; with its running averages rebuilt from
+other batches the way training builds them (momentum 0.1, 50 batches of 8 crops, reset
+first), ``--draws`` times at other crop seeds; and with PreciseBN (the mean over
+128, 512 and 1024 crops, at three crop seeds each), as ``pointseg train --precise-bn``
+does when training ends. The weights never change: every difference is BatchNorm's.
+
+    python benchmarks/precise_bn.py draws --out docs/benchmarks/precise-bn/draws.json \\
+        docs/benchmarks/clicks-balanced-typical/random/round-3 docs/benchmarks/methods-1500/pce_class_weights=balanced-seed2
+
+``rescore``: every training of ``click_noise.py`` folders (the loop's own run and the
+retrainings) scored again with PreciseBN over 1024 crops, written as ``precise.json``
+beside each folder's ``noise.json`` in the same form, so that
+``click_noise_seeds.py --scores precise`` compares the arms without BatchNorm's noise.
+
+    python benchmarks/precise_bn.py rescore docs/benchmarks/click-noise/power-seed0 docs/benchmarks/click-noise/random-seed0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pointseg.callbacks import PreciseBatchNorm
+from pointseg.config import TrainConfig
+from pointseg.data.datamodule import PointSegDataModule
+from pointseg.data.discover import discover_pairs
+from pointseg.data.scenes import load_scenes
+from pointseg.evaluation import evaluate_module
+from pointseg.predict import load_module
+
+PRECISE_CROPS = (128, 512, 1024)
+CROP_SEEDS = (10, 11, 12)
+
+
+class Run:
+    """A finished run's module, its training scenes' crops and its validation data."""
+
+    def __init__(self, folder: Path) -> None:
+        config = TrainConfig.model_validate_json((folder / "config.json").read_text())
+        self.folder = folder
+        self.module = load_module(folder / "model.ckpt")
+        self.val_scenes = load_scenes(discover_pairs(config.val_data), self.module.classes)
+        scenes = load_scenes(discover_pairs(config.data), self.module.classes)
+        self.data = PointSegDataModule(scenes, [], self.module.band_stats, config.crop, config.batch_size, seed=0)
+
+    def score(self) -> float:
+        """Validation mIoU with the statistics the module holds now."""
+        return float(evaluate_module(self.module, self.val_scenes, accelerator="cpu")["miou"])
+
+    def running_averages(self, seed: int, batches: int = 50) -> None:
+        """Rebuild the running averages as training does: momentum 0.1 over ``batches`` shuffled batches."""
+        model = self.module.model
+        for norm in (m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
+            norm.reset_running_stats()
+        self.data.train_dataset.set_epoch(1000 + seed)
+        torch.manual_seed(seed)
+        model.train()
+        with torch.no_grad():
+            for i, batch in enumerate(self.data.train_dataloader()):
+                if i == batches:
+                    break
+                model(batch["image"])
+        model.eval()
+
+    def precise(self, seed: int, crops: int) -> None:
+        """PreciseBN over ``crops`` crops, with the code that ends a training."""
+        self.data.train_dataset.set_epoch(1000 + seed)
+        torch.manual_seed(seed)
+        trainer = SimpleNamespace(datamodule=self.data, world_size=1, strategy=SimpleNamespace(reduce=lambda t, reduce_op: t))
+        PreciseBatchNorm(crops).on_train_end(trainer, SimpleNamespace(model=self.module.model, device=torch.device("cpu")))
+        self.module.model.eval()
+
+
+def draws(folders: list[Path], count: int, out: Path) -> None:
+    """The ``draws`` measurement of the module docstring, written to ``out`` as JSON and printed."""
+    results: dict[str, Any] = {}
+    for folder in folders:
+        run = Run(folder)
+        entry: dict[str, Any] = {"saved": run.score(), "running_averages": [], "precise": {}}
+        for seed in range(count):
+            run.running_averages(seed)
+            entry["running_averages"].append(run.score())
+        for crops in PRECISE_CROPS:
+            entry["precise"][crops] = []
+            for seed in CROP_SEEDS:
+                run.precise(seed, crops)
+                entry["precise"][crops].append(run.score())
+        results[str(folder)] = entry
+        ema = np.array(entry["running_averages"])
+        print(f"{folder}: saved {entry['saved']:.4f}; running averages {ema.mean():.4f} ± {ema.std(ddof=1):.4f} "
+              f"({ema.min():.4f}-{ema.max():.4f})", flush=True)  # fmt: skip
+        for crops, scores in entry["precise"].items():
+            print(f"  PreciseBN over {crops} crops: {np.mean(scores):.4f} ± {np.std(scores, ddof=1):.4f}", flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+
+
+def rescore(folders: list[Path], crops: int = 1024, seed: int = CROP_SEEDS[0]) -> None:
+    """The ``rescore`` measurement of the module docstring: ``precise.json`` beside each ``noise.json``."""
+    for folder in folders:
+        noise = json.loads((folder / "noise.json").read_text())
+        scores = {}
+        for name, path in [
+            ("loop", Path(noise["run"])),
+            *((p.name.removeprefix("seed"), p) for p in sorted(folder.glob("seed*"))),
+        ]:
+            run = Run(path)
+            run.precise(seed, crops)
+            scores[name] = run.score()
+            saved = noise["loop_miou"] if name == "loop" else noise["miou_by_seed"][name]
+            print(f"{path}: {scores[name]:.4f} (as saved {saved:.4f})", flush=True)
+        by_seed = {name: miou for name, miou in scores.items() if name != "loop"}
+        values = np.array([scores["loop"], *(m for s, m in by_seed.items() if int(s) != noise["loop_seed"])])
+        precise = {**noise, "loop_miou": scores["loop"], "miou_by_seed": by_seed, "precise_bn": crops,
+                   "spread": round(float(np.ptp(values)), 4), "std": round(float(values.std(ddof=1)), 4)}  # fmt: skip
+        (folder / "precise.json").write_text(json.dumps(precise, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    measure = commands.add_parser("draws", help="running averages against PreciseBN on the same weights")
+    measure.add_argument("runs", type=Path, nargs="+", help="run folders (config.json, model.ckpt)")
+    measure.add_argument("--draws", type=int, default=5, help="running averages rebuilt at this many crop seeds")
+    measure.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    again = commands.add_parser("rescore", help="click_noise.py folders scored again with PreciseBN")
+    again.add_argument("folders", type=Path, nargs="+", help="click_noise.py --out folders")
+    args = parser.parse_args()
+    if args.command == "draws":
+        draws(args.runs, args.draws, args.out)
+    else:
+        rescore(args.folders)
+
+
+if __name__ == "__main__":
+    main()
