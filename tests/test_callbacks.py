@@ -75,6 +75,21 @@ def test_precise_batch_norm_averages_the_statistics_of_the_first_batches_with_th
     assert int(norm.num_batches_tracked) == 2 and norm.momentum == 0.1 and norm.training
 
 
+def test_precise_batch_norm_shares_the_crops_between_processes_and_leaves_a_teacher_alone():
+    batches = [{"image": torch.tensor(v, dtype=torch.float32).view(2, 1, 1, 1)} for v in ([0, 2], [1, 5])]
+    model, teacher = (torch.nn.Sequential(torch.nn.BatchNorm2d(1)) for _ in range(2))
+    teacher[0].running_mean.fill_(50.0)
+    trainer = SimpleNamespace(
+        datamodule=SimpleNamespace(train_dataloader=lambda: _Loader(batches)),
+        world_size=2,  # 4 crops in all: one batch of 2 in each process
+        strategy=SimpleNamespace(reduce=lambda tensor, reduce_op: tensor),
+    )
+    module = SimpleNamespace(model=model, teacher=teacher, device=torch.device("cpu"))
+    PreciseBatchNorm(crops=4).on_train_end(trainer, module)
+    assert model[0].running_mean.item() == pytest.approx(1.0) and int(model[0].num_batches_tracked) == 1
+    assert teacher[0].running_mean.item() == 50.0
+
+
 def test_precise_batch_norm_with_no_crops_keeps_the_running_averages():
     model = torch.nn.Sequential(torch.nn.BatchNorm2d(1))
     model[0].running_mean.fill_(7.0)

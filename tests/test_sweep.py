@@ -8,6 +8,7 @@ import textwrap
 from collections import Counter
 
 import numpy as np
+import optuna
 import pytest
 from PIL import Image
 
@@ -162,6 +163,21 @@ def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_p
     run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), tmp_path / "s")
     with pytest.raises(ConfigError, match="holds a sweep with other options"):
         run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.02", max_steps=2)), tmp_path / "s")
+
+
+def test_a_sweep_stored_before_precise_bn_resumes_only_with_the_running_averages_it_ran_with(dataset, classes_csv, tmp_path):
+    options, out = tiny_options(dataset, classes_csv, lr="0.01", max_steps=2), tmp_path / "s"
+    run_sweep(build_spec(options), out)
+    assert json.loads((out / "sweep.json").read_text())["base"]["precise_bn"] == 1024  # the default, recorded
+    study = optuna.load_study(study_name=sweep_module.STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    older = study.user_attrs["spec"]
+    del older["base"]["precise_bn"]
+    study.set_user_attr("spec", older)
+    with pytest.raises(ConfigError, match="holds a sweep with other options"):
+        run_sweep(build_spec(options), out)
+    rows = run_sweep(build_spec(options | {"precise_bn": 0}), out)  # resumes: nothing left to train
+    assert [r["status"] for r in rows] == ["done"]
+    assert json.loads((out / "sweep.json").read_text())["base"]["precise_bn"] == 0
 
 
 def test_a_label_budget_sweep_trains_full_masks_once_and_reports_the_budget(dataset, classes_csv, tmp_path, count_trainings):

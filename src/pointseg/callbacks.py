@@ -44,23 +44,19 @@ class PreciseBatchNorm(Callback):
     running average with the plain mean over many batches, the weights fixed
     (:func:`torch.optim.swa_utils.update_bn`). The crops are those of the training
     loader (flipped and rotated as in training); under DDP each process reads its own
-    share and the statistics are averaged over the processes. A network without
-    BatchNorm (SegFormer) is left as it is.
+    share and the statistics are averaged over the processes. A self-training teacher
+    keeps its own.
 
     Args:
         crops: Training crops to average over, in all processes together (0: keep the running averages).
 
-    Attributes:
-        updated: Whether the statistics were recomputed (the run's last validation then predates them).
-
     Example:
-        >>> PreciseBatchNorm(crops=1024).updated
-        False
+        >>> PreciseBatchNorm(crops=1024).crops
+        1024
     """
 
     def __init__(self, crops: int) -> None:
         self.crops = crops
-        self.updated = False
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Recompute the statistics of the module's ``model`` (not of a self-training teacher) with the final weights."""
@@ -74,7 +70,6 @@ class PreciseBatchNorm(Callback):
         for norm in norms:
             for buffer in (norm.running_mean, norm.running_var):
                 buffer.copy_(trainer.strategy.reduce(buffer, reduce_op="mean"))
-        self.updated = True
 
 
 class ChanceMonitor(Callback):

@@ -48,7 +48,7 @@ import numpy as np
 from pydantic_core import to_jsonable_python
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.config import DEFAULT_QUERY, Query, TrainConfig, option_flag
+from pointseg.config import DEFAULT_QUERY, PREDATED_OPTIONS, Query, TrainConfig, option_flag
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
@@ -317,8 +317,6 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
 
 _PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy", "repeats": 1}
 """Each loop setting added after loops were first recorded, with the value that loops recorded before it ran with."""
-_PREDATED_TRAINING = {"precise_bn": 0}
-"""Each training option added since whose default trains otherwise, with the value that loops recorded before it ran with."""
 
 
 def read_loop(out: Path) -> dict[str, Any]:
@@ -331,7 +329,7 @@ def read_loop(out: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{out} holds no click loop (no loop.json)", fix="give the --out folder of `pointseg simulate-clicks`")
     loop = {**_PREDATED, **_read_json(path, fix="delete it to resume with the settings of this command, or give another --out")}
-    return loop | {"training": _PREDATED_TRAINING | loop.get("training", {})}
+    return loop | {"training": PREDATED_OPTIONS | loop.get("training", {})}
 
 
 def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:

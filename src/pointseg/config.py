@@ -36,6 +36,9 @@ QUERIES: tuple[Query, ...] = get_args(Query)
 DEFAULT_QUERY: Query = "power"
 """The query strategy unless one is given: on the Dubai click loops the one closest to random clicks,
 though still behind them (``docs/learning-from-points.md``); ``balanced``, ``entropy`` and ``typical`` fall further behind."""
+PREDATED_OPTIONS = {"precise_bn": 0}
+"""Training options added after runs were first recorded whose default trains otherwise, each with the value
+that a record without it (a click loop's ``loop.json``, a sweep's stored options) ran with."""
 FULL = "full"
 """The ``points`` value that means every pixel of the masks (``--full-masks``): the label budget's upper end."""
 

@@ -47,7 +47,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
-from pointseg.config import FULL, TrainConfig, describe_error, option_flag
+from pointseg.config import FULL, PREDATED_OPTIONS, TrainConfig, describe_error, option_flag
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.training import prepare_data, train
 
@@ -443,11 +443,17 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
 
     A study of another specification that holds no result yet (its first command had a typo, or was
     interrupted during its first training) takes the new one; the points drawn for the old one are removed.
+    The options of :data:`~pointseg.config.PREDATED_OPTIONS` are recorded with their values, given or
+    default, and a specification stored before one of them counts with the value it ran with.
 
     Raises:
         ConfigError: The study holds another specification with results, or with configurations training.
     """
-    stored, wanted = study.user_attrs.get("spec"), spec.model_dump(mode="json")
+    wanted = spec.model_dump(mode="json")
+    wanted["base"] = {name: TrainConfig.model_fields[name].default for name in PREDATED_OPTIONS} | wanted["base"]
+    stored = study.user_attrs.get("spec")
+    if stored is not None:
+        stored = stored | {"base": PREDATED_OPTIONS | stored.get("base", {})}
     if stored is not None and stored != wanted:
         active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
         if any(_holds_result(t) or t.state in active for t in study.get_trials(deepcopy=False)):
