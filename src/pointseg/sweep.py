@@ -450,7 +450,7 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
         ConfigError: The study holds another specification with results, or with configurations training.
     """
     wanted = spec.model_dump(mode="json")
-    wanted["base"] = {name: TrainConfig.model_fields[name].default for name in PREDATED_OPTIONS} | wanted["base"]
+    wanted["base"] |= {name: TrainConfig.model_fields[name].default for name in PREDATED_OPTIONS if name not in wanted["base"]}
     stored = study.user_attrs.get("spec")
     if stored is not None:
         stored = stored | {"base": PREDATED_OPTIONS | stored.get("base", {})}
