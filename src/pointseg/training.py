@@ -284,7 +284,8 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     trainer.fit(module, datamodule=datamodule)
     checkpoint = config.out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
-    if data.val_scenes and (config.precise_bn or module.evaluation_step != trainer.global_step):  # statistics changed since
+    if data.val_scenes and (config.precise_bn or module.evaluation_step != trainer.global_step):
+        # the network as saved, PreciseBN's statistics included, was not validated yet;
         # a Trainer without logger, so that metrics.csv of the fit is left as it is
         final = make_trainer(
             accelerator=config.accelerator,
