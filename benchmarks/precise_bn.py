@@ -51,7 +51,6 @@ class Run:
 
     def __init__(self, folder: Path) -> None:
         config = TrainConfig.model_validate_json((folder / "config.json").read_text())
-        self.folder = folder
         self.module = load_module(folder / "model.ckpt")
         self.val_scenes = load_scenes(discover_pairs(config.val_data), self.module.classes)
         scenes = load_scenes(discover_pairs(config.data), self.module.classes)
