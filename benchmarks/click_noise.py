@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,10 +55,16 @@ def write_summary(run: Path, loop_seed: int, out: Path) -> None:
         int(path.parent.name.removeprefix("seed")): json.loads(path.read_text())["miou"]
         for path in out.glob("seed*/metrics.json")
     }
+    summary = noise_summary(run, loop_seed, json.loads((run / "metrics.json").read_text())["miou"], scores)
+    (out / "noise.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+def noise_summary(run: Path, loop_seed: int, loop_miou: float, scores: dict[int, float]) -> dict[str, Any]:
+    """The loop's score and each seed's, with their spread and standard deviation (the loop's own seed counted once)."""
     scores = dict(sorted(scores.items()))
-    loop_miou = json.loads((run / "metrics.json").read_text())["miou"]
     values = np.array([loop_miou, *(score for seed, score in scores.items() if seed != loop_seed)])
-    summary = {
+    return {
         "run": str(run),
         "loop_seed": loop_seed,
         "loop_miou": loop_miou,
@@ -65,8 +72,6 @@ def write_summary(run: Path, loop_seed: int, out: Path) -> None:
         "spread": round(float(values.max() - values.min()), 4),
         "std": round(float(values.std(ddof=1)), 4) if values.size > 1 else None,
     }
-    (out / "noise.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

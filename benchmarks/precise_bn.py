@@ -26,6 +26,7 @@ beside each folder's ``noise.json`` in the same form, so that
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,10 +34,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from click_noise import noise_summary
 
 from pointseg.callbacks import PreciseBatchNorm
+from pointseg.classes import ClassTable
 from pointseg.config import TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
+from pointseg.data.dataset import Scene
 from pointseg.data.discover import discover_pairs
 from pointseg.data.scenes import load_scenes
 from pointseg.evaluation import evaluate_module
@@ -46,14 +50,20 @@ PRECISE_CROPS = (128, 512, 1024)
 CROP_SEEDS = (10, 11, 12)
 
 
+@functools.cache
+def _scenes(root: Path, classes: ClassTable) -> list[Scene]:
+    """The scenes under ``root``, read once for all the runs that train or validate on them."""
+    return load_scenes(discover_pairs(root), classes)
+
+
 class Run:
     """A finished run's module, its training scenes' crops and its validation data."""
 
     def __init__(self, folder: Path) -> None:
         config = TrainConfig.model_validate_json((folder / "config.json").read_text())
         self.module = load_module(folder / "model.ckpt")
-        self.val_scenes = load_scenes(discover_pairs(config.val_data), self.module.classes)
-        scenes = load_scenes(discover_pairs(config.data), self.module.classes)
+        self.val_scenes = _scenes(config.val_data, self.module.classes)
+        scenes = _scenes(config.data, self.module.classes)
         self.data = PointSegDataModule(scenes, [], self.module.band_stats, config.crop, config.batch_size, seed=0)
 
     def score(self) -> float:
@@ -116,20 +126,17 @@ def rescore(folders: list[Path], crops: int = 1024, seed: int = CROP_SEEDS[0]) -
     for folder in folders:
         noise = json.loads((folder / "noise.json").read_text())
         scores = {}
-        for name, path in [
-            ("loop", Path(noise["run"])),
-            *((p.name.removeprefix("seed"), p) for p in sorted(folder.glob("seed*"))),
-        ]:
-            run = Run(path)
+        for seed_run in sorted(folder.glob("seed*")):
+            key = int(seed_run.name.removeprefix("seed"))
+            run = Run(seed_run)
             run.precise(seed, crops)
-            scores[name] = run.score()
-            saved = noise["loop_miou"] if name == "loop" else noise["miou_by_seed"][name]
-            print(f"{path}: {scores[name]:.4f} (as saved {saved:.4f})", flush=True)
-        by_seed = {name: miou for name, miou in scores.items() if name != "loop"}
-        values = np.array([scores["loop"], *(m for s, m in by_seed.items() if int(s) != noise["loop_seed"])])
-        precise = {**noise, "loop_miou": scores["loop"], "miou_by_seed": by_seed, "precise_bn": crops,
-                   "spread": round(float(np.ptp(values)), 4), "std": round(float(values.std(ddof=1)), 4)}  # fmt: skip
-        (folder / "precise.json").write_text(json.dumps(precise, indent=2))
+            scores[key] = run.score()
+            print(f"{seed_run}: {scores[key]:.4f} (as saved {noise['miou_by_seed'][str(key)]:.4f})", flush=True)
+        loop = Run(Path(noise["run"]))
+        loop.precise(seed, crops)
+        summary = noise_summary(Path(noise["run"]), noise["loop_seed"], loop.score(), scores)
+        print(f"{noise['run']}: {summary['loop_miou']:.4f} (as saved {noise['loop_miou']:.4f})", flush=True)
+        (folder / "precise.json").write_text(json.dumps(summary | {"precise_bn": crops}, indent=2))
 
 
 def main() -> None:
