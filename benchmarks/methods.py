@@ -11,6 +11,16 @@ seconds per run. An arm may change options of its method: ``crf:regulariser_weig
 Finished runs are not trained again, so several processes may split the methods between
 them and a last one, given all of them, writes the summary.
 
+``--scores precise`` summarises the scores after PreciseBN instead (files ending
+``-precise-bn``): a run that ended with it (``--precise-bn``, the default since these runs)
+by its ``metrics.json``, one that predates it by its ``precise.json`` from
+``precise_bn.py runs``; ``--full`` names the arm that stands for full supervision, e.g.
+full masks with balanced class weights trained anew with PreciseBN:
+
+    python benchmarks/methods.py --scores precise --seeds 0 1 2 \
+        --methods consistency:class_weights=balanced,consistency_weight=0.3 \
+        pce:points=full,class_weights=balanced,precise_bn=1024 --full pce:points=full,class_weights=balanced,precise_bn=1024
+
     python benchmarks/methods.py --methods crf self-training --threads 1 --no-summary &
     python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 --no-summary &
     python benchmarks/methods.py  # once both are done: the summary
@@ -64,50 +74,66 @@ def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
     return out
 
 
-def scores(run: Path) -> tuple[float, dict[str, float], float]:
-    """mIoU, per-class IoU and seconds of a finished run."""
-    metrics = json.loads((run / "metrics.json").read_text())
-    return metrics["miou"], metrics["per_class_iou"], float((run / "seconds.txt").read_text())
+def scores(run: Path, precise: bool = False) -> tuple[float, dict[str, float], float] | None:
+    """mIoU, per-class IoU and seconds of a finished run; None if it has not finished.
+
+    ``precise``: the scores after PreciseBN, those of ``metrics.json`` for a run that ended with it and
+    those of ``precise.json`` (``precise_bn.py runs``) for one that predates it; None if it has neither.
+    """
+    if not (run / "seconds.txt").exists():
+        return None
+    metrics = run / "metrics.json"
+    if precise and not json.loads((run / "config.json").read_text()).get("precise_bn"):
+        metrics = run / "precise.json"
+        if not metrics.exists():
+            return None
+    values = json.loads(metrics.read_text())
+    return values["miou"], values["per_class_iou"], float((run / "seconds.txt").read_text())
 
 
 def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) -> dict:
-    """Each arm's mean mIoU, its fraction of full supervision and its worst class's fraction."""
+    """Each arm's mean mIoU, its fraction of full supervision (``args.full``) and its worst class's fraction.
+
+    Arms without a score at every seed are left out; the full-supervision arm must have them.
+    """
     runs = {"full": [args.reference / f"full-seed{s}" for s in seeds], "pce": [args.reference / f"points-seed{s}" for s in seeds]}
     runs |= {spec: [args.out / f"{parse_arm(spec)[2]}-seed{s}" for s in seeds] for spec in methods}
-    full = [scores(run) for run in runs["full"]]
+    measured = {arm: [scores(run, args.scores == "precise") for run in folders] for arm, folders in runs.items()}
+    measured = {arm: values for arm, values in measured.items() if all(values)}
+    if args.full not in measured:
+        raise SystemExit(f"the full-supervision arm {args.full!r} has no {args.scores} score at some of seeds {seeds}")
+    full = measured[args.full]
     full_miou = statistics.mean(m for m, _, _ in full)
     full_class = {name: statistics.mean(per[name] for _, per, _ in full) for name in full[0][1]}
     summary = {}
-    for arm, folders in runs.items():
-        measured = [scores(run) for run in folders if (run / "seconds.txt").exists()]
-        if len(measured) < len(seeds):
-            continue
-        miou = statistics.mean(m for m, _, _ in measured)
-        per_class = {name: statistics.mean(per[name] for _, per, _ in measured) for name in full_class}
+    for arm, values in measured.items():
+        miou = statistics.mean(m for m, _, _ in values)
+        per_class = {name: statistics.mean(per[name] for _, per, _ in values) for name in full_class}
         fractions = {name: per_class[name] / full_class[name] for name in full_class if full_class[name] > 0}
         worst = min(fractions, key=fractions.get)
         summary[arm] = {
-            "miou": [m for m, _, _ in measured],
+            "miou": [m for m, _, _ in values],
             "mean_miou": miou,
             "fraction_of_full": miou / full_miou,
             "per_class_iou": per_class,
             "worst_class": worst,
             "worst_class_fraction": fractions[worst],
-            "seconds_per_run": statistics.mean(s for _, _, s in measured),
+            "seconds_per_run": statistics.mean(s for _, _, s in values),
         }
     return summary
 
 
-def markdown(summary: dict, seeds: list[int]) -> str:
-    """The summary as a Markdown table."""
+def markdown(summary: dict, seeds: list[int], full: str = "full") -> str:
+    """The summary as a Markdown table, fractions of the arm ``full``."""
     seeds_text = ", ".join(map(str, seeds))
+    reference, its_iou = ("full masks", "full-mask IoU") if full == "full" else (full, f"IoU in {full}")
     lines = [
-        f"| method | mIoU (seeds {seeds_text}) | of full masks | worst class, of its full-mask IoU | minutes a run |",
+        f"| method | mIoU (seeds {seeds_text}) | of {reference} | worst class, of its {its_iou} | minutes a run |",
         "|---|---|---|---|---|",
     ]
     for arm, row in summary.items():
         mious = " / ".join(f"{m:.4f}" for m in row["miou"])
-        worst = "" if arm == "full" else f"{row['worst_class']} {row['worst_class_fraction']:.2f}"
+        worst = "" if arm == full else f"{row['worst_class']} {row['worst_class_fraction']:.2f}"
         minutes = row["seconds_per_run"] / 60
         lines.append(
             f"| {arm} | {mious} (mean {row['mean_miou']:.4f}) | {row['fraction_of_full']:.3f} | {worst} | {minutes:.0f} |"
@@ -120,7 +146,7 @@ def plot_classes(summary: dict, path: Path, val_tile: int) -> Path:
     plt = pyplot()
     import numpy as np
 
-    classes = list(summary["full"]["per_class_iou"])
+    classes = list(next(iter(summary.values()))["per_class_iou"])
     arms = list(summary)
     width = 0.8 / len(arms)
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -152,6 +178,13 @@ def main() -> None:
     parser.add_argument("--val-tile", type=int, default=7, help="validate on this tile, train on those before (6: tuning)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     parser.add_argument(
+        "--scores",
+        choices=["saved", "precise"],
+        default="saved",
+        help="summarise the runs as saved, or after PreciseBN (precise.json of runs that predate it)",
+    )
+    parser.add_argument("--full", default="full", help="the arm whose mean is full supervision in the fractions")
+    parser.add_argument(
         "--no-summary", action="store_true", help="train and print only: leave the summary files to a process given all arms"
     )
     args = parser.parse_args()
@@ -166,10 +199,11 @@ def main() -> None:
     summary = summarise(args.methods, args.seeds, args)
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.seeds == [0] else "-seeds-" + "-".join(map(str, args.seeds))
+    suffix += "-precise-bn" if args.scores == "precise" else ""
     (args.out / f"summary{suffix}.json").write_text(json.dumps(summary, indent=2))
-    (args.out / f"table{suffix}.md").write_text(markdown(summary, args.seeds))
+    (args.out / f"table{suffix}.md").write_text(markdown(summary, args.seeds, args.full))
     plot_classes(summary, args.out / f"classes{suffix}.png", args.val_tile)
-    print(markdown(summary, args.seeds))
+    print(markdown(summary, args.seeds, args.full))
 
 
 if __name__ == "__main__":

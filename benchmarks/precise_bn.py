@@ -21,6 +21,12 @@ beside each folder's ``noise.json`` in the same form, so that
 ``click_noise_seeds.py --scores precise`` compares the arms without BatchNorm's noise.
 
     python benchmarks/precise_bn.py rescore docs/benchmarks/click-noise/power-seed0 docs/benchmarks/click-noise/random-seed0
+
+``runs``: finished runs that predate PreciseBN evaluated again after PreciseBN over 1024
+crops, their full evaluation (the form of ``metrics.json``) written as ``precise.json`` in
+each run folder, which ``methods.py --scores precise`` reads in place of ``metrics.json``.
+
+    python benchmarks/precise_bn.py runs docs/benchmarks/methods-1500/*-seed2
 """
 
 from __future__ import annotations
@@ -66,9 +72,13 @@ class Run:
         scenes = _scenes(config.data, self.module.classes)
         self.data = PointSegDataModule(scenes, [], self.module.band_stats, config.crop, config.batch_size, seed=0)
 
+    def evaluate(self) -> dict[str, Any]:
+        """Validation metrics (the form of ``metrics.json``) with the statistics the module holds now."""
+        return evaluate_module(self.module, self.val_scenes, accelerator="cpu")
+
     def score(self) -> float:
         """Validation mIoU with the statistics the module holds now."""
-        return float(evaluate_module(self.module, self.val_scenes, accelerator="cpu")["miou"])
+        return float(self.evaluate()["miou"])
 
     def running_averages(self, seed: int, batches: int = 50) -> None:
         """Rebuild the running averages as training keeps them: momentum 0.1 over ``batches`` shuffled batches.
@@ -139,6 +149,20 @@ def rescore(folders: list[Path], crops: int = 1024, seed: int = CROP_SEEDS[0]) -
         (folder / "precise.json").write_text(json.dumps(summary | {"precise_bn": crops}, indent=2))
 
 
+def runs(folders: list[Path], crops: int = 1024, seed: int = CROP_SEEDS[0]) -> None:
+    """The ``runs`` measurement of the module docstring: ``precise.json`` in each run folder."""
+    for folder in folders:
+        config = json.loads((folder / "config.json").read_text())
+        if config.get("precise_bn"):
+            raise SystemExit(f"{folder} ended with PreciseBN already: its metrics.json is the score after it")
+        run = Run(folder)
+        run.precise(seed, crops)
+        metrics = run.evaluate() | {"precise_bn": crops, "crop_seed": seed}
+        (folder / "precise.json").write_text(json.dumps(metrics, indent=2))
+        saved = json.loads((folder / "metrics.json").read_text())["miou"]
+        print(f"{folder}: {metrics['miou']:.4f} (as saved {saved:.4f})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -148,11 +172,15 @@ def main() -> None:
     measure.add_argument("--out", type=Path, required=True, help="JSON file to write")
     again = commands.add_parser("rescore", help="click_noise.py folders scored again with PreciseBN")
     again.add_argument("folders", type=Path, nargs="+", help="click_noise.py --out folders")
+    finished = commands.add_parser("runs", help="finished runs scored again with PreciseBN")
+    finished.add_argument("runs", type=Path, nargs="+", help="run folders (config.json, model.ckpt) without PreciseBN")
     args = parser.parse_args()
     if args.command == "draws":
         draws(args.runs, args.draws, args.out)
-    else:
+    elif args.command == "rescore":
         rescore(args.folders)
+    else:
+        runs(args.runs)
 
 
 if __name__ == "__main__":
