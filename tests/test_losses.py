@@ -131,6 +131,22 @@ def test_regulariser_charges_a_class_change_inside_a_region_more_than_along_an_e
     assert float(inside_region) == pytest.approx(expected, rel=1e-6)
 
 
+def test_regulariser_colour_affinity_is_the_same_for_any_number_of_bands():
+    rgb = torch.zeros(1, 3, 8, 8)
+    rgb[:, :, :, 4:] = torch.tensor([0.2, -0.1, 0.3]).view(1, 3, 1, 1)  # a faint edge between columns 3 and 4
+    along_edge = potts_regulariser(split_prediction(4), rgb, radius=1, dilation=1)
+    # by hand: the edge's 8 pairs of offset (0,1) and 7 of each diagonal, at the colour weight of a mean
+    # squared difference (0.04 + 0.01 + 0.09) / 3 with sigma_colour^2 = 0.25 / 3, over 210 pairs
+    colour = math.exp(-(0.14 / 3) / (2 * 0.25 / 3))
+    expected = colour * (8 * math.exp(-1 / 18) + 2 * 7 * math.exp(-2 / 18)) / (56 + 49 + 56 + 49)
+    assert float(along_edge) == pytest.approx(expected, rel=1e-6)
+    thirteen_bands = torch.cat([rgb, rgb, rgb, rgb, rgb[:, :1]], dim=1)
+    thirteen_bands[:, 12, :, 4:] = math.sqrt(0.14 / 3)  # the last band steps by the same root-mean-square
+    assert float(potts_regulariser(split_prediction(4), thirteen_bands, radius=1, dilation=1)) == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
 def test_regulariser_leaves_out_pairs_with_a_pixel_without_data():
     image = torch.zeros(1, 3, 8, 8)  # one uniform region
     valid = torch.ones(1, 8, 8, dtype=torch.bool)

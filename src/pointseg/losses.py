@@ -130,14 +130,15 @@ def potts_regulariser(
     valid: torch.Tensor | None = None,
     radius: int = 2,
     dilation: int = 2,
-    sigma_colour: float = 0.5,
+    sigma_colour: float = 0.5 / math.sqrt(3),
     sigma_space: float = 3.0,
 ) -> torch.Tensor:
     """Relaxed Potts (CRF) energy of a soft segmentation under colour affinities, on a local window.
 
     ``sum over pixel pairs (i, j) of w_ij * (1 - S_i . S_j)``, averaged over the pairs, where
-    ``S`` are class probabilities and ``w_ij = exp(-|I_i - I_j|^2 / 2 sigma_colour^2 -
-    |p_i - p_j|^2 / 2 sigma_space^2)`` for pixels ``j`` within ``radius`` steps of
+    ``S`` are class probabilities and ``w_ij = exp(-d_ij^2 / 2 sigma_colour^2 -
+    |p_i - p_j|^2 / 2 sigma_space^2)``, ``d_ij^2`` the mean over bands of ``(I_i - I_j)^2``
+    (so that the affinity means the same with 3 bands or 13), for pixels ``j`` within ``radius`` steps of
     ``dilation`` pixels of ``i`` (each pair counted once). It is zero for a one-hot
     segmentation that is constant, costs a pair that disagrees inside a uniform region its
     spatial weight (0.8 for the nearest pairs with the defaults) and little for a pair split
@@ -152,7 +153,8 @@ def potts_regulariser(
         valid: ``(N, H, W)`` False where the image has no data (None: every pixel has).
         radius: Neighbours per direction.
         dilation: Pixels between neighbours.
-        sigma_colour: Colour scale of the affinity, in units of the normalised bands.
+        sigma_colour: Colour scale of the affinity, a root-mean-square difference over the normalised
+            bands; the default, 0.29, is the scale 0.5 of the summed squares of three bands.
         sigma_space: Spatial scale of the affinity, in pixels.
 
     >>> flat = torch.zeros(1, 3, 8, 8)
@@ -170,7 +172,7 @@ def potts_regulariser(
             continue
         a = (slice(None), slice(None), slice(0, height - oy), slice(max(0, -ox), width - max(0, ox)))
         b = (slice(None), slice(None), slice(oy, height), slice(max(0, ox), width - max(0, -ox)))
-        colour = (image[a] - image[b]).square().sum(dim=1)
+        colour = (image[a] - image[b]).square().mean(dim=1)
         weight = torch.exp(-colour / (2 * sigma_colour**2) - (oy**2 + ox**2) / (2 * sigma_space**2))
         agreement = (probabilities[a] * probabilities[b]).sum(dim=1)
         if valid is None:
