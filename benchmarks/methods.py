@@ -11,19 +11,23 @@ seconds per run. An arm may change options of its method: ``crf:regulariser_weig
 Finished runs are not trained again, so several processes may split the methods between
 them and a last one, given all of them, writes the summary.
 
-``--scores precise`` summarises the scores after PreciseBN instead (files ending
-``-precise-bn``): a run that ended with it (``--precise-bn``, the default since these runs)
-by its ``metrics.json``, one that predates it by its ``precise.json`` from
-``precise_bn.py runs``; ``--full`` names the arm that stands for full supervision, e.g.
-full masks with balanced class weights trained anew with PreciseBN:
-
-    python benchmarks/methods.py --scores precise --seeds 0 1 2 \
-        --methods consistency:class_weights=balanced,consistency_weight=0.3 \
-        pce:points=full,class_weights=balanced,precise_bn=1024 --full pce:points=full,class_weights=balanced,precise_bn=1024
-
     python benchmarks/methods.py --methods crf self-training --threads 1 --no-summary &
     python benchmarks/methods.py --methods superpixels superpixels+crf --threads 1 --no-summary &
     python benchmarks/methods.py  # once both are done: the summary
+
+``--scores precise`` summarises the scores after PreciseBN instead (files ending
+``-precise-bn``): a run that ended with it (``--precise-bn``, the default since these runs)
+by its ``metrics.json``, one that predates it by its ``precise.json`` from
+``precise_bn.py runs``; ``--full`` names the arm that stands for full supervision. The
+table of ``docs/benchmarks/methods-1500`` after PreciseBN, its arms trained anew with it
+(``precise_bn=1024``) beside the first consistency runs scored again, against full masks
+with balanced class weights:
+
+    python benchmarks/methods.py --scores precise --seeds 0 1 2 --methods \
+        consistency:class_weights=balanced,consistency_weight=0.3 \
+        consistency:class_weights=balanced,consistency_weight=0.3,precise_bn=1024 \
+        pce:precise_bn=1024 pce:points=full,precise_bn=1024 pce:points=full,class_weights=balanced,precise_bn=1024 \
+        --full pce:points=full,class_weights=balanced,precise_bn=1024
 
 Options are chosen without looking at tile 7: train on tiles 1-5 and validate on tile 6
 (``--val-tile 6``), against reference runs on the same split, whose budget the arms take
@@ -101,7 +105,7 @@ def summarise(methods: list[str], seeds: list[int], args: argparse.Namespace) ->
     measured = {arm: [scores(run, args.scores == "precise") for run in folders] for arm, folders in runs.items()}
     measured = {arm: values for arm, values in measured.items() if all(values)}
     if args.full not in measured:
-        raise SystemExit(f"the full-supervision arm {args.full!r} has no {args.scores} score at some of seeds {seeds}")
+        raise SystemExit(f"the full-supervision arm {args.full!r} is not among the arms or lacks a {args.scores} score at a seed")
     full = measured[args.full]
     full_miou = statistics.mean(m for m, _, _ in full)
     full_class = {name: statistics.mean(per[name] for _, per, _ in full) for name in full[0][1]}
