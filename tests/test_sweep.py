@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 
 import numpy as np
@@ -157,6 +158,21 @@ def test_two_processes_share_one_study(dataset, classes_csv, tmp_path):
     assert sorted(trained) == sorted(f"lr={lr}_batch_size={b}_seed=0" for lr in (0.01, 0.003) for b in (2, 4))
     assert set(trained.values()) == {1}
     assert len(collect_results(tmp_path / "shared")) == 4
+
+
+def test_a_configuration_drawn_at_the_same_moment_goes_to_the_earlier_trial():
+    sampler = optuna.samplers.PartialFixedSampler({"lr": 0.01}, optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(sampler=sampler)
+    first, second = study.ask(), study.ask()  # the first process has its trial but no parameters yet
+    second.suggest_categorical("lr", [0.01, 0.003])
+    threading.Timer(0.3, first.suggest_categorical, ("lr", [0.01, 0.003])).start()
+    assert sweep_module._taken_by_another(second, {"lr": 0.01}, patience=30)  # waits for the first's draw
+    assert not sweep_module._taken_by_another(first, {"lr": 0.01})  # the earlier trial keeps it
+    other = optuna.create_study(sampler=sampler)
+    other.ask()  # an earlier trial that never draws: its process died
+    later = other.ask()
+    later.suggest_categorical("lr", [0.01, 0.003])
+    assert not sweep_module._taken_by_another(later, {"lr": 0.01}, patience=0.2)
 
 
 def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_path):

@@ -311,19 +311,30 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return {k: str(v) for k, v in a.items()} == {k: str(v) for k, v in b.items()}
 
 
-def _taken_by_another(trial: optuna.Trial, params: Mapping[str, Any]) -> bool:
+def _taken_by_another(trial: optuna.Trial, params: Mapping[str, Any], patience: float = 10.0) -> bool:
     """True if an earlier trial of the same configuration is running or has its outcome.
 
     Two processes may draw the same grid point at the same moment; the later trial
-    (higher number) then leaves it to the earlier one. A retry (see :func:`_requeue_failed`)
-    is not held back by the outcome it retries, nor by those before it.
+    (higher number) then leaves it to the earlier one. An earlier trial that runs but has not
+    drawn all its parameters yet may be drawing these: it is read again until it has (at most
+    ``patience`` seconds, for a process that died in between). A retry (see
+    :func:`_requeue_failed`) is not held back by the outcome it retries, nor by those before it.
     """
     retried = trial.user_attrs.get(_RETRY_OF, -1)
-    for other in trial.study.get_trials(deepcopy=False):
-        if retried < other.number < trial.number and _same(other.params, params):
-            if other.state == optuna.trial.TrialState.RUNNING or "status" in other.user_attrs:
+    deadline = time.monotonic() + patience
+    while True:
+        drawing = False
+        for other in trial.study.get_trials(deepcopy=False):
+            if not retried < other.number < trial.number:
+                continue
+            running = other.state == optuna.trial.TrialState.RUNNING
+            if running and other.params.keys() != params.keys():
+                drawing = True
+            elif _same(other.params, params) and (running or "status" in other.user_attrs):
                 return True
-    return False
+        if not drawing or time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 _RETRY_OF = "retry_of"
