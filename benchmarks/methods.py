@@ -48,6 +48,7 @@ from pathlib import Path
 
 import torch
 from dubai import DUBAI, dubai_split, train_once
+from precise_bn import ended_with_precise_bn
 
 from pointseg.config import TrainConfig
 from pointseg.figures import pyplot
@@ -87,7 +88,7 @@ def scores(run: Path, precise: bool = False) -> tuple[float, dict[str, float], f
     if not (run / "seconds.txt").exists():
         return None
     metrics = run / "metrics.json"
-    if precise and not json.loads((run / "config.json").read_text()).get("precise_bn"):
+    if precise and not ended_with_precise_bn(run):
         metrics = run / "precise.json"
         if not metrics.exists():
             return None

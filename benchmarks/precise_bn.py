@@ -44,7 +44,7 @@ from click_noise import noise_summary
 
 from pointseg.callbacks import PreciseBatchNorm
 from pointseg.classes import ClassTable
-from pointseg.config import TrainConfig
+from pointseg.config import PREDATED_OPTIONS, TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import Scene
 from pointseg.data.discover import discover_pairs
@@ -54,6 +54,11 @@ from pointseg.predict import load_module
 
 PRECISE_CROPS = (128, 512, 1024)
 CROP_SEEDS = (10, 11, 12)
+
+
+def ended_with_precise_bn(run: Path) -> bool:
+    """Whether a run's training ended with PreciseBN: a ``config.json`` without ``precise_bn`` predates it (0)."""
+    return (PREDATED_OPTIONS | json.loads((run / "config.json").read_text()))["precise_bn"] > 0
 
 
 @functools.cache
@@ -152,8 +157,7 @@ def rescore(folders: list[Path], crops: int = 1024, seed: int = CROP_SEEDS[0]) -
 def runs(folders: list[Path], crops: int = 1024, seed: int = CROP_SEEDS[0]) -> None:
     """The ``runs`` measurement of the module docstring: ``precise.json`` in each run folder."""
     for folder in folders:
-        config = json.loads((folder / "config.json").read_text())
-        if config.get("precise_bn"):
+        if ended_with_precise_bn(folder):
             raise SystemExit(f"{folder} ended with PreciseBN already: its metrics.json is the score after it")
         run = Run(folder)
         run.precise(seed, crops)
