@@ -9,7 +9,9 @@ columns, reprojects each point to each raster's CRS, maps it to a pixel through 
 raster's transform and assigns it to the raster that contains it (or, where the file has
 an ``image`` field naming the dataset's images, to that image: rasters may overlap). Points outside every
 image, points of unknown classes, and pixels given two different classes are counted,
-reported and skipped, never silently kept.
+reported and skipped, never silently kept. Points in a CRS never land on a plain picture
+(a longitude is no column) unless the file's ``image`` field names it, as pointseg's own
+export of a dataset mixing rasters and pictures does.
 
 Example:
     >>> write_vector_points(points, table, pairs, "points.gpkg")  # doctest: +SKIP
@@ -229,16 +231,23 @@ def read_vector_points(
     # a file with an ``image`` field naming the dataset's images (as pointseg writes it) says where each point
     # belongs, which matters where rasters overlap; otherwise each point goes to the first image containing it
     named = features.images is not None and bool(np.isin(features.images, [pair.key for pair in pairs]).any())
+    references = [Georeference.of(pair) for pair in pairs]
+    if crs is not None and not named and all(reference.crs is None for reference in references):
+        raise PointsError(
+            f"{path} gives its points in {crs.name}, but the images are plain pictures without a georeference",
+            fix="give points on pictures in pixel coordinates (x = column, y = row) without a CRS, or use georeferenced images",
+        )
     placed = np.full(xs.size, -1)  # index of the image each point falls on
     rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
-    for index, pair in enumerate(pairs):
-        reference = Georeference.of(pair)
+    for index, (pair, reference) in enumerate(zip(pairs, references)):
         if reference.crs is not None and crs is None:
             raise PointsError(
                 f"{path} has no CRS but {pair.image} is georeferenced",
                 fix="give the points' CRS with --point-crs (e.g. EPSG:4326)",
             )
-        x, y = xs, ys  # a picture has no CRS: its points are in pixel coordinates, whatever the file declares
+        if reference.crs is None and crs is not None and not named:
+            continue  # points in a CRS cannot be placed on a picture, unless the file names it (pointseg's own export)
+        x, y = xs, ys  # a picture's points are in pixel coordinates, whatever CRS the file declares for the rasters'
         if crs is not None and reference.crs is not None and crs != reference.crs:
             x, y = Transformer.from_crs(crs, reference.crs, always_xy=True).transform(xs, ys)
         col_f, row_f = ~reference.transform @ (np.asarray(x), np.asarray(y))
