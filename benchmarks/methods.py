@@ -69,7 +69,7 @@ def run_method(spec: str, seed: int, args: argparse.Namespace) -> Path:
     method, overrides, stem = parse_arm(spec)
     out = args.out / f"{stem}-seed{seed}"
     train_root, val_root, classes = dubai_split(args.data, args.val_tile)
-    reference = json.loads((args.reference / f"points-seed{seed}" / "config.json").read_text())
+    reference = json.loads((args.reference / "points-seed0" / "config.json").read_text())  # the budget of every seed
     same = {
         key: reference[key] for key in ("points", "max_steps", "batch_size", "crop", "width", "lr", "lr_schedule", "val_every")
     }
