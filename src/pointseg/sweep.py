@@ -449,8 +449,8 @@ def _holds_result(trial: optuna.trial.FrozenTrial) -> bool:
     return trial.user_attrs.get("status", "alias") != "alias"
 
 
-def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | None) -> None:
-    """Record ``spec`` in the study and in ``out/sweep.json``, unless the study holds another sweep's results.
+def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | None) -> dict[str, Any]:
+    """Record ``spec`` in the study and in ``out/sweep.json``, unless the study holds another sweep's results; returns it.
 
     A study of another specification that holds no result yet (its first command had a typo, or was
     interrupted during its first training) takes the new one; the points drawn for the old one are removed.
@@ -475,6 +475,24 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
         shutil.rmtree(out / "points", ignore_errors=True)
     study.set_user_attr("spec", wanted)
     (out / "sweep.json").write_text(json.dumps({**wanted, "storage": storage}, indent=2))
+    return wanted
+
+
+def _require_spec(study: optuna.Study, stored: dict[str, Any], out: Path) -> None:
+    """Stop if another command took the study for other options since this one stored ``stored``.
+
+    Two commands with other options started on one empty study at the same moment both find it
+    free; the later one's specification stands, and the earlier one must neither train nor store
+    a result under it.
+
+    Raises:
+        ConfigError: The study's specification is no longer ``stored``.
+    """
+    if study.user_attrs.get("spec") != stored:
+        raise ConfigError(
+            f"another command took the sweep of {out} for other options while this one ran",
+            fix="give this sweep its own --out (or --storage): the folder now holds the other command's sweep",
+        )
 
 
 def run_sweep(
@@ -509,7 +527,7 @@ def run_sweep(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {**spec.axes, "seed": list(range(spec.seeds))}
     study = open_study(out, storage, optuna.samplers.GridSampler(space, seed=0))
-    _store_spec(study, spec, out, storage)
+    stored = _store_spec(study, spec, out, storage)
     points = _draw_points(spec, out / "points")
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
     _requeue_interrupted(study, spec)
@@ -526,11 +544,13 @@ def run_sweep(
             raise optuna.TrialPruned("alias")
         if _taken_by_another(trial, params):
             raise optuna.TrialPruned("taken by another process")
+        _require_spec(study, stored, out)
         options = {**spec.base, **params}
         run, points_file = out / "runs" / run_name(params), points.get(points_key(options))
         config = spec.train_config(params, run, points_file, out / "superpixels")
         config.out.mkdir(parents=True, exist_ok=True)
         outcome = _outcome(config, num_classes)
+        _require_spec(study, stored, out)  # the run folder keeps what was trained; the study takes no result of it
         # the outcome goes to disk first and "status" into the study last: a trial with a
         # status always has all its results, and a failed database write loses nothing
         (config.out / "outcome.json").write_text(json.dumps({"params": params, **outcome}, indent=2))
