@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.optim.swa_utils import update_bn
@@ -66,7 +67,8 @@ class PreciseBatchNorm(Callback):
             return
         loader = trainer.datamodule.train_dataloader()
         batches = math.ceil(self.crops / (loader.batch_size * trainer.world_size))
-        update_bn((batch["image"] for batch in itertools.islice(loader, batches)), model, device=pl_module.device)
+        images = (batch["image"].contiguous(memory_format=torch.channels_last) for batch in itertools.islice(loader, batches))
+        update_bn(images, model, device=pl_module.device)  # in the memory format the model trained in
         for norm in norms:
             for buffer in (norm.running_mean, norm.running_var):
                 buffer.copy_(trainer.strategy.reduce(buffer, reduce_op="mean"))
