@@ -93,7 +93,8 @@ def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[
     if unknown:
         raise PointsError(f"points on images not in the dataset: {', '.join(sorted(unknown)[:3])}", fix="check --data")
     references = {key: Georeference.of(pairs_by_key[key]) for key in dict.fromkeys(points.keys.tolist())}
-    target = next((r.crs for r in references.values() if r.crs is not None), None)
+    # the first raster's CRS even where no point lies on a raster: a file without one cannot be read back with the rasters
+    target = next((crs for pair in pairs if (crs := Georeference.of(pair).crs) is not None), None)
     xs, ys = np.empty(len(points)), np.empty(len(points))
     for key, reference in references.items():
         own = points.keys == key
@@ -235,7 +236,9 @@ def read_vector_points(
     if crs is not None and not named and all(reference.crs is None for reference in references):
         raise PointsError(
             f"{path} gives its points in {crs.name}, but the images are plain pictures without a georeference",
-            fix="give points on pictures in pixel coordinates (x = column, y = row) without a CRS, or use georeferenced images",
+            fix="give points on pictures in pixel coordinates (x = column, y = row) in a file without a CRS (a CSV of "
+            "x,y columns, a GeoPackage or Shapefile; GeoJSON always declares WGS 84), or name each point's picture "
+            "in an 'image' field, or use georeferenced images",
         )
     placed = np.full(xs.size, -1)  # index of the image each point falls on
     rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
