@@ -181,21 +181,37 @@ def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_p
         run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.02", max_steps=2)), tmp_path / "s")
 
 
-def test_a_sweep_whose_folder_another_command_took_meanwhile_stores_no_result(dataset, classes_csv, tmp_path, monkeypatch):
-    options, out, trained = tiny_options(dataset, classes_csv, lr="0.01,0.003", max_steps=2), tmp_path / "s", []
-    real = sweep_module.train
+@pytest.mark.parametrize("moment", ["_draw_points", "_requeue_interrupted", "train"])
+def test_a_sweep_whose_folder_another_command_took_meanwhile_stores_no_result(
+    dataset, classes_csv, tmp_path, monkeypatch, moment
+):
+    # another command on the empty folder stores its options: once the points are drawn, just before the
+    # first trial, or during the first training
+    options, out, trained, struck = tiny_options(dataset, classes_csv, lr="0.01,0.003", max_steps=2), tmp_path / "s", [], []
+    real_train = sweep_module.train
 
-    def overtaken(config, callbacks=()):  # another command on the empty folder stores its options during this training
-        study = optuna.load_study(study_name=sweep_module.STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
-        study.set_user_attr("spec", build_spec(options | {"lr": "0.02"}).model_dump(mode="json"))
+    def counting(config, callbacks=()):
         trained.append(config.out.name)
-        return real(config, callbacks=callbacks)
+        return real_train(config, callbacks=callbacks)
 
-    monkeypatch.setattr(sweep_module, "train", overtaken)
+    monkeypatch.setattr(sweep_module, "train", counting)
+    real = getattr(sweep_module, moment)
+
+    def overtaken(*args, **kwargs):
+        if not struck:
+            study = optuna.load_study(study_name=sweep_module.STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+            study.set_user_attr("spec", build_spec(options | {"lr": "0.02"}).model_dump(mode="json"))
+            struck.append(moment)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, moment, overtaken)
     with pytest.raises(ConfigError, match="another command took the sweep of .* for other options"):
         run_sweep(build_spec(options), out)
-    assert len(trained) == 1 and collect_results(out) == []  # no second training, no result stored
-    assert (out / "runs" / trained[0] / "metrics.json").exists()  # what was trained stays on disk
+    assert collect_results(out) == [] and len(trained) == (moment == "train")  # trains at most the one under way
+    study = optuna.load_study(study_name=sweep_module.STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    assert len(study.trials) == (moment != "_draw_points")  # stopped as soon as the points are drawn, before any trial
+    if trained:
+        assert (out / "runs" / trained[0] / "metrics.json").exists()  # what was trained stays on disk
 
 
 def test_a_sweep_stored_before_precise_bn_resumes_only_with_the_running_averages_it_ran_with(dataset, classes_csv, tmp_path):

@@ -462,9 +462,7 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
     """
     wanted = spec.model_dump(mode="json")
     wanted["base"] |= {name: TrainConfig.model_fields[name].default for name in PREDATED_OPTIONS if name not in wanted["base"]}
-    stored = study.user_attrs.get("spec")
-    if stored is not None:
-        stored = stored | {"base": PREDATED_OPTIONS | stored.get("base", {})}
+    stored = _stored_spec(study)
     if stored is not None and stored != wanted:
         active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
         if any(_holds_result(t) or t.state in active for t in study.get_trials(deepcopy=False)):
@@ -478,6 +476,12 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
     return wanted
 
 
+def _stored_spec(study: optuna.Study) -> dict[str, Any] | None:
+    """The specification the study holds, a predated option counting with the value it ran with; None if none."""
+    stored = study.user_attrs.get("spec")
+    return None if stored is None else stored | {"base": PREDATED_OPTIONS | stored.get("base", {})}
+
+
 def _require_spec(study: optuna.Study, stored: dict[str, Any], out: Path) -> None:
     """Stop if another command took the study for other options since this one stored ``stored``.
 
@@ -488,7 +492,7 @@ def _require_spec(study: optuna.Study, stored: dict[str, Any], out: Path) -> Non
     Raises:
         ConfigError: The study's specification is no longer ``stored``.
     """
-    if study.user_attrs.get("spec") != stored:
+    if _stored_spec(study) != stored:
         raise ConfigError(
             f"another command took the sweep of {out} for other options while this one ran",
             fix="give this sweep its own --out (or --storage): the folder now holds the other command's sweep",
@@ -529,6 +533,7 @@ def run_sweep(
     study = open_study(out, storage, optuna.samplers.GridSampler(space, seed=0))
     stored = _store_spec(study, spec, out, storage)
     points = _draw_points(spec, out / "points")
+    _require_spec(study, stored, out)  # another command taking the folder meanwhile removed or replaced them
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
     _requeue_interrupted(study, spec)
     if retry_failed:
