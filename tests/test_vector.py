@@ -77,7 +77,11 @@ def test_pictures_use_pixel_coordinates_and_a_csv_works_too(tmp_path):
     Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
     pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
     points = PointLabels(np.array(["pic", "pic"], dtype=object), np.array([3, 19]), np.array([29, 0]), np.array([2, 0]))
-    back = read_vector_points(write_vector_points(points, TABLE, [pair], tmp_path / "p.geojson"), TABLE, [pair]).points
+    path = write_vector_points(points, TABLE, [pair], tmp_path / "p.geojson")
+    _, _, geometry, _ = pyogrio.raw.read(path)
+    xy = shapely.get_coordinates(shapely.from_wkb(geometry)).tolist()
+    assert xy == [[29.5, -3.5], [0.5, -19.5]]  # pixel centres as QGIS lays out a picture: x = column, y = -row
+    back = read_vector_points(path, TABLE, [pair]).points
     assert back.rows.tolist() == [3, 19] and back.cols.tolist() == [29, 0] and back.classes.tolist() == [2, 0]
     (tmp_path / "p.csv").write_text("x,y,label\n29.5,3.5,road\n0.2,19.9,0\n")
     from_csv = read_vector_points(tmp_path / "p.csv", TABLE, [pair], label_field="label").points
@@ -168,7 +172,10 @@ def test_points_in_a_crs_are_never_read_as_pixel_coordinates_of_a_picture(tmp_pa
     path = write_features(tmp_path / "p.gpkg", [12.0], [5.0], ["water"])  # lon 12, lat 5: inside the picture as x, y
     with pytest.raises(PointsError, match="gives its points in WGS 84, but the images are plain pictures") as info:
         read_vector_points(path, TABLE, [picture])
-    assert "pixel coordinates" in info.value.fix and "'image' field" in info.value.fix
+    assert "--point-crs pixels" in info.value.fix
+    qgis = write_features(tmp_path / "qgis.gpkg", [12.5, 29.9], [-5.5, -0.1], ["water", "road"])  # QGIS's layout: y = -row
+    for given, rows in ((path, [5]), (qgis, [5, 0])):  # said to be pixel coordinates, y down from 0 either way
+        assert read_vector_points(given, TABLE, [picture], point_crs="pixels").points.rows.tolist() == rows
     utm = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
     both = write_features(tmp_path / "both.gpkg", [57.0, 12.0], [0.0, 5.0], ["water", "road"])
     imported = read_vector_points(both, TABLE, [picture, utm])  # the raster takes its point; the other is in no image

@@ -142,7 +142,12 @@ def train(
     ] = None,
     label_field: Annotated[str, typer.Option("--label-field", help="Field of --point-labels holding the class.")] = "class",
     point_crs: Annotated[
-        str | None, typer.Option("--point-crs", help="CRS of --point-labels when the file does not say (e.g. EPSG:4326).")
+        str | None,
+        typer.Option(
+            "--point-crs",
+            help="CRS of --point-labels when the file does not say (e.g. EPSG:4326); pixels: pixel coordinates of "
+            "pictures, whatever the file says (points digitised on a picture in QGIS).",
+        ),
     ] = None,
     full_masks: Annotated[
         bool, typer.Option("--full-masks", help="Train on the dense masks: the fully supervised reference.")

@@ -2,8 +2,9 @@
 
 Export writes one point feature per labelled pixel, at the pixel's centre, with the
 columns ``image``, ``row``, ``col`` and ``class`` (by name): in the CRS of the rasters
-(GeoTIFFs; points of rasters in another CRS are reprojected to the first one's), or in
-pixel coordinates (x = column, y = row) for plain pictures. Import reads GeoPackage,
+(GeoTIFFs; points of rasters in another CRS are reprojected to the first one's), or for
+plain pictures in pixel coordinates as QGIS lays out a picture without georeference
+(x = column, y = minus the row), so that the points cover their picture there. Import reads GeoPackage,
 GeoJSON, Shapefile (anything OGR reads) or a CSV of ``x``/``y`` or ``lon``/``lat``
 columns, reprojects each point to each raster's CRS, maps it to a pixel through the
 raster's transform and assigns it to the raster that contains it (or, where the file has
@@ -11,7 +12,8 @@ an ``image`` field naming the dataset's images, to that image: rasters may overl
 image, points of unknown classes, and pixels given two different classes are counted,
 reported and skipped, never silently kept. Points in a CRS never land on a plain picture
 (a longitude is no column) unless the file's ``image`` field names it, as pointseg's own
-export of a dataset mixing rasters and pictures does.
+export of a dataset mixing rasters and pictures does, or ``point_crs`` is :data:`PIXELS`. On a picture, y counts rows down from
+0 either way: as QGIS does, in negative numbers, or as images do, in positive ones.
 
 Example:
     >>> write_vector_points(points, table, pairs, "points.gpkg")  # doctest: +SKIP
@@ -63,21 +65,32 @@ def vector_driver(path: str | Path) -> str:
     return driver
 
 
+PIXELS = "pixels"
+"""The ``point_crs`` saying that points are pixel coordinates of pictures, whatever CRS their file declares."""
+
+PICTURE_TRANSFORM = Affine(1, 0, 0, 0, -1, 0)
+"""Pixel to map coordinates of a picture without georeference, as QGIS shows it: x = column, y = minus the row."""
+
+
 @dataclass(frozen=True)
 class Georeference:
-    """Where an image lies: its CRS (None for a plain picture) and pixel-to-world transform."""
+    """Where an image lies: its CRS (None for a plain picture) and pixel-to-world transform.
+
+    A picture's transform is :data:`PICTURE_TRANSFORM`, the grid QGIS (and GDAL-based GIS) give an image without
+    georeference: x = column, y = minus the row.
+    """
 
     crs: CRS | None
     transform: Affine
 
     @classmethod
     def of(cls, pair: ImagePair) -> Georeference:
-        """The georeference of a raster, or pixel coordinates (identity, no CRS) for a picture."""
+        """The georeference of a raster, or pixel coordinates (:data:`PICTURE_TRANSFORM`, no CRS) for a picture."""
         if is_raster(pair.image):
             with open_raster(pair.image) as source:
                 if source.crs is not None:
                     return cls(CRS.from_user_input(source.crs), source.transform)
-        return cls(None, Affine.identity())
+        return cls(None, PICTURE_TRANSFORM)
 
 
 def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[ImagePair], path: str | Path) -> Path:
@@ -159,9 +172,9 @@ def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Feat
             ys = np.array([float(r[y_name]) for r in rows])
         except ValueError as err:
             raise PointsError(f"{path}: a coordinate is not a number ({err})", fix="give numbers in the x,y columns") from err
-        crs = point_crs or ("EPSG:4326" if x_name != "x" else None)
         images = np.array([r["image"] for r in rows], dtype=object) if "image" in columns else None
-        return _Features(xs, ys, [r[label_field] for r in rows], None if crs is None else CRS.from_user_input(crs), images)
+        crs = _crs(point_crs, "EPSG:4326" if x_name != "x" else None)
+        return _Features(xs, ys, [r[label_field] for r in rows], crs, images)
     try:
         meta, _, geometry, field_data = pyogrio.raw.read(path)
     except Exception as err:  # pyogrio raises DataSourceError and others for missing or foreign files
@@ -176,12 +189,15 @@ def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Feat
     points = shapely.from_wkb(geometry)
     if not (shapely.get_type_id(points) == 0).all():
         raise PointsError(f"{path} holds geometries other than points", fix="keep only point features")
-    crs = point_crs or meta.get("crs")
     labels = [str(v) for v in field_data[fields.index(label_field)]]
     images = np.asarray(field_data[fields.index("image")], dtype=object) if "image" in fields else None
-    return _Features(
-        shapely.get_x(points), shapely.get_y(points), labels, None if crs is None else CRS.from_user_input(crs), images
-    )
+    return _Features(shapely.get_x(points), shapely.get_y(points), labels, _crs(point_crs, meta.get("crs")), images)
+
+
+def _crs(given: str | None, declared: str | None) -> CRS | None:
+    """The points' CRS: ``given`` (``--point-crs``; :data:`PIXELS`: none) over what the file declares."""
+    crs = declared if given is None else None if given == PIXELS else given
+    return None if crs is None else CRS.from_user_input(crs)
 
 
 def _class_index(labels: list[str], table: ClassTable) -> np.ndarray:
@@ -218,7 +234,8 @@ def read_vector_points(
         table: The classes; a label matches a class name, or its value (value tables) or index.
         pairs: The images the points may fall on.
         label_field: Field (column) holding each point's class.
-        point_crs: CRS of the points when the file does not say it (CSV), e.g. ``EPSG:4326``.
+        point_crs: CRS of the points when the file does not say it (CSV), e.g. ``EPSG:4326``; :data:`PIXELS`:
+            pixel coordinates of pictures, whatever the file declares.
 
     Raises:
         PointsError: Unreadable file, missing field, no CRS where the images have one, or no point left.
@@ -236,9 +253,8 @@ def read_vector_points(
     if crs is not None and not named and all(reference.crs is None for reference in references):
         raise PointsError(
             f"{path} gives its points in {crs.name}, but the images are plain pictures without a georeference",
-            fix="give points on pictures in pixel coordinates (x = column, y = row) in a file without a CRS (a CSV of "
-            "x,y columns, a GeoPackage or Shapefile; GeoJSON always declares WGS 84), or name each point's picture "
-            "in an 'image' field, or use georeferenced images",
+            fix=f"if they are pixel coordinates (digitised on the pictures in QGIS), say so with --point-crs {PIXELS}; "
+            "else give georeferenced images",
         )
     placed = np.full(xs.size, -1)  # index of the image each point falls on
     rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
@@ -250,7 +266,9 @@ def read_vector_points(
             )
         if reference.crs is None and crs is not None and not named:
             continue  # points in a CRS cannot be placed on a picture, unless the file names it (pointseg's own export)
-        x, y = xs, ys  # a picture's points are in pixel coordinates, whatever CRS the file declares for the rasters'
+        x, y = xs, ys
+        if reference.crs is None:  # pixel coordinates, whatever CRS the file declares for the rasters; y down either way
+            y = -np.abs(ys)
         if crs is not None and reference.crs is not None and crs != reference.crs:
             x, y = Transformer.from_crs(crs, reference.crs, always_xy=True).transform(xs, ys)
         col_f, row_f = ~reference.transform @ (np.asarray(x), np.asarray(y))
