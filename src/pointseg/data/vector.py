@@ -4,16 +4,18 @@ Export writes one point feature per labelled pixel, at the pixel's centre, with 
 columns ``image``, ``row``, ``col`` and ``class`` (by name): in the CRS of the rasters
 (GeoTIFFs; points of rasters in another CRS are reprojected to the first one's), or for
 plain pictures in pixel coordinates as QGIS lays out a picture without georeference
-(x = column, y = minus the row), so that the points cover their picture there. Import reads GeoPackage,
-GeoJSON, Shapefile (anything OGR reads) or a CSV of ``x``/``y`` or ``lon``/``lat``
-columns, reprojects each point to each raster's CRS, maps it to a pixel through the
-raster's transform and assigns it to the raster that contains it (or, where the file has
-an ``image`` field naming the dataset's images, to that image: rasters may overlap). Points outside every
-image, points of unknown classes, and pixels given two different classes are counted,
-reported and skipped, never silently kept. Points in a CRS never land on a plain picture
-(a longitude is no column) unless the file's ``image`` field names it, as pointseg's own
-export of a dataset mixing rasters and pictures does, or ``point_crs`` is :data:`PIXELS`. On a picture, y counts rows down from
-0 either way: as QGIS does, in negative numbers, or as images do, in positive ones.
+(x = column, y = minus the row), so that the points cover their picture there.
+
+Import reads GeoPackage, GeoJSON, Shapefile (anything OGR reads) or a CSV of ``x``/``y``
+or ``lon``/``lat`` columns, reprojects each point to each raster's CRS, maps it to a pixel
+through the raster's transform and assigns it to the raster that contains it (or, where
+the file has an ``image`` field naming the dataset's images, to that image: rasters may
+overlap). Points outside every image, points of unknown classes, and pixels given two
+different classes are counted, reported and skipped, never silently kept. On a picture, y
+counts rows down from 0 either way: in negative numbers as QGIS does, or in positive ones
+as images do. Points in a CRS never land on a plain picture (a longitude is no column)
+unless the file's ``image`` field names it, as pointseg's own export of a dataset mixing
+rasters and pictures does, or ``point_crs`` is :data:`PIXELS`.
 
 Example:
     >>> write_vector_points(points, table, pairs, "points.gpkg")  # doctest: +SKIP
