@@ -260,19 +260,21 @@ def read_vector_points(
         )
     placed = np.full(xs.size, -1)  # index of the image each point falls on
     rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
+    picture_ys = -np.abs(ys)  # on a picture y counts rows down from 0 either way (PICTURE_TRANSFORM's sign)
     for index, (pair, reference) in enumerate(zip(pairs, references)):
-        if reference.crs is not None and crs is None:
+        if reference.crs is None:
+            if crs is not None and not named:
+                continue  # points in a CRS cannot be placed on a picture, unless the file names it (pointseg's own export)
+            x, y = xs, picture_ys  # pixel coordinates, whatever CRS the file declares for the rasters
+        elif crs is None:
             raise PointsError(
                 f"{path} has no CRS but {pair.image} is georeferenced",
                 fix="give the points' CRS with --point-crs (e.g. EPSG:4326)",
             )
-        if reference.crs is None and crs is not None and not named:
-            continue  # points in a CRS cannot be placed on a picture, unless the file names it (pointseg's own export)
-        x, y = xs, ys
-        if reference.crs is None:  # pixel coordinates, whatever CRS the file declares for the rasters; y down either way
-            y = -np.abs(ys)
-        if crs is not None and reference.crs is not None and crs != reference.crs:
+        elif crs != reference.crs:
             x, y = Transformer.from_crs(crs, reference.crs, always_xy=True).transform(xs, ys)
+        else:
+            x, y = xs, ys
         col_f, row_f = ~reference.transform @ (np.asarray(x), np.asarray(y))
         col, row = np.floor(col_f).astype(np.int64), np.floor(row_f).astype(np.int64)
         inside = (placed < 0) & (row >= 0) & (row < pair.size[0]) & (col >= 0) & (col < pair.size[1])
