@@ -76,8 +76,57 @@ def test_tiled_prediction_matches_the_whole_scene_at_once_away_from_its_border(s
     assert difference.max() < 0.003
 
 
-def test_only_tif_files_are_rasters():
-    assert is_raster("a/b.TIF") and is_raster("x.tiff") and not is_raster("x.png")
+WORLD_FILE = "0.5\n0\n0\n-0.5\n300000.25\n2799999.75\n"  # TRANSFORM: 0.5 m pixels, the first one centred here
+
+
+@pytest.mark.parametrize(
+    "picture, sidecar",
+    [("a.png", "a.pgw"), ("a.png", "a.pngw"), ("a.png", "a.wld"), ("a.jpg", "a.jgw"), ("a.jpeg", "a.jgw"),
+     ("a.JPG", "a.JGW"), ("a.jpg", "a.jpgw")],
+)  # fmt: skip
+def test_a_picture_beside_a_world_file_is_a_raster_as_gdal_reads_it(tmp_path, picture, sidecar):
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / picture, format="PNG" if "png" in picture else "JPEG")
+    assert not is_raster(tmp_path / picture)
+    (tmp_path / sidecar).write_text(WORLD_FILE)
+    assert is_raster(tmp_path / picture)
+    with rasterio.open(tmp_path / picture) as source:  # GDAL finds the same file
+        assert source.transform == TRANSFORM and source.crs is None
+
+
+def test_a_picture_is_a_raster_when_its_aux_xml_holds_a_geotransform_not_only_statistics(tmp_path):
+    assert is_raster("a/b.TIF") and is_raster("x.tiff") and not is_raster(tmp_path / "x.png")
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / "x.png")
+    (tmp_path / "x.png.aux.xml").write_text("<PAMDataset><Metadata><MDI key='STATISTICS_MEAN'>0</MDI></Metadata></PAMDataset>")
+    assert not is_raster(tmp_path / "x.png")
+    (tmp_path / "x.png.aux.xml").unlink()
+    with rasterio.open(tmp_path / "x.png", "r+") as source:  # GDAL keeps the georeference in x.png.aux.xml
+        source.transform, source.crs = TRANSFORM, UTM_40N
+    assert is_raster(tmp_path / "x.png")
+    with rasterio.open(tmp_path / "x.png") as source:
+        assert (source.transform, source.crs) == (TRANSFORM, UTM_40N)
+
+
+def test_georeferenced_pictures_give_georeferenced_class_maps_with_a_plain_copys_classes(scene, segmenter, tmp_path, monkeypatch):
+    from pointseg import predict as predict_module
+
+    _, pixels = scene
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("plain", "world", "aux"):
+        Image.fromarray(np.moveaxis(pixels, 0, -1)).save(folder / f"{name}.png")
+    (folder / "world.pgw").write_text(WORLD_FILE)  # a transform, no CRS
+    with rasterio.open(folder / "aux.png", "r+") as source:
+        source.transform, source.crs = TRANSFORM, UTM_40N
+    monkeypatch.setattr(predict_module.Segmenter, "from_checkpoint", classmethod(lambda cls, *a, **k: segmenter))
+    written = list(predict_module.predict_folder("model.ckpt", folder, tmp_path / "out", "cpu", TileOptions(tile=64, overlap=8)))
+    assert sorted(p.name for p in written) == ["aux.tif", "plain.png", "world.tif"]
+    colours = np.asarray(Image.open(tmp_path / "out/plain.png"))
+    plain = np.stack([(colours == colour).all(axis=-1) for colour in segmenter.classes.colours]).argmax(axis=0)
+    for name, crs in (("world", None), ("aux", UTM_40N)):
+        with rasterio.open(tmp_path / f"out/{name}.tif") as result:
+            assert (result.transform, result.crs) == (TRANSFORM, crs)
+            labels = result.read(1)
+        assert np.array_equal(labels, plain)  # PNG pixels are the same through GDAL and Pillow
 
 
 def test_a_folder_of_rasters_and_pictures_gives_class_maps_and_colour_masks(scene, segmenter, tmp_path, monkeypatch):
@@ -154,6 +203,35 @@ def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tm
         labels = prediction.read(1)
         assert prediction.crs == UTM_40N and prediction.nodata == NODATA
     assert (labels[:8, :8] == NODATA).all() and (labels[8:] < 3).all()
+
+
+def test_an_alpha_band_is_the_rasters_mask_not_one_of_its_bands(scene, segmenter, tmp_path):
+    from pointseg.data.raster import RasterPixels, nodata_mask, read_raster
+
+    path, pixels = scene
+    alpha = np.where((pixels == 0).all(axis=0), 0, 255).astype(np.uint8)  # the scene's nodata block, transparent
+    rgba = tmp_path / "rgba.tif"
+    with rasterio.open(rgba, "w", driver="GTiff", width=170, height=150, count=4, dtype="uint8", crs=UTM_40N,
+                       transform=TRANSFORM, photometric="RGB", alpha="YES") as dst:  # fmt: skip
+        dst.write(np.concatenate([pixels, alpha[None]]))
+    assert np.array_equal(read_raster(rgba), np.moveaxis(pixels, 0, -1))
+    assert RasterPixels(rgba).shape == (150, 170, 3) and RasterPixels(rgba)[10:12, 0:5].shape == (2, 5, 3)
+    assert np.array_equal(nodata_mask(rgba), alpha == 0)
+    with_alpha = predict_raster(segmenter, rgba, tmp_path / "out/rgba.tif")  # a three-band model takes it
+    with rasterio.open(with_alpha) as a, rasterio.open(predict_raster(segmenter, path, tmp_path / "out/rgb.tif")) as b:
+        assert np.array_equal(a.read(), b.read())  # as the RGB scene with nodata 0
+
+
+def test_a_one_band_raster_with_a_colour_table_is_read_as_its_colours(tmp_path):
+    from pointseg.data.raster import read_raster
+
+    indexes = np.array([[[0, 1, 2], [2, 2, 0]]], np.uint8)
+    path = tmp_path / "palette.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=3, height=2, count=1, dtype="uint8", photometric="palette") as dst:
+        dst.write(indexes)
+        dst.write_colormap(1, {0: (10, 20, 30, 255), 1: (40, 50, 60, 255), 2: (70, 80, 90, 255)})
+    expected = np.array([[[10, 20, 30], [40, 50, 60], [70, 80, 90]], [[70, 80, 90], [70, 80, 90], [10, 20, 30]]])
+    assert np.array_equal(read_raster(path), expected)
 
 
 @pytest.mark.parametrize("nodata", [np.nan, -9999.0])

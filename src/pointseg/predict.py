@@ -1,10 +1,12 @@
 """Prediction with a trained checkpoint: colour masks for pictures, georeferenced class maps for rasters.
 
 Pictures (JPEG, PNG) are predicted whole and written as colour masks in the classes'
-colours. Rasters (GeoTIFF) of any size are predicted in overlapping tiles blended without
-seams (:mod:`pointseg.tiling`), read and written block by block so that memory is set by
-the tile and panel sizes, never by the scene's, and written as a class map GeoTIFF aligned with the input
-(:mod:`pointseg.data.raster`), with per-class probabilities as a second file on request.
+colours. Rasters (GeoTIFFs, or pictures with a world file: see
+:func:`~pointseg.data.raster.is_raster`) of any size are predicted in overlapping tiles
+blended without seams (:mod:`pointseg.tiling`), read and written block by block so that
+memory is set by the tile and panel sizes, never by the scene's, and written as a class
+map GeoTIFF aligned with the input (:mod:`pointseg.data.raster`), with per-class
+probabilities as a second file on request.
 An :class:`Ensemble` of networks labels by their mean probabilities (used to suggest points).
 
 Example:
@@ -32,6 +34,7 @@ from pointseg.data.discover import list_images
 from pointseg.data.imagery import read_image
 from pointseg.data.raster import (
     NODATA,
+    band_count,
     class_map_profile,
     colour_table,
     is_raster,
@@ -306,9 +309,9 @@ def predict_raster(
     target_path.parent.mkdir(parents=True, exist_ok=True)
     classes = segmenter.classes.num_classes
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(source_path) as source, ExitStack() as outputs:
-        if not segmenter.band_stats.accepts(source.count):
+        if not segmenter.band_stats.accepts(band_count(source)):
             raise DatasetError(
-                f"{source_path} has {source.count} bands but the model takes {segmenter.band_stats.input_bands}"
+                f"{source_path} has {band_count(source)} bands but the model takes {segmenter.band_stats.input_bands}"
                 + (f" (bands {','.join(map(str, segmenter.band_stats.bands))})" if segmenter.band_stats.bands else ""),
                 fix="give rasters with the bands the model was trained on",
             )

@@ -1,6 +1,7 @@
 """Reading images and masks into arrays, with errors that name the file.
 
-JPEG and PNG are read with Pillow. Images come back as ``(H, W, bands)`` arrays in
+JPEG and PNG are read with Pillow, rasters (TIFFs, and pictures beside a world file:
+:func:`~pointseg.data.raster.is_raster`) with rasterio. Images come back as ``(H, W, bands)`` arrays in
 their own data type; masks as ``(H, W, 3)`` colours or ``(H, W)`` values, whichever the
 classes table needs. Palette (``P`` mode) masks are expanded to colours for a colour
 table and kept as raw indices for a value table.
@@ -69,8 +70,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an ``(H, W, bands)`` array in its own data type.
 
     Palette and other indirect modes are expanded to RGB, grey stays one band. The alpha
-    band of PNG, GIF and WebP pictures is dropped. TIFFs (GeoTIFFs) are read by rasterio
-    with all their bands, in any data type.
+    band of PNG, GIF and WebP pictures is dropped. Rasters are read by rasterio with all
+    their data bands, in any data type (see :func:`~pointseg.data.raster.read_window`).
 
     Raises:
         DatasetError: The file is missing or not a readable image.

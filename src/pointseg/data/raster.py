@@ -1,7 +1,9 @@
 """GeoTIFFs (and any raster GDAL reads) through rasterio: windows, bands, nodata, georeferenced class maps.
 
 The rest of pointseg works on ``(H, W, bands)`` arrays; this module is where rasters
-enter and leave. A class map is written as a tiled, compressed single-band ``uint8``
+enter and leave. An alpha band is a raster's mask, not one of its bands (GDAL reads it as
+the dataset mask), and a one-band raster with a colour table is read as the colours of
+its palette, as a palette picture is. A class map is written as a tiled, compressed single-band ``uint8``
 GeoTIFF with the source's CRS and transform, the classes' colours as its colour table
 and :data:`NODATA` where the source had no data.
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.enums import MaskFlags
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window as RioWindow
 
@@ -33,8 +35,27 @@ NODATA = 255
 
 
 def is_raster(path: str | Path) -> bool:
-    """Whether ``path`` is read as a georeferenced raster (GeoTIFF) rather than a picture."""
-    return Path(path).suffix.lower() in RASTER_SUFFIXES
+    """Whether ``path`` is read as a raster (by rasterio) rather than a picture (by Pillow).
+
+    A raster is a TIFF (GeoTIFF), or a picture (JPEG, PNG...) that GDAL finds georeferenced:
+    beside a world file (``scene.jgw``, ``scene.jpgw`` or ``scene.wld`` for ``scene.jpg``),
+    or with an ``scene.jpg.aux.xml`` that holds a geotransform. Its CRS, if any, comes from
+    the ``.aux.xml`` (a world file has none); its class map is then a GeoTIFF.
+
+    >>> is_raster("scene.TIF"), is_raster("photo.png")  # photo.png has no world file here
+    (True, False)
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in RASTER_SUFFIXES:
+        return True
+    if not suffix:
+        return False
+    stems = {f".{suffix[1]}{suffix[-1]}w", f"{suffix}w", ".wld"}  # GDAL's world file names, in either case
+    if any(path.with_suffix(ending).is_file() for stem in stems for ending in (stem, stem.upper())):
+        return True
+    aux = path.with_name(f"{path.name}.aux.xml")
+    return aux.is_file() and "<GeoTransform>" in aux.read_text(errors="replace")
 
 
 @contextmanager
@@ -55,9 +76,36 @@ def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
 
 
 def read_raster(path: str | Path) -> np.ndarray:
-    """All bands of a raster as ``(H, W, bands)`` in its own data type (uint8, uint16, float32...)."""
+    """The bands of a raster as ``(H, W, bands)`` in its own data type (uint8, uint16, float32...); see :func:`read_window`."""
     with open_raster(path) as source:
-        return np.ascontiguousarray(np.moveaxis(source.read(), 0, -1))
+        return np.ascontiguousarray(read_window(source, Window(0, 0, source.height, source.width)))
+
+
+def data_bands(source: rasterio.DatasetReader) -> tuple[int, ...]:
+    """The (1-based) indexes of the bands that hold data: all but alpha, which is the raster's mask.
+
+    An RGBA orthophoto (as OpenDroneMap and QGIS write them) has three bands of data.
+    """
+    return tuple(index for index, kind in enumerate(source.colorinterp, 1) if kind != ColorInterp.alpha)
+
+
+def palette(source: rasterio.DatasetReader) -> np.ndarray | None:
+    """``(256, 3)`` colours of a one-band raster's colour table (index to RGB), or None where it has none."""
+    if len(data_bands(source)) != 1 or source.dtypes[0] != "uint8":
+        return None
+    try:
+        table = source.colormap(1)
+    except ValueError:  # no colour table
+        return None
+    colours = np.zeros((256, 3), np.uint8)
+    for index, colour in table.items():
+        colours[index] = colour[:3]
+    return colours
+
+
+def band_count(source: rasterio.DatasetReader) -> int:
+    """How many bands :func:`read_window` gives: the data bands, or 3 for a palette's colours."""
+    return 3 if palette(source) is not None else len(data_bands(source))
 
 
 class RasterPixels:
@@ -77,7 +125,7 @@ class RasterPixels:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         with open_raster(self.path) as source:
-            self.shape = (source.height, source.width, source.count)
+            self.shape = (source.height, source.width, band_count(source))
             self.dtype = np.dtype(source.dtypes[0])
 
     ndim = 3
@@ -107,26 +155,23 @@ class RasterPixels:
 def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
     """A mask raster: band 1 ``(H, W)`` as values, or ``(H, W, 3)`` colours (its colour table, or bands 1-3)."""
     with open_raster(path) as source:
+        bands = data_bands(source)
         if not colours:
-            if source.count > 1:
+            if len(bands) > 1:
                 raise DatasetError(
-                    f"{path} has {source.count} bands, but the classes table gives values: an index mask has one band",
+                    f"{path} has {len(bands)} bands, but the classes table gives values: an index mask has one band",
                     fix="give the classes as name,r,g,b for a colour mask, or write the mask's class values as one band",
                 )
-            return source.read(1)
-        if source.count >= 3:
-            return np.ascontiguousarray(np.moveaxis(source.read((1, 2, 3)), 0, -1))
-        try:
-            table = source.colormap(1)
-        except ValueError as err:
+            return source.read(bands[0])
+        if len(bands) >= 3:
+            return np.ascontiguousarray(np.moveaxis(source.read(bands[:3]), 0, -1))
+        colours_of = palette(source)
+        if colours_of is None:
             raise DatasetError(
                 f"{path} is a one-band mask without a colour table, but the classes table gives colours",
                 fix="give the classes as name,value for index masks",
-            ) from err
-        palette = np.zeros((256, 3), np.uint8)
-        for index, colour in table.items():
-            palette[index] = colour[:3]
-        return palette[source.read(1)]
+            )
+        return colours_of[source.read(bands[0])]
 
 
 def nodata_mask(path: str | Path) -> np.ndarray | None:
@@ -165,8 +210,11 @@ def to_rasterio(window: Window) -> RioWindow:
 
 
 def read_window(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
-    """The ``(H, W, bands)`` pixels of ``window``."""
-    return np.moveaxis(source.read(window=to_rasterio(window)), 0, -1)
+    """The ``(H, W, bands)`` pixels of ``window``: its :func:`data_bands`, or the colours of its :func:`palette`."""
+    bands = data_bands(source)
+    pixels = source.read(bands, window=to_rasterio(window))
+    colours = palette(source)
+    return np.moveaxis(pixels, 0, -1) if colours is None else colours[pixels[0]]
 
 
 def read_data(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
