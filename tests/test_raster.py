@@ -205,6 +205,74 @@ def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tm
     assert (labels[:8, :8] == NODATA).all() and (labels[8:] < 3).all()
 
 
+def write_mosaic(path, tiles, height, bands=3):
+    """A GDAL virtual raster (.vrt) of ``tiles``, ``(name, first column, width)`` side by side on :data:`TRANSFORM`."""
+    width = sum(w for _, _, w in tiles)
+    sources = lambda band: "".join(  # noqa: E731
+        f'<SimpleSource><SourceFilename relativeToVRT="1">{name}</SourceFilename><SourceBand>{band}</SourceBand>'
+        f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{height}"/><DstRect xOff="{col}" yOff="0" xSize="{w}" ySize="{height}"/>'
+        "</SimpleSource>"
+        for name, col, w in tiles
+    )
+    path.write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>EPSG:32640</SRS>'
+        f"<GeoTransform>{', '.join(map(str, TRANSFORM.to_gdal()))}</GeoTransform>"
+        + "".join(
+            f'<VRTRasterBand dataType="Byte" band="{b}"><NoDataValue>0</NoDataValue>{sources(b)}</VRTRasterBand>'
+            for b in range(1, bands + 1)
+        )
+        + "</VRTDataset>"
+    )
+    return path
+
+
+def test_a_virtual_mosaic_of_tiles_and_a_jpeg_2000_predict_as_the_scene_they_hold(scene, segmenter, tmp_path):
+    from affine import Affine
+
+    from pointseg.data.discover import list_images
+    from pointseg.data.raster import read_raster
+
+    path, pixels = scene
+    folder = tmp_path / "in"
+    for name, columns in (("left", slice(0, 90)), ("right", slice(90, 170))):
+        write_raster(folder / f"tiles/{name}.tif", pixels[:, :, columns], TRANSFORM * Affine.translation(columns.start, 0), 0)
+    mosaic = write_mosaic(folder / "tiles/mosaic.vrt", [("left.tif", 0, 90), ("right.tif", 90, 80)], 150)
+    with rasterio.open(folder / "scene.jp2", "w", driver="JP2OpenJPEG", width=170, height=150, count=3, dtype="uint8",
+                       crs=UTM_40N, transform=TRANSFORM, nodata=0, QUALITY=100, REVERSIBLE="YES") as dst:  # fmt: skip
+        dst.write(pixels)  # lossless
+    assert np.array_equal(read_raster(mosaic), np.moveaxis(pixels, 0, -1))
+    assert np.array_equal(read_raster(folder / "scene.jp2"), np.moveaxis(pixels, 0, -1))
+    assert (folder / "scene.jp2") in list_images(folder / "scene.jp2") and is_raster(mosaic)
+    options = TileOptions(tile=64, overlap=16)
+    with rasterio.open(predict_raster(segmenter, path, tmp_path / "out/scene.tif", options)) as expected:
+        labels = expected.read(1)
+    for source in (mosaic, folder / "scene.jp2"):
+        with rasterio.open(predict_raster(segmenter, source, tmp_path / f"out/{source.stem}.tif", options)) as result:
+            assert (result.crs, result.transform) == (UTM_40N, TRANSFORM) and np.array_equal(result.read(1), labels)
+
+
+def test_a_mosaic_found_beside_its_own_tiles_is_an_error_naming_them(scene, tmp_path):
+    from pointseg.data.discover import discover_pairs, list_images
+    from pointseg.errors import DatasetError
+
+    _, pixels = scene
+    images = tmp_path / "data/images"
+    write_raster(images / "a.tif", pixels[:, :, :90], nodata=0)
+    write_raster(images / "b.tif", pixels[:, :, 90:], nodata=0)
+    (tmp_path / "data/masks").mkdir()
+    for name in ("a", "b", "ab"):
+        (tmp_path / f"data/masks/{name}.png").touch()
+    write_mosaic(images / "ab.vrt", [("a.tif", 0, 90), ("b.tif", 90, 80)], 150)
+    with pytest.raises(DatasetError, match=r"ab.vrt mosaics .*a.tif \(and 1 more\), which the search finds as images too"):
+        list_images(tmp_path / "data")
+    with pytest.raises(DatasetError, match=r"ab.vrt mosaics .*a.tif \(and 1 more\)"):
+        discover_pairs(tmp_path / "data", masks_required=False)
+    (images / "b.tif").rename(tmp_path / "b.tif")  # a tile outside the images: the mosaic's pixels count once
+    write_mosaic(images / "ab.vrt", [("a.tif", 0, 90), ("../../b.tif", 90, 80)], 150)
+    with pytest.raises(DatasetError, match=r"ab.vrt mosaics .*a.tif, which"):
+        list_images(tmp_path / "data")
+
+
 def test_an_alpha_band_is_the_rasters_mask_not_one_of_its_bands(scene, segmenter, tmp_path):
     from pointseg.data.raster import RasterPixels, nodata_mask, read_raster
 

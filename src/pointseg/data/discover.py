@@ -22,10 +22,12 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pointseg.data.imagery import IMAGE_SUFFIXES, image_size
+from pointseg.data.raster import open_raster
 from pointseg.errors import DatasetError
 
 
@@ -63,6 +65,19 @@ def _first_of(paths: list[Path]) -> str:
     return f"{paths[0]}" + (f" (and {len(paths) - 1} more)" if len(paths) > 1 else "")
 
 
+def _check_mosaics(images: Sequence[Path]) -> None:
+    """Fail where a virtual raster (``.vrt``) mosaics files that are images too: their pixels would count twice."""
+    by_file = {path.resolve(): path for path in images}
+    for mosaic in (path for path in images if path.suffix.lower() == ".vrt"):
+        with open_raster(mosaic.resolve()) as source:
+            tiles = [by_file[file] for file in (Path(name).resolve() for name in source.files[1:]) if file in by_file]
+        if tiles:
+            raise DatasetError(
+                f"{mosaic} mosaics {_first_of(tiles)}, which the search finds as images too: their pixels would count twice",
+                fix="keep either the mosaic or its tiles among the images, e.g. the tiles in a folder of their own",
+            )
+
+
 def discover_pairs(root: str | Path, masks_required: bool = True) -> list[ImagePair]:
     """All image/mask pairs under ``root``, sorted by key, sizes checked.
 
@@ -73,18 +88,21 @@ def discover_pairs(root: str | Path, masks_required: bool = True) -> list[ImageP
 
     Raises:
         DatasetError: The root is missing or holds no pair; a mask has no image; an image
-            has no mask (where required); an image and its mask differ in size; a file is unreadable.
+            has no mask (where required); an image and its mask differ in size; a file is unreadable;
+            a mosaic (``.vrt``) and its tiles are both images.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}", fix="pass --data an existing folder")
     folders = sorted(Path(parent) / "images" for parent, dirs, _ in os.walk(root, followlinks=True) if "images" in dirs)
+    images_in = {images_dir: _by_stem(images_dir) for images_dir in folders}
+    _check_mosaics([path for images in images_in.values() for path in images.values()])
     pairs: list[ImagePair] = []
-    for images_dir in folders:
+    for images_dir, images in images_in.items():
         masks_dir = images_dir.parent / "masks"
         if not masks_dir.is_dir() and masks_required:
             raise DatasetError(f"{images_dir} has no sibling folder 'masks'", fix=f"put the masks in {masks_dir}")
-        images, masks = _by_stem(images_dir), _by_stem(masks_dir) if masks_dir.is_dir() else {}
+        masks = _by_stem(masks_dir) if masks_dir.is_dir() else {}
         if orphans := [masks[stem] for stem in sorted(set(masks) - set(images))]:
             raise DatasetError(
                 f"mask without image: {_first_of(orphans)}",
@@ -115,7 +133,7 @@ def list_images(root: str | Path) -> list[Path]:
     """Every image file under ``root`` (searched recursively), skipping ``masks`` folders.
 
     Raises:
-        DatasetError: ``root`` is missing or holds no image.
+        DatasetError: ``root`` is missing or holds no image, or a mosaic (``.vrt``) and its tiles.
     """
     root = Path(root)
     if root.is_file():
@@ -129,4 +147,5 @@ def list_images(root: str | Path) -> list[Path]:
     )
     if not images:
         raise DatasetError(f"no images found under {root}", fix="pass a folder holding .jpg, .png or .tif images")
+    _check_mosaics(images)
     return images

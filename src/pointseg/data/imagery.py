@@ -28,10 +28,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pointseg.classes import MaskKind
-from pointseg.data.raster import is_raster, open_raster, read_mask_raster, read_raster
+from pointseg.data.raster import RASTER_SUFFIXES, is_raster, open_raster, read_mask_raster, read_raster
 from pointseg.errors import DatasetError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"}) | RASTER_SUFFIXES
 """File endings recognised as images (and masks) when a folder is searched."""
 
 

@@ -29,7 +29,8 @@ from pointseg.classes import ClassTable
 from pointseg.errors import DatasetError
 from pointseg.tiling import Window
 
-RASTER_SUFFIXES = frozenset({".tif", ".tiff"})
+RASTER_SUFFIXES = frozenset({".tif", ".tiff", ".jp2", ".vrt"})
+"""Endings of files read as rasters whatever lies beside them: GeoTIFF, JPEG 2000, GDAL virtual raster."""
 NODATA = 255
 """Value of the class map where the source has no data (classes are 0..254)."""
 
@@ -37,7 +38,8 @@ NODATA = 255
 def is_raster(path: str | Path) -> bool:
     """Whether ``path`` is read as a raster (by rasterio) rather than a picture (by Pillow).
 
-    A raster is a TIFF (GeoTIFF), or a picture (JPEG, PNG...) that GDAL finds georeferenced:
+    A raster is a TIFF (GeoTIFF), a JPEG 2000, a GDAL virtual raster (``.vrt``: a mosaic
+    of tiles, a band stack...), or a picture (JPEG, PNG...) that GDAL finds georeferenced:
     beside a world file (``scene.jgw``, ``scene.jpgw`` or ``scene.wld`` for ``scene.jpg``),
     or with an ``scene.jpg.aux.xml`` that holds a geotransform. Its CRS, if any, comes from
     the ``.aux.xml`` (a world file has none); its class map is then a GeoTIFF.
