@@ -529,6 +529,26 @@ def test_tile_options_out_of_range_are_an_error_with_a_fix(tmp_path, capsys, opt
     assert info.value.code == 2 and message in err and "fix:" in err and "Traceback" not in err
 
 
+def test_a_prediction_that_fails_halfway_leaves_the_earlier_one_whole(scene, segmenter, tmp_path, monkeypatch):
+    path, _ = scene
+    options = TileOptions(tile=64, overlap=16, probabilities=True)
+    predict_raster(segmenter, path, tmp_path / "out/scene.tif", options)
+    before = {file.name: file.read_bytes() for file in (tmp_path / "out").iterdir()}
+    assert sorted(before) == ["scene.tif", "scene_probabilities.tif"]
+    calls = []
+
+    def failing(tiles):
+        calls.append(len(tiles))
+        if len(calls) == 2:
+            raise RuntimeError("interrupted")
+        return segmenter.__class__.tile_probabilities(segmenter, tiles)
+
+    monkeypatch.setattr(segmenter, "tile_probabilities", failing)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        predict_raster(segmenter, path, tmp_path / "out/scene.tif", options)
+    assert len(calls) == 2 and {file.name: file.read_bytes() for file in (tmp_path / "out").iterdir()} == before
+
+
 def test_an_output_that_cannot_be_written_is_named_not_the_input(scene, segmenter, tmp_path):
     from pointseg.errors import DatasetError
 
@@ -537,6 +557,7 @@ def test_an_output_that_cannot_be_written_is_named_not_the_input(scene, segmente
     with pytest.raises(DatasetError, match=r"cannot write .*taken.tif") as info:
         predict_raster(segmenter, path, tmp_path / "taken.tif", TileOptions(tile=64, overlap=16))
     assert "cannot read" not in str(info.value) and "writable" in info.value.fix
+    assert [file.name for file in tmp_path.iterdir() if file.name != "scene.tif"] == ["taken.tif"]  # nothing half-written
 
 
 def test_a_large_image_is_suggested_from_blended_tiles_that_match_the_whole(segmenter, monkeypatch):

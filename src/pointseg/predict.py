@@ -316,13 +316,15 @@ def predict_raster(
                 fix="give rasters with the bands the model was trained on",
             )
         grid = TileGrid(source.height, source.width, options.tile, options.overlap)
+        targets = [target_path] + [target_path.with_name(f"{target_path.stem}_probabilities.tif")] * options.probabilities
+        partial = outputs.enter_context(_replacing(targets))
         with _writing(target_path):
-            labels_out = outputs.enter_context(rasterio.open(target_path, "w", **class_map_profile(source)))
+            labels_out = outputs.enter_context(rasterio.open(partial[0], "w", **class_map_profile(source)))
             labels_out.write_colormap(1, colour_table(segmenter.classes))
             probabilities_out = None
             if options.probabilities:
-                path = target_path.with_name(f"{target_path.stem}_probabilities.tif")
-                probabilities_out = outputs.enter_context(rasterio.open(path, "w", **class_map_profile(source, classes)))
+                profile = class_map_profile(source, classes)
+                probabilities_out = outputs.enter_context(rasterio.open(partial[1], "w", **profile))
                 probabilities_out.descriptions = segmenter.classes.names
         total, done = grid.tile_count(options.panel), 0
 
@@ -349,6 +351,23 @@ def predict_raster(
         with _writing(target_path):
             outputs.close()  # flushed here, so that a full disk is named as such
     return target_path
+
+
+@contextmanager
+def _replacing(targets: Sequence[Path]) -> Iterator[list[Path]]:
+    """Hidden files in place of ``targets``, each renamed to its target once the block ends, all removed if it fails.
+
+    A prediction that fails (an unreadable tile, an interrupt) leaves no half-written class
+    map, and an earlier prediction of the same input whole.
+    """
+    partial = [target.with_name(f".{target.name}.partial") for target in targets]
+    try:
+        yield partial
+        for path, target in zip(partial, targets):
+            path.replace(target)
+    finally:
+        for path in partial:  # left only where something failed
+            path.unlink(missing_ok=True)
 
 
 @contextmanager
