@@ -17,7 +17,7 @@ from pointseg.config import TrainConfig
 from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import discover_pairs
 from pointseg.data.imagery import read_image
-from pointseg.errors import ConfigError, DatasetError, PointsegWarning, PointsError, TrainingDiverged
+from pointseg.errors import CheckpointError, ConfigError, DatasetError, PointsegWarning, PointsError, TrainingDiverged
 from pointseg.evaluation import evaluate
 from pointseg.predict import Segmenter, predict_folder
 from pointseg.training import PreparedData, resolve_class_weights, train
@@ -55,6 +55,28 @@ def test_run_folder_holds_config_points_metrics_and_checkpoint(trained):
     assert TrainConfig.model_validate_json((config.out / "config.json").read_text()) == config
     summary = json.loads((config.out / "points.json").read_text())
     assert summary["total"] == 20 * len(result.data.train_scenes) == 80
+
+
+@pytest.mark.parametrize(
+    "failure, error",
+    [
+        ({"points_file": "unknown-image.csv"}, PointsError),  # found while the data is prepared
+        ({"init_weights": "corrupt.pt"}, CheckpointError),  # while the network is built
+        ({"accelerator": "tpu"}, ConfigError),  # while Lightning is set up
+    ],
+)
+def test_a_run_that_fails_before_training_leaves_the_earlier_run_in_its_folder(trained, tmp_path, failure, error):
+    import shutil
+
+    config, _ = trained
+    out = shutil.copytree(config.out, tmp_path / "run")
+    before = {file: file.read_bytes() for file in out.rglob("*") if file.is_file()}
+    (tmp_path / "unknown-image.csv").write_text("image,row,col,class\nnot-an-image,1,1,background\n")
+    (tmp_path / "corrupt.pt").write_text("not weights")
+    options = {name: tmp_path / value if name != "accelerator" else value for name, value in failure.items()}
+    with pytest.raises(error):
+        train(config.model_copy(update={"out": out, **options}))
+    assert {file: file.read_bytes() for file in out.rglob("*") if file.is_file()} == before
 
 
 def test_training_lowers_the_loss_and_learns_the_classes(trained):

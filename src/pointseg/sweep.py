@@ -302,7 +302,7 @@ def _draw_points(spec: SweepSpec, folder: Path) -> dict[str, Path]:
         out = folder / key
         if key not in files and not (out / "points.csv").exists():
             config = spec.train_config({**params, "seed": spec.base.get("seed", 0)}, out, None, folder.parent / "superpixels")
-            prepare_data(config)
+            prepare_data(config).write_points(out)
         files[key] = out / "points.csv"
     return files
 

@@ -62,6 +62,13 @@ class PreparedData:
     train_scenes: list[Scene]
     val_scenes: list[Scene]
     points: PointLabels | None
+    settings: dict[str, object] | None = None
+    """Where the points came from (their file, or how they were drawn), as ``points.json`` says."""
+
+    def write_points(self, out: Path) -> None:
+        """Write ``points.csv`` and ``points.json`` into ``out`` (nothing with full masks)."""
+        if self.points is not None and self.settings is not None:
+            write_points(out, self.points, self.table, self.settings)
 
 
 def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], list[ImagePair], list[ImagePair]]:
@@ -79,7 +86,9 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
 
 
 def prepare_data(config: TrainConfig) -> PreparedData:
-    """Discover, split and load the data of a run; simulate (or read) and write its points.
+    """Discover, split and load the data of a run; simulate (or read) its points.
+
+    Nothing is written: :meth:`PreparedData.write_points` writes the points once the run is sure to start.
 
     Raises:
         PointsegError: Any problem with the data, the classes or the points.
@@ -145,9 +154,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             stacklevel=2,
         )
         val_scenes = [scene for scene in val_scenes if scene.key not in unscored]
-    if rank_zero_only.rank == 0:
-        write_points(config.out, points, table, settings)
-    return PreparedData(table, train_scenes, val_scenes, points)
+    return PreparedData(table, train_scenes, val_scenes, points, settings)
 
 
 def _loggers(out: Path) -> list[Logger]:
@@ -161,7 +168,7 @@ def make_trainer(**options: Any) -> L.Trainer:
     """A :class:`lightning.Trainer`; accelerator, device or strategy options it rejects raise :class:`ConfigError`."""
     try:
         return L.Trainer(**options)
-    except (MisconfigurationException, ValueError, RuntimeError) as err:
+    except (MisconfigurationException, ValueError, RuntimeError, ImportError) as err:  # ImportError: e.g. tpu without torch_xla
         raise ConfigError(
             f"cannot set up Lightning with accelerator={options.get('accelerator')!r}, devices={options.get('devices')!r}, "
             f"strategy={options.get('strategy', 'auto')!r}: {err}",
@@ -245,9 +252,6 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     Raises:
         PointsegError: Bad data or options; :class:`TrainingDiverged` when the loss turns NaN.
     """
-    config.out.mkdir(parents=True, exist_ok=True)
-    if rank_zero_only.rank == 0:
-        (config.out / "config.json").write_text(config.model_dump_json(indent=2))
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = prepare_data(config)
     class_weights = resolve_class_weights(config, data)
@@ -269,18 +273,20 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         band_stats=stats.to_dict(),
         **config.model_dump(include=_TASK_OPTIONS) | {"class_weights": class_weights},
     )
-    if config.init_weights is not None:
-        report = load_weights(module.model, config.init_weights)
-        if rank_zero_only.rank == 0:
-            (config.out / "init_weights.json").write_text(json.dumps(asdict(report), indent=2))
-            warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / 'init_weights.json'})"), stacklevel=2)
+    report = None if config.init_weights is None else load_weights(module.model, config.init_weights)
     datamodule = PointSegDataModule(
         data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
     )
     metrics_path = config.out / "metrics.json"
-    if rank_zero_only.rank == 0:
-        metrics_path.unlink(missing_ok=True)
     trainer = build_trainer(config, [MetricsWriter(metrics_path), PreciseBatchNorm(config.precise_bn), *callbacks])
+    config.out.mkdir(parents=True, exist_ok=True)
+    if rank_zero_only.rank == 0:  # every check passed: only now is an earlier run in the folder replaced
+        (config.out / "config.json").write_text(config.model_dump_json(indent=2))
+        data.write_points(config.out)
+        metrics_path.unlink(missing_ok=True)
+        if report is not None:
+            (config.out / "init_weights.json").write_text(json.dumps(asdict(report), indent=2))
+            warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / 'init_weights.json'})"), stacklevel=2)
     trainer.fit(module, datamodule=datamodule)
     checkpoint = config.out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
