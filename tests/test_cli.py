@@ -35,6 +35,7 @@ def test_points_writes_and_summarises(dataset, classes_csv, tmp_path, capsys):
         (["--data", "/no/such/folder"], "dataset folder not found: /no/such/folder"),
         (["--points", "many"], "--points 'many' is neither"),
         (["--classes", "/no/classes.csv"], "classes table not found"),
+        (["--vector", "points.txt"], "points.txt: unknown ending '.txt'"),
     ],
 )
 def test_user_errors_are_one_message_with_a_fix(dataset, classes_csv, tmp_path, capsys, args, message):
@@ -44,6 +45,17 @@ def test_user_errors_are_one_message_with_a_fix(dataset, classes_csv, tmp_path, 
     assert code == 2
     assert message in " ".join(err.split())
     assert "fix:" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize("option, path", [("--out", "afile"), ("--vector", "afile/points.gpkg")])
+def test_an_output_folder_where_a_file_is_is_one_message_with_a_fix(dataset, classes_csv, tmp_path, capsys, option, path):
+    (tmp_path / "afile").write_text("kept")
+    args = {"--out": str(tmp_path / "pts"), option: str(tmp_path / path)}
+    code, _, err = run(["points", "--data", str(dataset), "--classes", str(classes_csv), "--points", "5",
+                        *[x for kv in args.items() for x in kv]], capsys)  # fmt: skip
+    assert code == 2 and "Traceback" not in err and (tmp_path / "afile").read_text() == "kept"
+    assert f"cannot make the folder {tmp_path / 'afile'}: a file is in the way" in " ".join(err.split()) and "fix:" in err
 
 
 def test_bad_option_values_name_the_option(dataset, classes_csv, tmp_path, capsys):

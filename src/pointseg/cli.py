@@ -107,10 +107,12 @@ def points(
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointSpec, simulate_points, write_points
     from pointseg.data.scenes import dense_masks
-    from pointseg.data.vector import write_vector_points
+    from pointseg.data.vector import vector_driver, write_vector_points
 
     table = ClassTable.read_csv(classes)
     spec = PointSpec.parse(points)
+    if vector is not None:
+        vector_driver(vector)  # a bad ending is refused before anything is written
     pairs = discover_pairs(data)
     masks, _ = dense_masks(pairs, table)  # no point where a raster has no data
     labels = simulate_points(masks, spec, strategy.value, seed)
@@ -650,10 +652,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except PointsegError as err:
-        errors.print(f"[red]error:[/red] {err.message}", highlight=False)
-        if err.fix:
-            errors.print(f"[green]fix:[/green] {err.fix}", highlight=False)
-        sys.exit(2)
+        _fail(err.message, err.fix)
     except ValidationError as err:
-        errors.print(f"[red]error:[/red] {describe_error(err)}", highlight=False)
-        sys.exit(2)
+        _fail(describe_error(err))
+    except (FileExistsError, NotADirectoryError) as err:  # making an output's folder where a file is
+        _fail(f"cannot make the folder {err.filename}: a file is in the way", "give an output path whose folders are not files")
+
+
+def _fail(message: str, fix: str | None = None) -> None:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    if fix:
+        errors.print(f"[green]fix:[/green] {fix}", highlight=False)
+    sys.exit(2)
