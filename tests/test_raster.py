@@ -273,6 +273,26 @@ def test_a_mosaic_found_beside_its_own_tiles_is_an_error_naming_them(scene, tmp_
         list_images(tmp_path / "data")
 
 
+def test_a_missing_tile_or_a_truncated_raster_is_named_with_gdals_reason(scene, tmp_path):
+    from pointseg.data.discover import list_images
+    from pointseg.data.raster import read_raster
+    from pointseg.errors import DatasetError
+
+    path, pixels = scene
+    write_raster(tmp_path / "tiles/left.tif", pixels[:, :, :90], nodata=0)
+    (tmp_path / "in").mkdir()
+    mosaic = write_mosaic(tmp_path / "in/mosaic.vrt", [("../tiles/left.tif", 0, 90), ("../tiles/right.tif", 90, 80)], 150)
+    with pytest.raises(DatasetError, match=r"mosaic.vrt mosaics .*tiles/right.tif, which is not there") as info:
+        list_images(tmp_path / "in")  # found with the images, before any training
+    assert "gdalbuildvrt" in info.value.fix
+    with pytest.raises(DatasetError, match=r"cannot read the pixels of .*mosaic.vrt: .*right.tif: No such file"):
+        read_raster(mosaic)
+    (tmp_path / "cut.tif").write_bytes(path.read_bytes()[:20_000])  # the header and part of the pixels
+    with pytest.raises(DatasetError, match=r"cannot read the pixels of .*cut.tif: .*cut.tif, band 1: IReadBlock failed") as info:
+        read_raster(tmp_path / "cut.tif")
+    assert "truncated" in info.value.fix
+
+
 def test_an_alpha_band_is_the_rasters_mask_not_one_of_its_bands(scene, segmenter, tmp_path):
     from pointseg.data.raster import RasterPixels, nodata_mask, read_raster
 
@@ -354,13 +374,20 @@ def test_masks_on_the_image_grid_up_to_rounding_or_without_georeference_are_acce
 
     from pointseg.data.discover import discover_pairs
     from pointseg.data.scenes import load_scenes
+    from pointseg.errors import DatasetError
 
     data, classes = multiband
     write_raster(data / "masks/b.tif", np.ones((1, 64, 72), np.uint8), transform=TRANSFORM * Affine.translation(1e-9, 0))
     with rasterio.open(data / "masks/c.tif", "w", driver="GTiff", width=72, height=64, count=1, dtype="uint8") as plain:
         plain.write(np.full((1, 64, 72), 2, np.uint8))  # no CRS, no transform: matched by size, as a PNG is
+    Image.fromarray(np.full((64, 72), 1, np.uint8)).save(data / "masks/a.png")  # a world file, no CRS: by its transform
+    (data / "masks/a.tif").unlink()
+    (data / "masks/a.pgw").write_text(WORLD_FILE)
     scenes = {scene.key: scene for scene in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}
-    assert (scenes["b"].mask[8:] == 1).all() and (scenes["c"].mask[8:] == 2).all()
+    assert (scenes["a"].mask[8:] == 1).all() and (scenes["b"].mask[8:] == 1).all() and (scenes["c"].mask[8:] == 2).all()
+    (data / "masks/a.pgw").write_text(WORLD_FILE.replace("300000.25", "300001.25"))  # a metre off
+    with pytest.raises(DatasetError, match=r"a.png is not on the grid of its image .*a.tif: transform"):
+        load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
 
 
 def test_an_index_mask_of_several_bands_is_an_error(multiband):

@@ -193,3 +193,40 @@ def test_a_mixed_export_puts_the_pictures_points_back_on_the_picture(tmp_path):
         back = read_vector_points(path, TABLE, pairs).points
         rows = sorted(zip(back.keys.tolist(), back.rows.tolist(), back.cols.tolist(), back.classes.tolist()))
         assert rows == [("pic", 3, 29, 2), ("utm", 5, 4, 1)][: len(chosen)]
+
+
+def test_a_point_added_in_qgis_to_an_exported_layer_is_placed_by_its_coordinates(tmp_path):
+    # a (0.5 m pixels) lies inside b (1 m pixels, the same corner): a point in both goes to the image its field
+    # names, and one whose field is empty or NULL (a feature added in QGIS) to the first image containing it
+    pairs = [raster(tmp_path / "a.tif", from_origin(300_000, 2_800_000, 0.5, 0.5)),
+             raster(tmp_path / "b.tif", from_origin(300_000, 2_800_000, 1, 1))]  # fmt: skip
+    xs, ys = [300_001.75, 300_001.75, 300_003.25, 300_020.5], [2_799_998.25, 2_799_998.25, 2_799_996.75, 2_799_990.5]
+    fields = [np.array(["b", "", None, ""], dtype=object), np.array(["water", "road", "land", "land"], dtype=object)]
+    pyogrio.raw.write(tmp_path / "edited.gpkg", shapely.to_wkb(shapely.points(xs, ys)), fields, ["image", "class"],
+                      geometry_type="Point", crs="EPSG:32640")  # fmt: skip
+    imported = read_vector_points(tmp_path / "edited.gpkg", TABLE, pairs)
+    placed = sorted(zip(imported.points.keys.tolist(), imported.points.rows.tolist(), imported.points.cols.tolist()))
+    # named b: row 1, col 1 of b; empty: row 3, col 3 of a; NULL: row 6, col 6 of a; empty, outside a: row 9, col 20 of b
+    assert placed == [("a", 3, 3), ("a", 6, 6), ("b", 1, 1), ("b", 9, 20)] and sum(imported.skipped.values()) == 0
+
+
+def test_a_picture_beside_a_world_file_alone_keeps_its_map_coordinates_without_a_crs(tmp_path):
+    from pointseg.suggest import write_suggestions
+
+    Image.new("RGB", (30, 20)).save(tmp_path / "w.png")
+    (tmp_path / "w.pgw").write_text("0.5\n0\n0\n-0.5\n300000.25\n2799999.75\n")  # 0.5 m pixels, corner (300000, 2800000)
+    pairs = [ImagePair("w", tmp_path / "w.png", None, (20, 30))]
+    points = PointLabels(np.array(["w", "w"], dtype=object), np.array([0, 19]), np.array([0, 29]), np.array([1, 2]))
+    path = write_vector_points(points, TABLE, pairs, tmp_path / "points.gpkg")
+    meta, _, geometry, _ = pyogrio.raw.read(path)
+    assert meta["crs"] is None  # a world file names no CRS
+    coordinates = shapely.get_coordinates(shapely.from_wkb(geometry)).tolist()
+    assert coordinates == [[300_000.25, 2_799_999.75], [300_014.75, 2_799_990.25]]  # pixel centres, not pixel numbers
+    back = read_vector_points(path, TABLE, pairs).points
+    assert sorted(zip(back.rows.tolist(), back.cols.tolist())) == [(0, 0), (19, 29)]
+    csv = tmp_path / "digitised.csv"  # in the CRS the user knows the world file is in
+    csv.write_text("x,y,class\n300010.1,2799995.1,road\n")
+    placed = read_vector_points(csv, TABLE, pairs, point_crs="EPSG:32640").points
+    assert (placed.rows.tolist(), placed.cols.tolist()) == ([9], [20])
+    rows = write_suggestions(points, np.zeros(2), pairs, TABLE.names, tmp_path / "next.csv").read_text().splitlines()
+    assert rows[1] == "w,0,0,water,300000.25,2799999.75,0.0000"

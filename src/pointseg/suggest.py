@@ -395,6 +395,6 @@ def write_suggestions(
         writer.writerow(["image", "row", "col", "class", "x", "y", "entropy"])
         for key, row, col, cls, score in zip(points.keys, points.rows, points.cols, points.classes, scores):
             reference = references[key]
-            x, y = ("", "") if reference.crs is None else reference.transform @ (col + 0.5, row + 0.5)
+            x, y = ("", "") if reference.picture else reference.transform @ (col + 0.5, row + 0.5)
             writer.writerow([key, row, col, class_names[cls], x, y, f"{score:.4f}"])
     return path

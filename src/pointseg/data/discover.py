@@ -66,11 +66,17 @@ def _first_of(paths: list[Path]) -> str:
 
 
 def _check_mosaics(images: Sequence[Path]) -> None:
-    """Fail where a virtual raster (``.vrt``) mosaics files that are images too: their pixels would count twice."""
+    """Fail where a virtual raster (``.vrt``) mosaics a file that is missing, or that is an image too (counted twice)."""
     by_file = {path.resolve(): path for path in images}
     for mosaic in (path for path in images if path.suffix.lower() == ".vrt"):
         with open_raster(mosaic.resolve()) as source:
-            tiles = [by_file[file] for file in (Path(name).resolve() for name in source.files[1:]) if file in by_file]
+            files = [Path(name) for name in source.files[1:] if not name.startswith("/vsi")]  # not remote ones
+        if missing := [file for file in files if not file.is_file()]:
+            raise DatasetError(
+                f"{mosaic} mosaics {_first_of(missing)}, which is not there",
+                fix="restore the tile, or rebuild the mosaic from the tiles there are (gdalbuildvrt)",
+            )
+        tiles = [by_file[file] for file in map(Path.resolve, files) if file in by_file]
         if tiles:
             raise DatasetError(
                 f"{mosaic} mosaics {_first_of(tiles)}, which the search finds as images too: their pixels would count twice",

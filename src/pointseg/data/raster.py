@@ -71,10 +71,17 @@ def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
         with warnings.catch_warnings():  # around the opening alone: it warns there, and a generator may hold the file
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             source = rasterio.open(path)
-        with source:
-            yield source
     except RasterioIOError as err:
         raise DatasetError(f"cannot read {path}: {err}", fix="give a GeoTIFF (or another raster GDAL reads)") from err
+    with source:
+        try:
+            yield source
+        except RasterioIOError as err:  # GDAL's own reason ("Read failed") is the cause: a missing tile, a truncated file
+            reason = f"{err}" if err.__cause__ is None else f"{err.__cause__}"
+            raise DatasetError(
+                f"cannot read the pixels of {path}: {reason}",
+                fix="repair or replace the file (a truncated copy or download?), or remove it with its pair",
+            ) from err
 
 
 def read_raster(path: str | Path) -> np.ndarray:
@@ -189,7 +196,7 @@ def check_same_grid(image: str | Path, mask: str | Path) -> None:
 
     Transforms that differ by rounding (``Affine.almost_equals``) are the same grid; a mask
     without georeference (no CRS, identity transform) is checked by its size alone, as a PNG
-    mask is.
+    mask is, and one without a CRS (beside a world file) by its size and transform.
 
     Raises:
         DatasetError: The grids differ; the message says how.
@@ -197,7 +204,9 @@ def check_same_grid(image: str | Path, mask: str | Path) -> None:
     with open_raster(image) as a, open_raster(mask) as b:
         checks = [("size", a.shape, b.shape)]
         if b.crs is not None or not b.transform.is_identity:  # a mask without georeference is matched by size alone
-            checks += [("transform", a.transform, b.transform), ("CRS", a.crs, b.crs)]
+            checks.append(("transform", a.transform, b.transform))
+        if b.crs is not None:
+            checks.append(("CRS", a.crs, b.crs))
         for what, first, second in checks:
             if first != second and not (what == "transform" and first.almost_equals(second)):
                 raise DatasetError(

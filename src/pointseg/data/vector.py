@@ -2,16 +2,18 @@
 
 Export writes one point feature per labelled pixel, at the pixel's centre, with the
 columns ``image``, ``row``, ``col`` and ``class`` (by name): in the CRS of the rasters
-(GeoTIFFs; points of rasters in another CRS are reprojected to the first one's), or for
+(GeoTIFFs; points of rasters in another CRS are reprojected to the first one's; a
+picture beside a world file alone gives its map coordinates, in no named CRS), or for
 plain pictures in pixel coordinates as QGIS lays out a picture without georeference
 (x = column, y = minus the row), so that the points cover their picture there.
 
 Import reads GeoPackage, GeoJSON, Shapefile (anything OGR reads) or a CSV of ``x``/``y``
 or ``lon``/``lat`` columns, reprojects each point to each raster's CRS, maps it to a pixel
 through the raster's transform and assigns it to the raster that contains it (or, where
-the file has an ``image`` field naming the dataset's images, to that image: rasters may
-overlap). Points outside every image, points of unknown classes, and pixels given two
-different classes are counted, reported and skipped, never silently kept. On a picture, y
+its ``image`` field names one of the dataset's images, to that image: rasters may
+overlap; a point added in QGIS, its field empty, is placed by its coordinates). Points
+outside every image, points of unknown classes, and pixels given two different classes
+are counted, reported and skipped, never silently kept. On a picture, y
 counts rows down from 0 either way: in negative numbers as QGIS does, or in positive ones
 as images do. Points in a CRS never land on a plain picture (a longitude is no column)
 unless the file's ``image`` field names it, as pointseg's own export of a dataset mixing
@@ -76,23 +78,26 @@ PICTURE_TRANSFORM = Affine(1, 0, 0, 0, -1, 0)
 
 @dataclass(frozen=True)
 class Georeference:
-    """Where an image lies: its CRS (None for a plain picture) and pixel-to-world transform.
+    """Where an image lies: its CRS and pixel-to-world transform, or pixel coordinates for a plain picture.
 
     A picture's transform is :data:`PICTURE_TRANSFORM`, the grid QGIS (and GDAL-based GIS) give an image without
-    georeference: x = column, y = minus the row.
+    georeference: x = column, y = minus the row. A raster with a transform but no CRS (a
+    picture beside a world file alone) lies at its map coordinates in a CRS nobody named.
     """
 
     crs: CRS | None
     transform: Affine
+    picture: bool = False
+    """True for an image without georeference, whose coordinates are pixels (:data:`PICTURE_TRANSFORM`)."""
 
     @classmethod
     def of(cls, pair: ImagePair) -> Georeference:
         """The georeference of a raster, or pixel coordinates (:data:`PICTURE_TRANSFORM`, no CRS) for a picture."""
         if is_raster(pair.image):
             with open_raster(pair.image) as source:
-                if source.crs is not None:
-                    return cls(CRS.from_user_input(source.crs), source.transform)
-        return cls(None, PICTURE_TRANSFORM)
+                if source.crs is not None or not source.transform.is_identity:
+                    return cls(None if source.crs is None else CRS.from_user_input(source.crs), source.transform)
+        return cls(None, PICTURE_TRANSFORM, picture=True)
 
 
 def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[ImagePair], path: str | Path) -> Path:
@@ -248,11 +253,13 @@ def read_vector_points(
     features = _read_features(path, label_field, point_crs)
     xs, ys, crs = features.xs, features.ys, features.crs
     classes = _class_index(features.labels, table)
-    # a file with an ``image`` field naming the dataset's images (as pointseg writes it) says where each point
-    # belongs, which matters where rasters overlap; otherwise each point goes to the first image containing it
-    named = features.images is not None and bool(np.isin(features.images, [pair.key for pair in pairs]).any())
+    # a point whose ``image`` field names one of the dataset's images (as pointseg writes it) lies on that image,
+    # which matters where rasters overlap; any other point (one added in QGIS leaves the field empty) goes to the
+    # first image containing it
+    images = np.full(xs.size, "", dtype=object) if features.images is None else features.images
+    named = np.isin(images, [pair.key for pair in pairs])
     references = [Georeference.of(pair) for pair in pairs]
-    if crs is not None and not named and all(reference.crs is None for reference in references):
+    if crs is not None and not named.any() and all(reference.picture for reference in references):
         raise PointsError(
             f"{path} gives its points in {crs.name}, but the images are plain pictures without a georeference",
             fix=f"if they are pixel coordinates (digitised on the pictures in QGIS), say so with --point-crs {PIXELS}; "
@@ -262,24 +269,23 @@ def read_vector_points(
     rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
     picture_ys = -np.abs(ys)  # on a picture y counts rows down from 0 either way (PICTURE_TRANSFORM's sign)
     for index, (pair, reference) in enumerate(zip(pairs, references)):
-        if reference.crs is None:
-            if crs is not None and not named:
-                continue  # points in a CRS cannot be placed on a picture, unless the file names it (pointseg's own export)
+        candidates = (images == pair.key) | ~named
+        if reference.picture:
             x, y = xs, picture_ys  # pixel coordinates, whatever CRS the file declares for the rasters
-        elif crs is None:
+            if crs is not None:
+                candidates = images == pair.key  # a point in a CRS is no pixel of a picture, unless the file names it
+        elif crs is None and reference.crs is not None:
             raise PointsError(
                 f"{path} has no CRS but {pair.image} is georeferenced",
                 fix="give the points' CRS with --point-crs (e.g. EPSG:4326)",
             )
-        elif crs != reference.crs:
+        elif crs is not None and reference.crs is not None and crs != reference.crs:
             x, y = Transformer.from_crs(crs, reference.crs, always_xy=True).transform(xs, ys)
-        else:
+        else:  # the same CRS, or a raster without one (a world file alone): taken to be in the points' own
             x, y = xs, ys
         col_f, row_f = ~reference.transform @ (np.asarray(x), np.asarray(y))
         col, row = np.floor(col_f).astype(np.int64), np.floor(row_f).astype(np.int64)
-        inside = (placed < 0) & (row >= 0) & (row < pair.size[0]) & (col >= 0) & (col < pair.size[1])
-        if named:
-            inside &= features.images == pair.key
+        inside = (placed < 0) & candidates & (row >= 0) & (row < pair.size[0]) & (col >= 0) & (col < pair.size[1])
         placed[inside], rows[inside], cols[inside] = index, row[inside], col[inside]
     empty = _on_nodata(pairs, placed, rows, cols)
     skipped = {
