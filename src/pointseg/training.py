@@ -88,7 +88,8 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
 def prepare_data(config: TrainConfig) -> PreparedData:
     """Discover, split and load the data of a run; simulate (or read) its points.
 
-    Nothing is written: :meth:`PreparedData.write_points` writes the points once the run is sure to start.
+    Nothing is written into the run folder: :meth:`PreparedData.write_points` writes the points once the run
+    is sure to start.
 
     Raises:
         PointsegError: Any problem with the data, the classes or the points.
