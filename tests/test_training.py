@@ -48,6 +48,24 @@ def trained(tmp_path_factory):
     return config, train(config)
 
 
+def test_a_validation_root_with_the_training_roots_file_names_keeps_each_image_its_own_mask(tmp_path):
+    from conftest import make_dataset, write_classes
+    from pointseg.classes import ClassTable
+    from pointseg.data.scenes import load_scenes
+    from pointseg.training import prepare_data
+
+    data, val = make_dataset(tmp_path / "data"), make_dataset(tmp_path / "val", n_images=2, seed=1)
+    classes = write_classes(tmp_path / "classes.csv")
+    prepared = prepare_data(tiny_config(data, classes, tmp_path / "run", val_data=val, full_masks=True))
+    table = ClassTable.read_csv(classes)
+    own = {root: {s.key: s.mask for s in load_scenes(discover_pairs(root), table)} for root in (data, val)}
+    assert set(own[val]) == {"part_0/img_0", "part_1/img_1"} < set(own[data])  # the same names in both roots
+    assert not np.array_equal(own[val]["part_0/img_0"], own[data]["part_0/img_0"])
+    for root, scenes in ((data, prepared.train_scenes), (val, prepared.val_scenes)):
+        assert all(np.array_equal(scene.mask, own[root][scene.key]) for scene in scenes)
+        assert all(np.array_equal(scene.labels, own[root][scene.key]) for scene in scenes if root == data)
+
+
 def test_run_folder_holds_config_points_metrics_and_checkpoint(trained):
     config, result = trained
     for name in ("config.json", "points.csv", "points.json", "metrics.csv", "metrics.json", "model.ckpt"):

@@ -448,7 +448,7 @@ def panels_figure(run: Path, path: Path) -> Path | None:
     """Prediction panels of a finished run: two validation images and one training image with its points."""
     from pointseg.config import TrainConfig
     from pointseg.data.points import PointLabels
-    from pointseg.data.scenes import load_scenes
+    from pointseg.data.scenes import load_split
     from pointseg.predict import Segmenter
     from pointseg.report import prediction_figure, prediction_panels
     from pointseg.training import split_dataset
@@ -459,8 +459,8 @@ def panels_figure(run: Path, path: Path) -> Path | None:
     table, _, train_pairs, val_pairs = split_dataset(config)
     points = PointLabels.read_csv(run / "points.csv", table) if (run / "points.csv").exists() else None
     segmenter = Segmenter.from_checkpoint(run / "model.ckpt")
-    scenes = load_scenes([*val_pairs[:2], *train_pairs[:1]], table)
-    panels = prediction_panels(segmenter, scenes[: len(val_pairs[:2])], scenes[len(val_pairs[:2]) :], points)
+    train_scenes, val_scenes = load_split(train_pairs[:1], val_pairs[:2], table)
+    panels = prediction_panels(segmenter, val_scenes, train_scenes, points)
     return prediction_figure(panels, segmenter.classes, path)
 
 

@@ -44,7 +44,7 @@ from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
-from pointseg.data.scenes import load_scenes, split_pairs
+from pointseg.data.scenes import load_split, split_pairs
 from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
 from pointseg.errors import ConfigError, DatasetError, PointsegWarning, PointsError
@@ -95,8 +95,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         PointsegError: Any problem with the data, the classes or the points.
     """
     table, pairs, train_pairs, val_pairs = split_dataset(config)
-    scenes = load_scenes([*train_pairs, *val_pairs], table)  # one pass: one report of unknown colours
-    train_scenes, val_scenes = scenes[: len(train_pairs)], scenes[len(train_pairs) :]
+    train_scenes, val_scenes = load_split(train_pairs, val_pairs, table)
     points = None
     if config.full_masks:
         for scene in train_scenes:

@@ -103,3 +103,19 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
             )
         scenes.append(Scene(pair.key, image, mask=masks.get(pair.key), nodata=nodata.get(pair.key)))
     return scenes
+
+
+def load_split(
+    train_pairs: Sequence[ImagePair], val_pairs: Sequence[ImagePair], table: ClassTable
+) -> tuple[list[Scene], list[Scene]]:
+    """:func:`load_scenes` of the training and the validation pairs of a run.
+
+    One pass over both (one report of unknown colours), unless an image of one shares its
+    key with an image of the other, as a separate validation root with the training
+    root's file names does (``train/images/001.png`` and ``val/images/001.png``): then
+    each apart, so that no image takes the other's mask.
+    """
+    if {pair.key for pair in train_pairs}.isdisjoint(pair.key for pair in val_pairs):
+        scenes = load_scenes([*train_pairs, *val_pairs], table)
+        return scenes[: len(train_pairs)], scenes[len(train_pairs) :]
+    return load_scenes(train_pairs, table), load_scenes(val_pairs, table)
