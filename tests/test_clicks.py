@@ -18,6 +18,7 @@ from pointseg.data.masks import load_masks
 from pointseg.data.points import PointLabels
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.predict import Segmenter
+from pointseg.training import split_dataset
 
 TABLE = ClassTable.from_rows(list(COLOURS.items()))
 
@@ -185,7 +186,8 @@ def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_t
 
     def train(config):
         run = str(config.out.relative_to(tmp_path))
-        trained[run] = (config.seed, config.points_file.read_text())
+        held_out = [pair.key for pair in split_dataset(config)[3]]
+        trained[run] = (config.seed, config.points_file.read_text(), held_out)
         return SimpleNamespace(
             metrics={"miou": 0.25 if config.seed == 0 else 0.75, "accuracy": 0.5, "per_class_iou": {"land": 0.5}}
         )
@@ -203,10 +205,9 @@ def test_repeats_train_each_round_again_on_its_points_at_other_seeds_and_score_t
     rows = clicks_module.simulate_clicks(config, ClickLoop(rounds=1, k=1, initial_points=1, repeats=2))
     runs = ["initial/round-0", "suggested/round-1", "random/round-1"]
     assert sorted(trained) == sorted(runs + [f"{run}/repeat-1" for run in runs])
-    for run in runs:  # the same points, the loop's seed and another
-        assert (
-            trained[run][0] == 0 and trained[f"{run}/repeat-1"][0] == 100_003 and trained[run][1] == trained[f"{run}/repeat-1"][1]
-        )
+    for run in runs:  # the same points and validation images, the loop's seed and another
+        assert trained[run][0] == 0 and trained[f"{run}/repeat-1"][0] == 100_003
+        assert trained[run][1:] == trained[f"{run}/repeat-1"][1:] and trained[run][2] == ["part_1/img_1"]
     assert asked == [Path("initial/round-0/model.ckpt"), Path("initial/round-0/repeat-1/model.ckpt")]
     with (tmp_path / "suggested/round-1/suggestions.csv").open() as handle:  # drawn from both trainings' mean
         scores = [float(row["entropy"]) for row in csv.DictReader(handle)]

@@ -194,6 +194,7 @@ def simulate_clicks(
     _check_training(config)
     _record_loop(out, loop, config)
     table, _, train_pairs, _ = split_dataset(config)
+    split = config.seed if config.split_seed is None else config.split_seed  # every repeat's, whatever its seed
     masks, _ = dense_masks(train_pairs, table)
     annotator = _Annotator(config, loop, train_pairs, masks, table)
     points = {arm: simulate_points(masks, PointSpec(per_image=loop.initial_points), "random", config.seed) for arm in ARMS}
@@ -207,7 +208,7 @@ def simulate_clicks(
             start = _previous_run(out, arm, round_) / "model.ckpt" if round_ and loop.fine_tune else config.init_weights
             trainings = [
                 _train_round(
-                    config.model_copy(update={"init_weights": start, "seed": repeat_seed(config.seed, r)}),
+                    config.model_copy(update={"init_weights": start, "seed": repeat_seed(config.seed, r), "split_seed": split}),
                     folder,
                     points[arm],
                     table,
