@@ -16,7 +16,7 @@ from pointseg.config import TrainConfig
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import load_masks
 from pointseg.data.points import PointLabels
-from pointseg.errors import ConfigError, TrainingDiverged
+from pointseg.errors import ConfigError, DatasetError, TrainingDiverged
 from pointseg.predict import Segmenter
 from pointseg.training import split_dataset
 
@@ -277,11 +277,17 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
         clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
 
 
-def test_a_loop_refuses_training_options_that_replace_its_points(tmp_path):
+def test_a_loop_refuses_training_options_that_replace_its_points(tmp_path, classes_csv):
     for update in ({"points": "full"}, {"points_file": tmp_path / "p.csv"}, {"point_labels": tmp_path / "p.gpkg"}):
         config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, **update)
         with pytest.raises(ConfigError, match="trains on its own points"):
             clicks_module.simulate_clicks(config, ClickLoop())
+    for update, named in (({"points": "50"}, "--points"), ({"points": "50", "strategy": "grid"}, "--points and --strategy")):
+        config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, **update)
+        with pytest.raises(ConfigError, match=f"draws its own points: {named} would be ignored"):
+            clicks_module.simulate_clicks(config, ClickLoop())
+    with pytest.raises(DatasetError, match="dataset folder not found"):  # a mistyped --data records no loop
+        clicks_module.simulate_clicks(TrainConfig(data=tmp_path / "dta", classes=classes_csv, out=tmp_path), ClickLoop())
     assert not (tmp_path / "loop.json").exists()
 
 

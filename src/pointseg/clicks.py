@@ -192,10 +192,10 @@ def simulate_clicks(
     """
     out = Path(config.out)
     _check_training(config)
-    _record_loop(out, loop, config)
     table, _, train_pairs, _ = split_dataset(config)
     split = config.seed if config.split_seed is None else config.split_seed  # every repeat's, whatever its seed
     masks, _ = dense_masks(train_pairs, table)
+    _record_loop(out, loop, config)  # once the data is found: a mistyped --data leaves no loop to be refused by
     annotator = _Annotator(config, loop, train_pairs, masks, table)
     points = {arm: simulate_points(masks, PointSpec(per_image=loop.initial_points), "random", config.seed) for arm in ARMS}
     shown = points["suggested"]  # the pixels the suggested arm has labelled or skipped: never suggested again
@@ -290,11 +290,16 @@ _MIXED_STREAM = 500
 
 
 def _check_training(config: TrainConfig) -> None:
-    """Refuse training options that would replace the loop's points with others."""
+    """Refuse training options that would replace the loop's points with others, or that it would ignore."""
     if config.full_masks or config.points_file is not None or config.point_labels is not None:
         raise ConfigError(
             "the click loop trains on its own points, not on full masks, --points-file or --point-labels",
             fix="leave out --points full, --full-masks, --points-file and --point-labels",
+        )
+    if given := sorted({"points", "strategy"} & config.model_fields_set):
+        raise ConfigError(
+            f"the click loop draws its own points: {' and '.join(f'--{name}' for name in given)} would be ignored",
+            fix="leave them out; --initial-points sets the random points per image to start from, --k those of a round",
         )
 
 
