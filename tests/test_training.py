@@ -97,6 +97,17 @@ def test_a_run_that_fails_before_training_leaves_the_earlier_run_in_its_folder(t
     assert {file: file.read_bytes() for file in out.rglob("*") if file.is_file()} == before
 
 
+def test_a_full_mask_run_into_a_point_runs_folder_leaves_no_points_of_the_earlier_run(trained, tmp_path):
+    import shutil
+
+    config, _ = trained
+    out = shutil.copytree(config.out, tmp_path / "run")
+    assert (out / "points.csv").is_file()
+    train(config.model_copy(update={"out": out, "full_masks": True, "max_steps": 1, "precise_bn": 0}))
+    assert not (out / "points.csv").exists() and not (out / "points.json").exists()
+    assert TrainConfig.model_validate_json((out / "config.json").read_text()).full_masks
+
+
 def test_training_lowers_the_loss_and_learns_the_classes(trained):
     config, result = trained
     losses = epoch_losses(config.out)
@@ -134,6 +145,9 @@ def test_evaluate_reproduces_the_validation_metrics(trained, tmp_path):
     assert metrics["confusion_matrix"] == result.metrics["confusion_matrix"]
     assert metrics["loss"] == pytest.approx(result.metrics["loss"], rel=1e-5)
     assert json.loads((tmp_path / "eval/metrics.json").read_text())["miou"] == pytest.approx(result.metrics["miou"])
+    (tmp_path / "afile").write_text("kept")
+    with pytest.raises(FileExistsError):  # a file in the way is found before the evaluation, not after it
+        evaluate(result.checkpoint, val_root, out=tmp_path / "afile", accelerator="tpu")  # tpu: it would fail there
 
 
 def test_predict_writes_masks_in_the_class_colours(trained, tmp_path):

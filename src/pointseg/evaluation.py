@@ -42,9 +42,11 @@ def evaluate(
         The metrics, as written to ``metrics.json``.
     """
     module = load_module(checkpoint)
-    metrics = evaluate_module(module, load_scenes(discover_pairs(data), module.classes), accelerator)
-    if out is not None:
+    scenes = load_scenes(discover_pairs(data), module.classes)
+    if out is not None:  # before the evaluation, so that a file in the way costs no evaluation
         Path(out).mkdir(parents=True, exist_ok=True)
+    metrics = evaluate_module(module, scenes, accelerator)
+    if out is not None:
         (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

@@ -66,9 +66,12 @@ class PreparedData:
     """Where the points came from (their file, or how they were drawn), as ``points.json`` says."""
 
     def write_points(self, out: Path) -> None:
-        """Write ``points.csv`` and ``points.json`` into ``out`` (nothing with full masks)."""
+        """Write ``points.csv`` and ``points.json`` into ``out``; with full masks, remove an earlier run's there."""
         if self.points is not None and self.settings is not None:
             write_points(out, self.points, self.table, self.settings)
+        else:  # they would pass for this run's points (a report draws them on its figures)
+            for name in ("points.csv", "points.json"):
+                (out / name).unlink(missing_ok=True)
 
 
 def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], list[ImagePair], list[ImagePair]]:
