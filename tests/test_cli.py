@@ -66,6 +66,9 @@ def test_bad_option_values_name_the_option(dataset, classes_csv, tmp_path, capsy
     assert code == 2 and "either --epochs or --max-steps" in err
     code, _, err = run([*common, "--optimizer", "adamax"], capsys)
     assert code == 2 and "adamax" in err
+    for option, least in (("--size", 32), ("--batch", 1), ("--repeats", 1), ("--bands", 1)):  # before any network is built
+        code, _, err = run(["models", option, str(least - 1)], capsys)
+        assert code == 2 and f"Invalid value for '{option}'" in err and f"greater than or equal to {least}" in err
     for command in (["points", "--points", "5"], ["suggest", "--checkpoint", "m.ckpt", "--k", "3"]):  # seeds a draw takes
         code, _, err = run([*command, "--data", str(dataset), "--out", str(tmp_path / "p"), "--seed", "-1"], capsys)
         assert code == 2 and "--seed" in err and "greater than or equal to 0" in err and "Traceback" not in err

@@ -574,11 +574,11 @@ def simulate_clicks(
 
 @app.command()
 def models(
-    size: Annotated[int, typer.Option("--size", help="Side of the square test images in pixels.")] = 256,
-    batch: Annotated[int, typer.Option("--batch", help="Images per timed batch.")] = 4,
-    bands: Annotated[int, typer.Option("--bands", help="Input bands.")] = 3,
-    width: Annotated[int, typer.Option("--width", help="Channels of each network's first level.")] = 16,
-    repeats: Annotated[int, typer.Option("--repeats", help="Timed batches after one warm-up.")] = 3,
+    size: Annotated[int, typer.Option("--size", min=32, help="Side of the square test images in pixels.")] = 256,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per timed batch.")] = 4,
+    bands: Annotated[int, typer.Option("--bands", min=1, help="Input bands.")] = 3,
+    width: Annotated[int, typer.Option("--width", min=1, help="Channels of each network's first level.")] = 16,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed batches after one warm-up.")] = 3,
     accelerator: AcceleratorOpt = "cpu",
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table to this CSV file.")] = None,
 ) -> None:
