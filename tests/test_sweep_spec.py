@@ -137,6 +137,22 @@ def test_configurations_follow_the_grid_with_point_budgets_by_number():
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("options", "message", "fix"),
+    [
+        ({"points": "20,full", "method": "crf"}, "--points full trains the full-mask reference with plain cross-entropy",
+         "add pce to --method (e.g. --method pce,crf)"),  # one method, in the base, not an axis
+        ({"points": "20", "full_masks": "true,false"}, "--full-masks cannot be an axis: full masks are a value of the points",
+         "give --points 20,full (full masks as the reference of a label-budget study)"),
+    ],
+)  # fmt: skip
+def test_full_masks_come_only_as_the_points_axiss_plain_cross_entropy_reference(tmp_path, options, message, fix):
+    spec = build_spec(BASE | {"lr": "0.01"} | options)
+    with pytest.raises(ConfigError, match=message) as info:
+        spec.validate_all(tmp_path)
+    assert info.value.fix == fix
+
+
 STORAGE_FIX = (
     "give --storage a SQLAlchemy URL of a database you can open (its driver installed), "
     "e.g. sqlite:///path/study.db or postgresql://user@host/db"

@@ -169,7 +169,12 @@ class SweepSpec(BaseModel):
                     fix="use the options of `pointseg train`; the seed is repeated with --seeds; "
                     "the budget is one value of --epochs, --max-steps or --samples",
                 )
-        if FULL in self.axes.get("points", []) and "pce" not in self.axes.get("method", ["pce"]):
+        if "full_masks" in self.axes:
+            raise ConfigError(
+                "--full-masks cannot be an axis: full masks are a value of the points axis",
+                fix="give --points 20,full (full masks as the reference of a label-budget study)",
+            )
+        if FULL in self.axes.get("points", []) and "pce" not in self.axes.get("method", [self.base.get("method", "pce")]):
             raise ConfigError(
                 "--points full trains the full-mask reference with plain cross-entropy, which --method leaves out",
                 fix="add pce to --method (e.g. --method pce,crf)",
