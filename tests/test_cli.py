@@ -115,10 +115,10 @@ def test_train_evaluate_predict_from_the_command_line(dataset, classes_csv, tmp_
 @pytest.mark.slow
 def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
     config = tmp_path / "sweep.yaml"
-    config.write_text(f"data: {dataset}\nclasses: {classes_csv}\ncrop: 32\nwidth: 4\ndepth: 2\nmax_steps: 100\n")
+    config.write_text(f"data: {dataset}\nclasses: {classes_csv}\ncrop: 32\nwidth: 4\ndepth: 2\nmax_steps: 100\nseeds: 3\n")
     out = tmp_path / "sweep"
     argv = ["sweep", "--config", str(config), "--out", str(out), "--lr", "0.01,0.005", "--batch-size", "2", "--max-steps", "3",
-            "--points", "20", "--val-fraction", "0.34", "--accelerator", "cpu", "--no-progress-bar",
+            "--seeds", "1", "--points", "20", "--val-fraction", "0.34", "--accelerator", "cpu", "--no-progress-bar",
             "--description", "Toy rasters made by the tests."]  # fmt: skip
     code, out_text, _ = run(argv, capsys)
     assert code == 0

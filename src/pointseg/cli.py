@@ -369,7 +369,9 @@ def sweep(
     ),
     lr: Annotated[str | None, typer.Option("--lr", help="Learning rates, comma-separated (default 0.001,0.01).")] = None,
     batch_size: Annotated[str | None, typer.Option("--batch-size", help="Batch sizes (default 16,32,64).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Train every configuration with seeds 0..N-1.")] = 1,
+    seeds: Annotated[
+        int | None, typer.Option("--seeds", min=1, help="Train every configuration with seeds 0..N-1 (default 1).")
+    ] = None,
     storage: Annotated[
         str | None, typer.Option("--storage", help="SQLAlchemy URL of a shared study (default: SQLite in --out).")
     ] = None,
@@ -394,7 +396,8 @@ def sweep(
     from pointseg.sweep_report import results_table
 
     options = _read_yaml(config) if config is not None else {}
-    seeds = int(options.pop("seeds", seeds))
+    seeds = seeds if seeds is not None else int(options.pop("seeds", 1))  # the command line's seeds win
+    options.pop("seeds", None)
     description = description or str(options.pop("description", ""))
     options.pop("description", None)
     storage = storage or options.pop("storage", None)  # the command line's storage wins
