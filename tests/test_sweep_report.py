@@ -62,6 +62,8 @@ def test_conclusions_without_a_finished_run():
         "No configuration has finished yet: there is nothing to conclude.",
         "Failed: lr=1.0 (1 of 1 seeds).",
     ]
+    trained_unscored = [Configuration({"lr": 0.1}, ["done"]), *configs]  # --val-fraction 0: no validation image
+    assert conclusions(trained_unscored)[0] == "No configuration has an mIoU (no validation image): there is nothing to compare."
 
 
 def test_axis_values_with_unfinished_configurations_say_so():

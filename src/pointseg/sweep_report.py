@@ -205,6 +205,8 @@ def conclusions(configs: Sequence[Configuration]) -> list[str]:
     configurations left without result; which configurations diverged or failed, and when.
     """
     finished = _ranked(configs)
+    if not finished and any("done" in c.statuses for c in configs):  # trained, but no validation image to score them on
+        return ["No configuration has an mIoU (no validation image): there is nothing to compare.", *_failure_lines(configs)]
     if not finished:
         return ["No configuration has finished yet: there is nothing to conclude.", *_failure_lines(configs)]
     budgets = [c for c in configs if str(c.params.get("points")) != FULL]
