@@ -121,3 +121,19 @@ def test_point_budgets_are_listed_by_their_number_then_full_masks():
     configs = summarise(rows, ["points"])
     assert [c.params["points"] for c in configs] == ["5", "20", "100", "full"]  # not "100", "20", "5" as text
     assert [cells[0] for cells in table_rows(configs)[1]] == ["5", "20", "100", "full"]
+
+
+def test_a_run_whose_data_is_not_found_from_here_leaves_its_panels_out_and_says_why(tmp_path, monkeypatch):
+    import pytest
+
+    from pointseg.config import TrainConfig
+    from pointseg.errors import PointsegWarning
+    from pointseg.sweep_report import panels_figure
+
+    run = tmp_path / "sweep/lr=0.01_seed=0"
+    run.mkdir(parents=True)
+    (run / "model.ckpt").write_bytes(b"")
+    (run / "config.json").write_text(TrainConfig(data="data", classes="classes.csv", out=run).model_dump_json())
+    monkeypatch.chdir(tmp_path / "sweep")  # not where the sweep ran
+    with pytest.warns(PointsegWarning, match=r"panels are left out: classes table not found: classes.csv \(the sweep's paths"):
+        assert panels_figure(run, tmp_path / "predictions.png") is None

@@ -28,6 +28,7 @@ import html
 import json
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any
 from rich.table import Table
 
 from pointseg.config import FULL
-from pointseg.errors import ConfigError
+from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 from pointseg.figures import pyplot
 from pointseg.sweep import SweepSpec, collect_results, grid_key, points_key, value_order
 
@@ -447,7 +448,11 @@ def curves_figure(rows: Sequence[dict[str, Any]], axes: Sequence[str], sweep_dir
 
 
 def panels_figure(run: Path, path: Path) -> Path | None:
-    """Prediction panels of a finished run: two validation images and one training image with its points."""
+    """Prediction panels of a finished run: two validation images and one training image with its points.
+
+    None where the run has no checkpoint, or its data cannot be found (a warning says why): the
+    rest of the report does without the panels.
+    """
     from pointseg.config import TrainConfig
     from pointseg.data.points import PointLabels
     from pointseg.data.scenes import load_split
@@ -458,7 +463,13 @@ def panels_figure(run: Path, path: Path) -> Path | None:
     if not (run / "model.ckpt").exists():
         return None
     config = TrainConfig.model_validate_json((run / "config.json").read_text())
-    table, _, train_pairs, val_pairs = split_dataset(config)
+    try:
+        table, _, train_pairs, val_pairs = split_dataset(config)
+    except PointsegError as err:
+        where = " (the sweep's paths are relative: run the report from the folder the sweep ran in)"
+        message = f"the prediction panels are left out: {err.message}" + where * (not config.data.is_absolute())
+        warnings.warn(PointsegWarning(message), stacklevel=2)
+        return None
     points = PointLabels.read_csv(run / "points.csv", table) if (run / "points.csv").exists() else None
     segmenter = Segmenter.from_checkpoint(run / "model.ckpt")
     train_scenes, val_scenes = load_split(train_pairs[:1], val_pairs[:2], table)
