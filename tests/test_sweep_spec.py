@@ -188,3 +188,12 @@ def test_the_command_line_names_the_bad_option_and_its_fix(tmp_path, capsys, mon
     assert not (tmp_path / "s" / "sweep.json").exists()
     if "--storage" not in args:  # a bad option is told before the sweep's header (the storage is opened after it)
         assert "sweep of" not in captured.out
+
+
+def test_class_weights_that_miss_a_class_are_refused_before_any_run_fails_on_them(tmp_path, classes_csv):
+    spec = build_spec(BASE | {"classes": str(classes_csv), "lr": "0.01", "class_weights": "1,2"})
+    with pytest.raises(ConfigError, match="--class-weights gives 2 weights for 3 classes") as info:
+        spec.validate_all(tmp_path)
+    assert info.value.fix == "give one weight per class, in the order land, water, road, or balanced"
+    build_spec(BASE | {"classes": str(classes_csv), "lr": "0.01", "class_weights": "1,2,1"}).validate_all(tmp_path)
+    build_spec(BASE | {"lr": "0.01", "class_weights": "balanced"}).validate_all(tmp_path)  # no table read: c.csv is none

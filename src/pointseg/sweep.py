@@ -49,7 +49,7 @@ from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
 from pointseg.config import FULL, PREDATED_OPTIONS, TrainConfig, describe_error, option_flag
 from pointseg.errors import ConfigError, TrainingDiverged
-from pointseg.training import prepare_data, train
+from pointseg.training import check_class_weights, prepare_data, train
 
 Budget = Literal["epochs", "steps", "samples"]
 Amount = Annotated[int, Field(ge=1)]
@@ -181,11 +181,13 @@ class SweepSpec(BaseModel):
             )
         for params in self.configurations():
             try:
-                self.train_config(params, out, None)
+                config = self.train_config(params, out, None)
             except ValidationError as err:
                 raise ConfigError(
                     f"configuration {run_name(params)}: {describe_error(err)}", fix="correct the value or the axis"
                 ) from err
+            if isinstance(config.class_weights, list):  # else a failed run would keep the sweep's options
+                check_class_weights(config, ClassTable.read_csv(config.classes))
 
 
 def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = "") -> SweepSpec:

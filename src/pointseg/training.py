@@ -237,12 +237,21 @@ def resolve_class_weights(config: TrainConfig, data: PreparedData) -> list[float
             return balanced_weights(labels, data.table.num_classes)
         except ValueError as err:  # full masks with no labelled pixel: points without any were refused before
             raise DatasetError(f"--class-weights balanced: {err}", fix="check the masks and the classes table") from err
-    if config.class_weights is not None and len(config.class_weights) != data.table.num_classes:
-        raise ConfigError(
-            f"--class-weights gives {len(config.class_weights)} weights for {data.table.num_classes} classes",
-            fix=f"give one weight per class, in the order {', '.join(data.table.names)}, or balanced",
-        )
+    check_class_weights(config, data.table)
     return config.class_weights
+
+
+def check_class_weights(config: TrainConfig, table: ClassTable) -> None:
+    """Fail unless ``--class-weights``, where it lists weights, gives one per class of ``table``.
+
+    Raises:
+        ConfigError: Not one weight per class.
+    """
+    if isinstance(config.class_weights, list) and len(config.class_weights) != table.num_classes:
+        raise ConfigError(
+            f"--class-weights gives {len(config.class_weights)} weights for {table.num_classes} classes",
+            fix=f"give one weight per class, in the order {', '.join(table.names)}, or balanced",
+        )
 
 
 def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResult:
