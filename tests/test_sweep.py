@@ -175,10 +175,18 @@ def test_a_configuration_drawn_at_the_same_moment_goes_to_the_earlier_trial():
     assert not sweep_module._taken_by_another(later, {"lr": 0.01}, patience=0.2)
 
 
-def test_another_sweep_in_the_same_folder_is_refused(dataset, classes_csv, tmp_path):
-    run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), tmp_path / "s")
-    with pytest.raises(ConfigError, match="holds a sweep with other options"):
-        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.02", max_steps=2)), tmp_path / "s")
+def test_another_sweep_in_the_same_folder_is_refused_and_a_resume_on_another_machine_is_not(dataset, classes_csv, tmp_path):
+    options = tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2)
+    first = run_sweep(build_spec(options), tmp_path / "s")
+    with pytest.raises(ConfigError, match=r"holds a sweep with other --lr, --width \(its options are in .*sweep.json\)"):
+        run_sweep(build_spec(options | {"lr": "0.02", "width": 8}), tmp_path / "s")
+    calls = []
+    resumed = run_sweep(
+        build_spec(options | {"lr": "0.02,0.01", "accelerator": "auto", "num_workers": 1, "seed": 0}, description="again"),
+        tmp_path / "s",
+        on_result=calls.append,
+    )  # other machine options, the default seed given, the axis in another order: the same sweep, nothing to train
+    assert calls == [] and [r["miou"] for r in resumed] == [r["miou"] for r in first]
 
 
 @pytest.mark.parametrize("moment", ["_draw_points", "_requeue_interrupted", "train"])
@@ -222,7 +230,7 @@ def test_a_sweep_stored_before_precise_bn_resumes_only_with_the_running_averages
     older = study.user_attrs["spec"]
     del older["base"]["precise_bn"]
     study.set_user_attr("spec", older)
-    with pytest.raises(ConfigError, match="holds a sweep with other options"):
+    with pytest.raises(ConfigError, match="holds a sweep with other --precise-bn"):
         run_sweep(build_spec(options), out)
     rows = run_sweep(build_spec(options | {"precise_bn": 0}), out)  # resumes: nothing left to train
     assert [r["status"] for r in rows] == ["done"]
@@ -301,7 +309,7 @@ def test_a_sweep_without_results_takes_new_options_and_draws_its_points_again(da
     stored = json.loads((out / "sweep.json").read_text())
     assert (stored["base"]["data"], stored["base"]["lr"], stored["axes"]) == (str(other), 0.02, {})
     assert drawn.read_text() != old_points and (out / rows[0]["run"] / "points.csv").read_text() == drawn.read_text()
-    with pytest.raises(ConfigError, match="holds a sweep with other options"):  # now it holds a result
+    with pytest.raises(ConfigError, match="holds a sweep with other --data, --lr"):  # now it holds a result
         run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), out)
 
 

@@ -45,10 +45,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic_core import to_jsonable_python
 
 from pointseg.classes import IGNORE_INDEX, ClassTable
-from pointseg.config import DEFAULT_QUERY, PREDATED_OPTIONS, Query, TrainConfig, option_flag
+from pointseg.config import (
+    DEFAULT_QUERY,
+    MACHINE_OPTIONS,
+    PREDATED_OPTIONS,
+    Query,
+    TrainConfig,
+    option_defaults,
+    option_flag,
+)
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.data.scenes import dense_masks
@@ -303,15 +310,11 @@ def _check_training(config: TrainConfig) -> None:
         )
 
 
-_MACHINE_OPTIONS = {"out", "progress_bar", "accelerator", "num_workers", "superpixel_cache"}
-"""Training options that change where or how fast a loop runs, not its results: a loop may resume with others."""
-
-
 def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
     """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", fix="give a folder for the loop's runs")
-    settings = {**asdict(loop), "training": config.model_dump(mode="json", exclude=_MACHINE_OPTIONS)}
+    settings = {**asdict(loop), "training": config.model_dump(mode="json", exclude=set(MACHINE_OPTIONS))}
     if (out / "loop.json").is_file() and (changed := loop_differences(read_loop(out), settings)):
         raise ConfigError(
             f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
@@ -351,11 +354,7 @@ def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     ['lr']
     """
     changed = [key for key in a.keys() | b.keys() if key != "training" and a.get(key) != b.get(key)]
-    defaults = {
-        name: to_jsonable_python(field.get_default(call_default_factory=True))
-        for name, field in TrainConfig.model_fields.items()
-        if not field.is_required()
-    }
+    defaults = option_defaults()
     training_a, training_b = ({**defaults, **loop.get("training", {})} for loop in (a, b))
     changed += [key for key in training_a.keys() & training_b.keys() if training_a[key] != training_b[key]]
     return sorted(changed, key=lambda key: (key in training_a, key))

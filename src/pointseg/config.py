@@ -19,9 +19,10 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import to_jsonable_python
 
 from pointseg.data.dataset import Normalisation
 from pointseg.data.points import PointSpec, Strategy
@@ -162,6 +163,24 @@ class TrainConfig(BaseModel):
 def comma_list(value: object) -> object:
     """A comma-separated string as its parts (``"1, 2"`` -> ``["1", "2"]``); any other value as it is."""
     return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+MACHINE_OPTIONS = frozenset({"out", "progress_bar", "accelerator", "num_workers", "superpixel_cache"})
+"""Training options that say where and how visibly a training runs, not what it learns: a resumed click loop or
+sweep may change them (another machine of a shared sweep may use its GPU)."""
+
+
+def option_defaults() -> dict[str, Any]:
+    """The default of every optional :class:`TrainConfig` option, as JSON records it.
+
+    >>> option_defaults()["lr"], option_defaults()["class_weights"]
+    (0.001, None)
+    """
+    return {
+        name: to_jsonable_python(field.get_default(call_default_factory=True))
+        for name, field in TrainConfig.model_fields.items()
+        if not field.is_required()
+    }
 
 
 def option_flag(name: str) -> str:

@@ -47,7 +47,15 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
 from pointseg.classes import ClassTable
-from pointseg.config import FULL, PREDATED_OPTIONS, TrainConfig, describe_error, option_flag
+from pointseg.config import (
+    FULL,
+    MACHINE_OPTIONS,
+    PREDATED_OPTIONS,
+    TrainConfig,
+    describe_error,
+    option_defaults,
+    option_flag,
+)
 from pointseg.errors import ConfigError, TrainingDiverged
 from pointseg.training import check_class_weights, prepare_data, train
 
@@ -456,6 +464,35 @@ def _holds_result(trial: optuna.trial.FrozenTrial) -> bool:
     return trial.user_attrs.get("status", "alias") != "alias"
 
 
+def spec_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The flags of the options in which two stored sweep specifications differ in what they train.
+
+    The machine's options (:data:`~pointseg.config.MACHINE_OPTIONS`) and the description are
+    not compared; an option one leaves out counts with its default; an axis is the set of its values.
+
+    >>> a = {"base": {"accelerator": "cpu"}, "axes": {"lr": [0.01, 0.001]}, "seeds": 1, "amount": 20}
+    >>> spec_differences(a, {"base": {"seed": 0}, "axes": {"lr": [0.001, 0.01]}, "seeds": 1, "amount": 20})
+    []
+    >>> spec_differences(a, {"base": {"width": 8}, "axes": {"lr": [0.001]}, "seeds": 2, "amount": 20})
+    ['--lr', '--seeds', '--width']
+    """
+    defaults = option_defaults()
+
+    def trained(spec: Mapping[str, Any]) -> dict[str, Any]:
+        axes = {name: sorted(map(json.dumps, values)) for name, values in spec.get("axes", {}).items()}
+        options = {name: value for name, value in {**defaults, **spec.get("base", {})}.items() if name not in axes}
+        options |= {name: ("axis", values) for name, values in axes.items()}
+        return {name: value for name, value in options.items() if name not in MACHINE_OPTIONS} | {
+            name: spec.get(name) for name in ("seeds", "budget", "amount")
+        }
+
+    first, second = trained(a), trained(b)
+    budget = {"budget": "--epochs, --max-steps or --samples", "amount": "--epochs, --max-steps or --samples"}
+    return sorted(
+        {budget.get(name, option_flag(name)) for name in first.keys() | second.keys() if first.get(name) != second.get(name)}
+    )
+
+
 def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | None) -> dict[str, Any]:
     """Record ``spec`` in the study and in ``out/sweep.json``, unless the study holds another sweep's results; returns it.
 
@@ -471,10 +508,12 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
     wanted["base"] |= {name: TrainConfig.model_fields[name].default for name in PREDATED_OPTIONS if name not in wanted["base"]}
     stored = _stored_spec(study)
     if stored is not None and stored != wanted:
+        if not (changed := spec_differences(stored, wanted)):
+            return stored  # another machine, description or order of axis values: the same sweep, resumed
         active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
         if any(_holds_result(t) or t.state in active for t in study.get_trials(deepcopy=False)):
             raise ConfigError(
-                f"{out} holds a sweep with other options: {json.dumps(stored)}",
+                f"{out} holds a sweep with other {', '.join(changed)} (its options are in {out / 'sweep.json'})",
                 fix="run the same command to resume it, or give another --out (or --storage) for a new sweep",
             )
         shutil.rmtree(out / "points", ignore_errors=True)
