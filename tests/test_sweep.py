@@ -327,3 +327,23 @@ def test_point_labels_are_read_by_each_run_not_drawn(dataset, classes_csv, tmp_p
     assert (
         len((tmp_path / "s" / rows[0]["run"] / "points.csv").read_text().splitlines()) - 1 == 3 * 4
     )  # the training images' points
+
+
+def test_optuna_logs_a_trial_stopped_by_ctrl_c_no_more_but_logs_the_rest():
+    import logging
+    import sys
+
+    def record(message, error=None):
+        exc_info = None
+        if error is not None:
+            try:
+                raise error
+            except BaseException:
+                exc_info = sys.exc_info()
+        return logging.LogRecord("optuna.study._optimize", logging.WARNING, __file__, 1, message, None, exc_info)
+
+    keep = sweep_module._not_an_interrupt
+    assert not keep(record("Trial 0 failed with parameters: {'seed': 0} because of the following error", KeyboardInterrupt()))
+    assert not keep(record("Trial 0 failed with value None."))
+    assert keep(record("Trial 0 failed because of the following error", ValueError("kept")))
+    assert keep(record("GridSampler is re-evaluating a configuration"))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 import math
 import shutil
 import time
@@ -438,7 +439,9 @@ def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.B
     for delay in (0.0, 0.2, 0.4, 0.8, 1.6):
         time.sleep(delay)
         try:
-            rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+            with warnings.catch_warnings():  # the heartbeat is experimental, and said so at every sweep
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
             return optuna.create_study(
                 study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True
             )
@@ -575,6 +578,9 @@ def run_sweep(
     spec.validate_all(out)
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for handler in optuna.logging.get_logger("optuna").handlers:  # where its modules' records end
+        if _not_an_interrupt not in handler.filters:
+            handler.addFilter(_not_an_interrupt)
     space = {**spec.axes, "seed": list(range(spec.seeds))}
     study = open_study(out, storage, optuna.samplers.GridSampler(space, seed=0))
     stored = _store_spec(study, spec, out, storage)
@@ -628,6 +634,15 @@ def run_sweep(
         if _progress(study) == progress:  # the rest is running in other processes
             break
     return collect_results(out, storage)
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """Optuna's logs, less those of a trial stopped by Ctrl-C (traceback and all): the command says what it means.
+
+    Every other failure of a trial is recorded as its outcome before Optuna sees it (:func:`_outcome`).
+    """
+    interrupted = record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt)
+    return not interrupted and "failed with value None" not in record.getMessage()
 
 
 def _progress(study: optuna.Study) -> tuple[int, int]:
