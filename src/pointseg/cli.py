@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, NoReturn, get_args
 
 import typer
 from pydantic import ValidationError
@@ -662,7 +662,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"cannot make the folder {err.filename}: a file is in the way", "give an output path whose folders are not files")
 
 
-def _fail(message: str, fix: str | None = None) -> None:
+def _fail(message: str, fix: str | None = None) -> NoReturn:
     errors.print(f"[red]error:[/red] {message}", highlight=False)
     if fix:
         errors.print(f"[green]fix:[/green] {fix}", highlight=False)

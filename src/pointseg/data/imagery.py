@@ -1,9 +1,9 @@
 """Reading images and masks into arrays, with errors that name the file.
 
 JPEG and PNG are read with Pillow, rasters (TIFFs, and pictures beside a world file:
-:func:`~pointseg.data.raster.is_raster`) with rasterio. Images come back as ``(H, W, bands)`` arrays in
-their own data type; masks as ``(H, W, 3)`` colours or ``(H, W)`` values, whichever the
-classes table needs. Palette (``P`` mode) masks are expanded to colours for a colour
+:func:`~pointseg.data.raster.is_raster`) with rasterio. Images come back as
+``(H, W, bands)`` arrays in their own data type; masks as ``(H, W, 3)`` colours or
+``(H, W)`` values, whichever the classes table needs. Palette (``P`` mode) masks are expanded to colours for a colour
 table and kept as raw indices for a value table.
 
 Example:

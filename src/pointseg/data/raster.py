@@ -3,9 +3,9 @@
 The rest of pointseg works on ``(H, W, bands)`` arrays; this module is where rasters
 enter and leave. An alpha band is a raster's mask, not one of its bands (GDAL reads it as
 the dataset mask), and a one-band raster with a colour table is read as the colours of
-its palette, as a palette picture is. A class map is written as a tiled, compressed single-band ``uint8``
-GeoTIFF with the source's CRS and transform, the classes' colours as its colour table
-and :data:`NODATA` where the source had no data.
+its palette, as a palette picture is. A class map is written as a tiled, compressed
+single-band ``uint8`` GeoTIFF with the source's CRS and transform, the classes' colours
+as its colour table and :data:`NODATA` where the source had no data.
 
 Example:
     >>> with open_raster("scene.tif") as source:  # doctest: +SKIP
