@@ -282,8 +282,9 @@ def evaluate(
     """Evaluate a checkpoint on whole images against their dense masks; write metrics.json."""
     from pointseg.evaluation import evaluate as run_evaluation
     from pointseg.report import metrics_table
+    from pointseg.training import EVALUATION
 
-    out = out if out is not None else checkpoint.parent / "evaluation"
+    out = out if out is not None else checkpoint.parent / EVALUATION
     metrics = run_evaluation(checkpoint, data, out=out, accelerator=accelerator)
     console.print(metrics_table(metrics, title=f"evaluation on {data}"))
     console.print(f"metrics written to [bold]{out / 'metrics.json'}[/bold]")

@@ -10,7 +10,11 @@ A run folder receives everything the run produced:
   classes with their colours and the band statistics; BatchNorm's statistics recomputed
   over ``--precise-bn`` training crops when training ends
   (:class:`~pointseg.callbacks.PreciseBatchNorm`);
-* ``metrics.json``: the final evaluation on the validation images, with those statistics.
+* ``metrics.json``: the final evaluation on the validation images, with those statistics;
+* ``evaluation/metrics.json``, later: ``pointseg evaluate``'s scores, by default (:data:`EVALUATION`).
+
+Training again into the folder replaces all of these, and removes those it does not write
+again (the points of an earlier point run, an earlier evaluation), which would pass for its own.
 
 Example:
     >>> from pointseg.config import TrainConfig
@@ -52,6 +56,9 @@ from pointseg.losses import balanced_weights
 from pointseg.models import ModelConfig
 from pointseg.models.weights import load_weights
 from pointseg.task import PointSegModule
+
+EVALUATION = "evaluation"
+"""The folder of a run where ``pointseg evaluate`` writes its ``metrics.json`` unless told otherwise."""
 
 
 @dataclass
@@ -295,7 +302,8 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     if rank_zero_only.rank == 0:  # every check passed: only now is an earlier run in the folder replaced
         (config.out / "config.json").write_text(config.model_dump_json(indent=2))
         data.write_points(config.out)
-        metrics_path.unlink(missing_ok=True)
+        for stale in (metrics_path, config.out / EVALUATION / "metrics.json"):
+            stale.unlink(missing_ok=True)
         if report is not None:
             (config.out / "init_weights.json").write_text(json.dumps(asdict(report), indent=2))
             warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / 'init_weights.json'})"), stacklevel=2)
