@@ -305,7 +305,7 @@ def _check_training(config: TrainConfig) -> None:
         )
     if given := sorted({"points", "strategy"} & config.model_fields_set):
         raise ConfigError(
-            f"the click loop draws its own points: {' and '.join(f'--{name}' for name in given)} would be ignored",
+            f"the click loop draws its own points: {' and '.join(map(option_flag, given))} would be ignored",
             fix="leave them out; --initial-points sets the random points per image to start from, --k those of a round",
         )
 

@@ -466,8 +466,9 @@ def panels_figure(run: Path, path: Path) -> Path | None:
     try:
         table, _, train_pairs, val_pairs = split_dataset(config)
     except PointsegError as err:
-        where = " (the sweep's paths are relative: run the report from the folder the sweep ran in)"
-        message = f"the prediction panels are left out: {err.message}" + where * (not config.data.is_absolute())
+        message = f"the prediction panels are left out: {err.message}"
+        if not config.data.is_absolute():
+            message += " (the sweep's paths are relative: run the report from the folder the sweep ran in)"
         warnings.warn(PointsegWarning(message), stacklevel=2)
         return None
     points = PointLabels.read_csv(run / "points.csv", table) if (run / "points.csv").exists() else None
