@@ -200,7 +200,6 @@ def simulate_clicks(
     out = Path(config.out)
     _check_training(config)
     table, _, train_pairs, _ = split_dataset(config)
-    split = config.seed if config.split_seed is None else config.split_seed  # every repeat's, whatever its seed
     masks, _ = dense_masks(train_pairs, table)
     _record_loop(out, loop, config)  # once the data is found: a mistyped --data leaves no loop to be refused by
     annotator = _Annotator(config, loop, train_pairs, masks, table)
@@ -213,9 +212,11 @@ def simulate_clicks(
             if round_:
                 points[arm], shown = annotator.click(arm, round_, run, points[arm], shown)
             start = _previous_run(out, arm, round_) / "model.ckpt" if round_ and loop.fine_tune else config.init_weights
+            # every repeat holds out the loop's validation images, whatever its training seed
+            round_options = {"init_weights": start, "split_seed": config.held_out_seed}
             trainings = [
                 _train_round(
-                    config.model_copy(update={"init_weights": start, "seed": repeat_seed(config.seed, r), "split_seed": split}),
+                    config.model_copy(update=round_options | {"seed": repeat_seed(config.seed, r)}),
                     folder,
                     points[arm],
                     table,

@@ -155,6 +155,11 @@ class TrainConfig(BaseModel):
         return PointSpec.parse(self.points)
 
     @property
+    def held_out_seed(self) -> int:
+        """The seed that picks the validation images of a split: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
+
+    @property
     def budget(self) -> str:
         """The training budget in words, e.g. ``epochs=20`` or ``max_steps=1500``."""
         return f"epochs={self.epochs}" if self.max_steps is None else f"max_steps={self.max_steps}"

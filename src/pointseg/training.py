@@ -91,8 +91,7 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
     pairs = discover_pairs(config.data, masks_required)
     if config.val_data is not None:
         return table, pairs, pairs, discover_pairs(config.val_data, masks_required)
-    split_seed = config.seed if config.split_seed is None else config.split_seed
-    return table, pairs, *split_pairs(pairs, config.val_fraction, split_seed)
+    return table, pairs, *split_pairs(pairs, config.val_fraction, config.held_out_seed)
 
 
 def prepare_data(config: TrainConfig) -> PreparedData:
