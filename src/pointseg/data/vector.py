@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -112,9 +113,10 @@ def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[
     unknown = set(points.keys.tolist()) - set(pairs_by_key)
     if unknown:
         raise PointsError(f"points on images not in the dataset: {', '.join(sorted(unknown)[:3])}", fix="check --data")
-    references = {key: Georeference.of(pairs_by_key[key]) for key in dict.fromkeys(points.keys.tolist())}
+    georeference = functools.cache(Georeference.of)  # each image opened once
+    references = {key: georeference(pairs_by_key[key]) for key in dict.fromkeys(points.keys.tolist())}
     # the first raster's CRS even where no point lies on a raster: a file without one cannot be read back with the rasters
-    target = next((crs for pair in pairs if (crs := Georeference.of(pair).crs) is not None), None)
+    target = next((crs for pair in pairs if (crs := georeference(pair).crs) is not None), None)
     xs, ys = np.empty(len(points)), np.empty(len(points))
     for key, reference in references.items():
         own = points.keys == key
