@@ -77,6 +77,21 @@ def test_decode_rejects_wrong_form():
         value.decode(np.zeros((2, 2, 3), np.uint8))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_decode_refuses_colours_outside_0_to_255(dtype):
+    table = ClassTable.from_rows([("yellow", (255, 255, 0)), ("other", (1, 2, 3))])
+    mask = np.zeros((1, 2, 3), dtype)
+    mask[0, 0] = (0, 65535, 0) if dtype == np.uint16 else (1, 2, 3.5)  # would pack as yellow / truncate to other
+    with pytest.raises(ClassesError, match="holds values outside the colours 0-255"):
+        table.decode(mask)
+
+
+def test_decode_leaves_empty_pixels_out_of_every_count():
+    table = ClassTable.from_rows([("a", 1), ("b", 2)])
+    decoded = table.decode(np.array([[1, 2, 7, 7]], np.uint8), empty=np.array([[False, True, True, False]]))
+    assert decoded.labels.tolist() == [[0, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]] and decoded.unknown == {7: 1}
+
+
 def test_dict_round_trip():
     table = ClassTable.from_rows([("a", (1, 2, 3)), ("b", (4, 5, 6))])
     assert ClassTable.from_dict(table.to_dict()) == table

@@ -401,6 +401,76 @@ def test_an_index_mask_of_several_bands_is_an_error(multiband):
         load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
 
 
+def test_a_masks_own_nodata_is_ignored_neither_a_class_nor_an_unknown_value(multiband):
+    import warnings
+
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.scenes import load_scenes
+
+    data, classes = multiband
+    with rasterio.open(data / "masks/b.tif") as source:
+        labels = source.read()
+    outside = labels.copy()
+    outside[:, :, :45] = 9  # a footprint's outside, 62 % of the mask, in no class but declared as nodata
+    write_raster(data / "masks/b.tif", outside, nodata=9)
+    write_raster(data / "masks/c.tif", labels, nodata=2)  # nodata declared on the road's value: not road
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pixel reported in no class
+        scenes = {scene.key: scene for scene in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}
+    assert (scenes["b"].mask[:, :45] == -100).all() and (scenes["b"].mask[8:, 45:] == labels[0, 8:, 45:]).all()
+    assert (scenes["c"].mask[labels[0] == 2] == -100).all() and (scenes["c"].mask[8:][labels[0, 8:] != 2] >= 0).all()
+
+
+def test_nan_in_every_band_of_a_float_raster_is_no_data_even_undeclared(multiband, segmenter, tmp_path):
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.scenes import load_scenes
+
+    data, classes = multiband
+    with rasterio.open(data / "images/a.tif") as source:
+        reflectance = source.read().astype(np.float32)
+    reflectance[:, :, 60:] = np.nan  # a swath's edge, no nodata declared
+    reflectance[1, 20, 10] = np.nan  # one band missing: the pixel still has data
+    write_raster(data / "images/a.tif", reflectance)
+    scene = {s.key: s for s in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}["a"]
+    assert (scene.mask[:, 60:] == -100).all() and scene.mask[20, 10] >= 0 and (scene.mask[:, :60] >= 0).all()
+    assert scene.nodata is not None and scene.nodata.sum() == 64 * 12
+    rgb = reflectance[:3]
+    write_raster(tmp_path / "rgb.tif", rgb)
+    with rasterio.open(predict_raster(segmenter, tmp_path / "rgb.tif", tmp_path / "out.tif")) as prediction:
+        labels = prediction.read(1)
+    assert (labels[:, 60:] == NODATA).all() and (labels[:, :60] < 3).all()
+
+
+def test_a_float_index_mask_keeps_whole_values_reports_others_and_ignores_nan(multiband):
+    from pointseg.data.discover import discover_pairs
+    from pointseg.data.masks import UnknownLabelsWarning
+    from pointseg.data.scenes import load_scenes
+
+    data, classes = multiband
+    with rasterio.open(data / "masks/b.tif") as source:
+        labels = source.read().astype(np.float32)
+    labels[0, 40:42] = 1.5  # resampled bilinearly across a boundary: in no class
+    labels[0, 50:] = np.nan  # no data, undeclared
+    write_raster(data / "masks/b.tif", labels)
+    with pytest.warns(UnknownLabelsWarning, match=r"value 1\.5 ") as caught:
+        scene = {s.key: s for s in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}["b"]
+    assert "nan" not in str(caught[0].message).lower()
+    assert (scene.mask[40:42] == -100).all() and (scene.mask[50:] == -100).all()
+    assert np.array_equal(scene.mask[8:40], labels[0, 8:40].astype(np.int16))
+
+
+def test_points_of_a_points_file_on_pixels_without_data_are_left_out(multiband, tmp_path):
+    from pointseg.training import train
+
+    data, classes = multiband
+    points = tmp_path / "points.csv"
+    points.write_text("image,row,col,class\na,2,3,land\na,20,10,land\nb,5,5,land\nb,40,50,water\n")  # 2 in the corners
+    config = tiny_config(data, classes, tmp_path / "run", points_file=points, val_data=data)
+    with pytest.warns(PointsegWarning, match=r"2 of the 4 points of .*points.csv lie on pixels without data: not trained on"):
+        result = train(config)
+    assert sorted(zip(result.data.points.keys, result.data.points.rows)) == [("a", 20), ("b", 40)]
+
+
 def test_points_exported_for_qgis_train_a_model_as_real_annotations(multiband, tmp_path, capsys):
     from pointseg.cli import main
 

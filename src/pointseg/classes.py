@@ -57,7 +57,7 @@ class DecodedMask:
     """
 
     labels: np.ndarray
-    unknown: dict[Colour | int, int] = field(default_factory=dict)
+    unknown: dict[Colour | int | float, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,45 +163,67 @@ class ClassTable:
             return self.keys  # type: ignore[return-value]
         return tuple(_DEFAULT_PALETTE[i % len(_DEFAULT_PALETTE)] for i in range(self.num_classes))
 
-    def decode(self, mask: np.ndarray) -> DecodedMask:
+    def decode(self, mask: np.ndarray, empty: np.ndarray | None = None) -> DecodedMask:
         """Turn a raw mask into class indices.
 
         Args:
-            mask: ``(H, W, 3)`` colours for a colour table, ``(H, W)`` values for a value table.
+            mask: ``(H, W, 3)`` colours (0-255) for a colour table, ``(H, W)`` values for a
+                value table; in a floating-point mask, a value that is not a whole number is
+                in no class, and NaN is no data.
+            empty: ``(H, W)`` True where there is no data (the mask's or its image's nodata):
+                :data:`IGNORE_INDEX`, and counted neither as known nor as unknown.
 
         Returns:
             The labels, with :data:`IGNORE_INDEX` and a count for every unknown colour or value.
 
         Raises:
-            ClassesError: The mask's form does not fit the table (colours against values).
+            ClassesError: The mask's form does not fit the table (colours against values), or
+                a colour mask holds values outside 0-255 (a 16-bit mask).
+
+        >>> table = ClassTable.from_rows([("a", 1), ("b", 2)])
+        >>> decoded = table.decode(np.array([[1.0, 2.0, 2.5, np.nan]]))
+        >>> decoded.labels.tolist(), decoded.unknown
+        ([[0, 1, -100, -100]], {2.5: 1})
         """
+        empty = np.zeros(mask.shape[:2], bool) if empty is None else empty.copy()
         if self.kind == "colour":
             if mask.ndim != 3 or mask.shape[2] < 3:
                 raise ClassesError(
                     "a single-band mask cannot be decoded with a colour classes table (name,r,g,b)",
                     fix="use a name,value classes table for index masks",
                 )
-            rgb = mask[..., :3].astype(np.int64)
+            rgb = mask[..., :3]
+            fractional = np.issubdtype(rgb.dtype, np.floating) and not np.array_equal(rgb, np.floor(rgb))  # NaN too
+            if rgb.size and (fractional or rgb.min() < 0 or rgb.max() > 255):
+                raise ClassesError(
+                    f"a colour mask of {rgb.dtype} holds values outside the colours 0-255 (from {rgb.min()} to {rgb.max()})",
+                    fix="write the mask as 8-bit colours, or as one band of class values with a name,value classes table",
+                )
+            rgb = rgb.astype(np.int64)
             codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
             table_codes = np.array([(r << 16) | (g << 8) | b for r, g, b in self.keys], dtype=np.int64)  # type: ignore[misc]
+            whole = np.ones(codes.shape, bool)
         else:
             if mask.ndim != 2:
                 raise ClassesError(
                     "a colour mask cannot be decoded with a value classes table (name,value)",
                     fix="use a name,r,g,b classes table for colour masks",
                 )
-            codes = mask.astype(np.int64)
+            whole = np.ones(mask.shape, bool)
+            if np.issubdtype(mask.dtype, np.floating):
+                empty |= np.isnan(mask)
+                whole = np.isfinite(mask) & (mask == np.round(mask))
+            codes = np.where(whole, mask, 0).astype(np.int64)
             table_codes = np.asarray(self.keys, dtype=np.int64)
         order = np.argsort(table_codes)
         sorted_codes = table_codes[order]
         position = np.clip(np.searchsorted(sorted_codes, codes), 0, len(sorted_codes) - 1)
-        known = sorted_codes[position] == codes
+        known = (sorted_codes[position] == codes) & whole & ~empty
         labels = np.where(known, order[position], IGNORE_INDEX).astype(np.int64)
-        unknown: dict[Colour | int, int] = {}
-        if not known.all():
-            values, counts = np.unique(codes[~known], return_counts=True)
-            for code, count in zip(values.tolist(), counts.tolist()):
-                key: Colour | int = (code >> 16, (code >> 8) & 255, code & 255) if self.kind == "colour" else code
+        unknown: dict[Colour | int | float, int] = {}
+        for values, is_code in ((codes[whole & ~known & ~empty], True), (mask[~whole & ~empty], False)):
+            for value, count in zip(*(part.tolist() for part in np.unique(values, return_counts=True))):
+                key = value if not is_code or self.kind == "value" else (value >> 16, (value >> 8) & 255, value & 255)
                 unknown[key] = count
         return DecodedMask(labels=labels, unknown=unknown)
 
@@ -217,7 +239,7 @@ class ClassTable:
         return cls.from_rows((n, tuple(k) if isinstance(k, list | tuple) else int(k)) for n, k in zip(names, keys))  # type: ignore[misc, arg-type]
 
 
-def describe_key(key: Colour | int) -> str:
+def describe_key(key: Colour | int | float) -> str:
     """Human form of a colour or value, as used in warnings and errors.
 
     >>> describe_key((155, 155, 155))

@@ -38,10 +38,10 @@ from pointseg.data.raster import (
     class_map_profile,
     colour_table,
     is_raster,
+    nodata_in,
     open_raster,
     read_data,
     to_rasterio,
-    valid_mask,
 )
 from pointseg.errors import CheckpointError, ConfigError, DatasetError
 from pointseg.task import PointSegModule
@@ -339,7 +339,7 @@ def predict_raster(
             options.panel, advance,
         )  # fmt: skip
         for window, block in blocks:
-            nodata = ~valid_mask(source, window)
+            nodata = nodata_in(source, window)
             labels = block.argmax(axis=0).astype(np.uint8)
             labels[nodata] = NODATA
             with _writing(target_path):

@@ -94,6 +94,19 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
     return table, pairs, *split_pairs(pairs, config.val_fraction, config.held_out_seed)
 
 
+def _with_data(points: PointLabels, scenes: Sequence[Scene], source: Path) -> PointLabels:
+    """The points on pixels where their scene has data; the others left out with a warning, as ``--point-labels`` does."""
+    empty = np.zeros(len(points), bool)
+    for scene in scenes:
+        if scene.nodata is not None:
+            mine = points.keys == scene.key
+            empty[mine] = scene.nodata[points.rows[mine], points.cols[mine]]
+    if empty.any():
+        message = f"{empty.sum()} of the {len(points)} points of {source} lie on pixels without data: not trained on"
+        warnings.warn(PointsegWarning(message), stacklevel=3)
+    return points.select(~empty)
+
+
 def prepare_data(config: TrainConfig) -> PreparedData:
     """Discover, split and load the data of a run; simulate (or read) its points.
 
@@ -114,6 +127,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     if source is not None:
         if config.points_file is not None:
             points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
+            points = _with_data(points, train_scenes if config.val_data is not None else [*train_scenes, *val_scenes], source)
         else:
             imported = read_vector_points(source, table, pairs, config.label_field, config.point_crs)
             if any(imported.skipped.values()):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +28,7 @@ import numpy as np
 from pointseg.classes import ClassTable, describe_key
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_mask
+from pointseg.data.raster import is_raster, nodata_mask
 from pointseg.errors import ClassesError, PointsegWarning
 
 MAX_UNKNOWN_SHARE = 0.5
@@ -52,13 +53,13 @@ class UnknownSummary:
         """Share of all decoded pixels that matched no class."""
         return sum(self.unknown.values()) / self.total if self.total else 0.0
 
-    def decode(self, table: ClassTable, raw: np.ndarray, source: str) -> np.ndarray:
-        """Decode one raw mask, counting its pixels; ``source`` names it in errors."""
+    def decode(self, table: ClassTable, raw: np.ndarray, source: str, empty: np.ndarray | None = None) -> np.ndarray:
+        """Decode one raw mask, counting its pixels outside ``empty`` (no data); ``source`` names it in errors."""
         try:
-            decoded = table.decode(raw)
+            decoded = table.decode(raw, empty)
         except ClassesError as err:
             raise ClassesError(f"{source}: {err.message}", fix=err.fix) from err
-        self.total += decoded.labels.size
+        self.total += decoded.labels.size - (0 if empty is None else int(empty.sum()))
         self.unknown.update(decoded.unknown)
         indices, counts = np.unique(decoded.labels[decoded.labels >= 0], return_counts=True)
         self.known.update({table.keys[i]: c for i, c in zip(indices.tolist(), counts.tolist())})
@@ -97,12 +98,19 @@ class UnknownSummary:
         )
 
 
-def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.ndarray]:
+def load_masks(
+    pairs: Sequence[ImagePair], table: ClassTable, nodata: Mapping[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Decode the mask of every pair.
+
+    Pixels without data, in the mask raster (its nodata value or mask, NaN) or in its
+    image (``nodata``: ``(H, W)`` True where empty, by image key), are
+    :data:`~pointseg.classes.IGNORE_INDEX` and count neither as known nor as unknown: a
+    scene's area outside its footprint does not make the classes table look wrong.
 
     Returns:
         Labels by image key (pairs without a mask have none), ``int16`` with
-        :data:`~pointseg.classes.IGNORE_INDEX` for unknown pixels.
+        :data:`~pointseg.classes.IGNORE_INDEX` for unknown pixels and no data.
 
     Raises:
         ClassesError: Most pixels are unknown, or a mask's form does not fit the table.
@@ -112,6 +120,9 @@ def load_masks(pairs: Sequence[ImagePair], table: ClassTable) -> dict[str, np.nd
     labels: dict[str, np.ndarray] = {}
     for pair in pairs:
         if pair.mask is not None:
-            labels[pair.key] = summary.decode(table, read_mask(pair.mask, table.kind), str(pair.mask)).astype(np.int16)
+            empties = [(nodata or {}).get(pair.key), nodata_mask(pair.mask) if is_raster(pair.mask) else None]
+            empty = np.logical_or.reduce(parts) if (parts := [e for e in empties if e is not None]) else None
+            raw = read_mask(pair.mask, table.kind)
+            labels[pair.key] = summary.decode(table, raw, str(pair.mask), empty).astype(np.int16)
     summary.check(table)
     return labels

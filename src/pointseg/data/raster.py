@@ -184,11 +184,10 @@ def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
 
 
 def nodata_mask(path: str | Path) -> np.ndarray | None:
-    """``(H, W)`` True where a raster has no data (its nodata value or mask), or None when it has data everywhere."""
+    """``(H, W)`` True where a raster has no data (see :func:`nodata_in`), or None when it has data everywhere."""
     with open_raster(path) as source:
-        if not has_nodata(source):
-            return None
-        return source.dataset_mask() == 0
+        empty = nodata_in(source, Window(0, 0, source.height, source.width))
+    return empty if empty.any() else None
 
 
 def check_same_grid(image: str | Path, mask: str | Path) -> None:
@@ -257,6 +256,19 @@ def has_nodata(source: rasterio.DatasetReader) -> bool:
 def valid_mask(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
     """``(H, W)`` booleans: True where any band has data (GDAL's dataset mask)."""
     return source.dataset_mask(window=to_rasterio(window)) > 0
+
+
+def nodata_in(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """``(H, W)`` booleans: True where the raster has no data in ``window``.
+
+    No data is where GDAL's dataset mask says so (a nodata value, a mask band, alpha) and,
+    in a floating-point raster, where every band is NaN, declared as nodata or not (as
+    :class:`~pointseg.data.dataset.BandStats` takes it).
+    """
+    empty = ~valid_mask(source, window) if has_nodata(source) else np.zeros((window.height, window.width), bool)
+    if np.issubdtype(np.dtype(source.dtypes[0]), np.floating):
+        empty |= np.isnan(source.read(data_bands(source), window=to_rasterio(window))).all(axis=0)
+    return empty
 
 
 def class_map_profile(source: rasterio.DatasetReader, count: int = 1) -> dict:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pointseg.classes import IGNORE_INDEX, ClassTable
+from pointseg.classes import ClassTable
 from pointseg.data.dataset import Scene
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
@@ -57,7 +57,8 @@ def split_pairs(pairs: Sequence[ImagePair], val_fraction: float, seed: int) -> t
 def dense_masks(pairs: Sequence[ImagePair], table: ClassTable) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The decoded masks of ``pairs`` with their rasters' nodata ignored, and those nodata maps.
 
-    Where a raster image has no data (its nodata value or mask), its mask is
+    Where a raster image or mask has no data (its nodata value or mask, or NaN in every
+    band: :func:`~pointseg.data.raster.nodata_in`), the mask is
     :data:`~pointseg.classes.IGNORE_INDEX`: no point is drawn there, and neither the loss
     nor the metrics see those pixels. No image pixel is read for pictures.
 
@@ -68,16 +69,13 @@ def dense_masks(pairs: Sequence[ImagePair], table: ClassTable) -> tuple[dict[str
     Raises:
         DatasetError: A mask raster off its image's grid.
     """
-    masks = load_masks(pairs, table)
     nodata = {}
     for pair in (pair for pair in pairs if is_raster(pair.image)):
         if pair.mask is not None and is_raster(pair.mask):
             check_same_grid(pair.image, pair.mask)
         if (empty := nodata_mask(pair.image)) is not None:
             nodata[pair.key] = empty
-            if pair.key in masks:
-                masks[pair.key][empty] = IGNORE_INDEX
-    return masks, nodata
+    return load_masks(pairs, table, nodata), nodata
 
 
 def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:

@@ -45,7 +45,7 @@ from rasterio.transform import Affine
 from pointseg.classes import ClassTable
 from pointseg.data.discover import ImagePair
 from pointseg.data.points import PointLabels, read_csv_records, require_fields
-from pointseg.data.raster import has_nodata, is_raster, open_raster
+from pointseg.data.raster import is_raster, nodata_mask, open_raster
 from pointseg.errors import PointsError
 
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
@@ -222,14 +222,12 @@ def _class_index(labels: list[str], table: ClassTable) -> np.ndarray:
 
 
 def _on_nodata(pairs: Sequence[ImagePair], placed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """True for each placed point whose pixel has no data in its raster (GDAL's dataset mask)."""
+    """True for each placed point whose pixel has no data in its raster (:func:`~pointseg.data.raster.nodata_mask`)."""
     empty = np.zeros(placed.size, dtype=bool)
     for index, pair in enumerate(pairs):
         mine = np.flatnonzero(placed == index)
-        if mine.size and is_raster(pair.image):
-            with open_raster(pair.image) as source:
-                if has_nodata(source):
-                    empty[mine] = source.dataset_mask()[rows[mine], cols[mine]] == 0
+        if mine.size and is_raster(pair.image) and (nodata := nodata_mask(pair.image)) is not None:
+            empty[mine] = nodata[rows[mine], cols[mine]]
     return empty
 
 
