@@ -50,6 +50,7 @@ def test_points_outside_with_unknown_classes_or_conflicting_are_counted_and_skip
     imported = read_vector_points(write_features(tmp_path / "p.geojson", lon, lat, classes), TABLE, [pair])
     assert imported.skipped == {
         "outside every image": 1,
+        "on several pictures, none named in the image field": 0,
         "on pixels without data": 0,
         "unknown class": 1,
         "pixel given two classes": 2,
@@ -86,6 +87,31 @@ def test_pictures_use_pixel_coordinates_and_a_csv_works_too(tmp_path):
     (tmp_path / "p.csv").write_text("x,y,label\n29.5,3.5,road\n0.2,19.9,0\n")
     from_csv = read_vector_points(tmp_path / "p.csv", TABLE, [pair], label_field="label").points
     assert from_csv.rows.tolist() == [3, 19] and from_csv.classes.tolist() == [2, 0]  # by name, or by index
+
+
+def test_a_point_naming_no_picture_is_placed_only_where_one_picture_holds_it(tmp_path):
+    pairs = []
+    for name, size in (("t/a", (20, 30)), ("t/b", (20, 30)), ("t/wide", (5, 60))):
+        (tmp_path / "t").mkdir(exist_ok=True)
+        Image.new("RGB", size[::-1]).save(tmp_path / f"{name}.png")
+        pairs.append(ImagePair(name, tmp_path / f"{name}.png", tmp_path / f"{name}.png", size))
+    # pixel (3, 4) lies on every picture; (10, 40) on the wide one only; the third names its picture
+    (tmp_path / "p.csv").write_text("x,y,image,class\n4.5,-3.5,,road\n40.5,-2.5,,water\n4.5,-3.5,t/b,land\n1,1,a,land\n")
+    imported = read_vector_points(tmp_path / "p.csv", TABLE, pairs)
+    placed = zip(imported.points.keys.tolist(), imported.points.rows.tolist(), imported.points.cols.tolist())
+    assert sorted(placed) == [("t/b", 3, 4), ("t/wide", 2, 40)]
+    assert imported.skipped["on several pictures, none named in the image field"] == 2  # "a" is no key: t/a is
+    (tmp_path / "q.csv").write_text("x,y,class\n4.5,-3.5,road\n1,1,land\n")
+    with pytest.raises(PointsError, match=r"(?s)2 on several pictures, none named .* name each point's picture in its image"):
+        read_vector_points(tmp_path / "q.csv", TABLE, pairs[:2])
+
+
+def test_class_names_that_are_numbers_are_matched_by_name_before_index(tmp_path):
+    codes = ClassTable.from_rows([("1", (9, 9, 1)), ("2", (9, 9, 2)), ("3", (9, 9, 3))])  # land-cover codes as names
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pair = ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))
+    (tmp_path / "p.csv").write_text("x,y,class\n0.5,-0.5,1\n1.5,-0.5,2\n2.5,-0.5,3\n")
+    assert read_vector_points(tmp_path / "p.csv", codes, [pair]).points.classes.tolist() == [0, 1, 2]
 
 
 def test_a_missing_field_or_no_usable_point_is_a_clear_error(tmp_path):

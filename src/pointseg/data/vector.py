@@ -12,8 +12,9 @@ or ``lon``/``lat`` columns, reprojects each point to each raster's CRS, maps it 
 through the raster's transform and assigns it to the raster that contains it (or, where
 its ``image`` field names one of the dataset's images, to that image: rasters may
 overlap; a point added in QGIS, its field empty, is placed by its coordinates). Points
-outside every image, points of unknown classes, and pixels given two different classes
-are counted, reported and skipped, never silently kept. On a picture, y
+outside every image, points naming no image that lie on several plain pictures (pixel
+coordinates, shared by all pictures), points of unknown classes, and pixels given two
+different classes are counted, reported and skipped, never silently kept. On a picture, y
 counts rows down from 0 either way: in negative numbers as QGIS does, or in positive ones
 as images do. Points in a CRS never land on a plain picture (a longitude is no column)
 unless the file's ``image`` field names it, as pointseg's own export of a dataset mixing
@@ -23,7 +24,7 @@ Example:
     >>> write_vector_points(points, table, pairs, "points.gpkg")  # doctest: +SKIP
     >>> imported = read_vector_points("points.gpkg", table, pairs)  # doctest: +SKIP
     >>> imported.skipped  # doctest: +SKIP
-    {'outside every image': 0, 'unknown class': 0, 'pixel given two classes': 0}
+    {'outside every image': 0, ..., 'pixel given two classes': 0}
 """
 
 from __future__ import annotations
@@ -210,12 +211,18 @@ def _crs(given: str | None, declared: str | None) -> CRS | None:
 
 
 def _class_index(labels: list[str], table: ClassTable) -> np.ndarray:
-    """Class index of each label, by name or by value (or index); -1 where none matches."""
-    lookup = {name: i for i, name in enumerate(table.names)}
+    """Class index of each label, by name or else by value (or index); -1 where none matches.
+
+    A name wins over a value: classes named ``1``, ``2``, ``3`` (land-cover codes) are found by name.
+
+    >>> _class_index(["2", "3", "x"], ClassTable.from_rows([("1", (0, 0, 1)), ("2", (0, 0, 2)), ("3", (0, 0, 3))])).tolist()
+    [1, 2, -1]
+    """
     if table.kind == "value":
-        lookup |= {str(value): i for i, value in enumerate(table.keys)}
+        lookup = {str(value): i for i, value in enumerate(table.keys)}
     else:
-        lookup |= {str(i): i for i in range(table.num_classes)}
+        lookup = {str(i): i for i in range(table.num_classes)}
+    lookup |= {name: i for i, name in enumerate(table.names)}
     return np.array(
         [lookup.get(label.strip(), lookup.get(label.strip().removesuffix(".0"), -1)) for label in labels], dtype=np.int64
     )
@@ -267,6 +274,7 @@ def read_vector_points(
         )
     placed = np.full(xs.size, -1)  # index of the image each point falls on
     rows, cols = np.zeros(xs.size, np.int64), np.zeros(xs.size, np.int64)
+    pictures_under = np.zeros(xs.size, np.int64)  # pictures that hold an unnamed point: pixel coordinates name no picture
     picture_ys = -np.abs(ys)  # on a picture y counts rows down from 0 either way (PICTURE_TRANSFORM's sign)
     for index, (pair, reference) in enumerate(zip(pairs, references)):
         candidates = (images == pair.key) | ~named
@@ -285,11 +293,17 @@ def read_vector_points(
             x, y = xs, ys
         col_f, row_f = ~reference.transform @ (np.asarray(x), np.asarray(y))
         col, row = np.floor(col_f).astype(np.int64), np.floor(row_f).astype(np.int64)
-        inside = (placed < 0) & candidates & (row >= 0) & (row < pair.size[0]) & (col >= 0) & (col < pair.size[1])
+        within = candidates & (row >= 0) & (row < pair.size[0]) & (col >= 0) & (col < pair.size[1])
+        if reference.picture:
+            pictures_under += within & ~named
+        inside = (placed < 0) & within
         placed[inside], rows[inside], cols[inside] = index, row[inside], col[inside]
+    ambiguous = pictures_under > 1
+    placed[ambiguous] = -1
     empty = _on_nodata(pairs, placed, rows, cols)
     skipped = {
-        "outside every image": int((placed < 0).sum()),
+        "outside every image": int(((placed < 0) & ~ambiguous).sum()),
+        "on several pictures, none named in the image field": int(ambiguous.sum()),
         "on pixels without data": int(empty.sum()),
         "unknown class": int(((placed >= 0) & ~empty & (classes < 0)).sum()),
     }
@@ -305,7 +319,9 @@ def read_vector_points(
     if not unique:
         raise PointsError(
             f"no point of {path} is usable ({', '.join(f'{n} {why}' for why, n in skipped.items())})",
-            fix="check the CRS (--point-crs), the class field (--label-field) and that the points cover the images",
+            fix="check the CRS (--point-crs), the class field (--label-field) and that the points cover the images; "
+            "on plain pictures, name each point's picture in its image field (its path under --data, without ending, "
+            "as pointseg points --vector writes it)",
         )
     keys = np.array([pairs[p[0]].key for p, _ in unique], dtype=object)
     points = PointLabels(
