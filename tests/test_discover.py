@@ -23,6 +23,19 @@ def test_symbolic_links_are_followed(dataset, tmp_path):
     assert [p.key for p in discover_pairs(view)] == ["linked/img_0", "linked/img_2", "linked/img_4"]
 
 
+def test_a_link_to_an_ancestor_or_a_folder_already_searched_finds_each_image_once(dataset):
+    os.symlink(dataset, dataset / "part_1/loop", target_is_directory=True)  # a loop
+    os.symlink(dataset / "part_0", dataset / "zz_part_0_again", target_is_directory=True)  # a second path, searched after
+    assert [p.key for p in discover_pairs(dataset)] == [f"part_{i % 2}/img_{i}" for i in (0, 2, 4, 1, 3, 5)]
+
+
+def test_one_image_file_under_two_keys_is_an_error(dataset):
+    for folder in ("images", "masks"):
+        os.symlink(dataset / f"part_0/{folder}/img_0.png", dataset / f"part_1/{folder}/copy.png")
+    with pytest.raises(DatasetError, match=r"part_0/images/img_0.png and .*part_1/images/copy.png are the same file"):
+        discover_pairs(dataset)
+
+
 def test_mask_without_image(dataset):
     (dataset / "part_0/images/img_0.png").unlink()
     with pytest.raises(DatasetError, match=r"mask without image: .*img_0\.png"):

@@ -84,6 +84,37 @@ def _check_mosaics(images: Sequence[Path]) -> None:
             )
 
 
+def _image_folders(root: Path) -> list[Path]:
+    """Every ``images`` folder under ``root``, symbolic links followed, each real folder searched once.
+
+    A link to a folder already searched (an ancestor: a loop; another path to the same
+    images) is not searched again, so no image is found twice through it.
+    """
+    searched: set[Path] = set()
+    folders = []
+    for parent, dirs, _ in os.walk(root, followlinks=True):
+        dirs.sort()  # the first path to a folder is the one kept: the same on every run
+        if (real := Path(parent).resolve()) in searched:
+            dirs.clear()
+            continue
+        searched.add(real)
+        if "images" in dirs:
+            folders.append(Path(parent) / "images")
+    return sorted(folders)
+
+
+def _check_once(pairs: Sequence[ImagePair]) -> None:
+    """Fail where two keys are one image file (a symbolic link to a file found under its own name too)."""
+    first: dict[Path, ImagePair] = {}
+    for pair in pairs:
+        if (earlier := first.setdefault(pair.image.resolve(), pair)) is not pair:
+            raise DatasetError(
+                f"{earlier.image} and {pair.image} are the same file (a symbolic link): its pixels would count twice, "
+                "maybe in training and in validation",
+                fix="keep one path to each image under --data",
+            )
+
+
 def discover_pairs(root: str | Path, masks_required: bool = True) -> list[ImagePair]:
     """All image/mask pairs under ``root``, sorted by key, sizes checked.
 
@@ -95,13 +126,12 @@ def discover_pairs(root: str | Path, masks_required: bool = True) -> list[ImageP
     Raises:
         DatasetError: The root is missing or holds no pair; a mask has no image; an image
             has no mask (where required); an image and its mask differ in size; a file is unreadable;
-            a mosaic (``.vrt``) and its tiles are both images.
+            a mosaic (``.vrt``) and its tiles are both images; one image file is found under two keys.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}", fix="pass --data an existing folder")
-    folders = sorted(Path(parent) / "images" for parent, dirs, _ in os.walk(root, followlinks=True) if "images" in dirs)
-    images_in = {images_dir: _by_stem(images_dir) for images_dir in folders}
+    images_in = {images_dir: _by_stem(images_dir) for images_dir in _image_folders(root)}
     _check_mosaics([path for images in images_in.values() for path in images.values()])
     pairs: list[ImagePair] = []
     for images_dir, images in images_in.items():
@@ -132,7 +162,9 @@ def discover_pairs(root: str | Path, masks_required: bool = True) -> list[ImageP
             f"no images found under {root}",
             fix="lay the dataset out as <root>/.../images/NAME.jpg with masks in <root>/.../masks/NAME.png",
         )
-    return sorted(pairs, key=lambda pair: pair.key)
+    pairs.sort(key=lambda pair: pair.key)
+    _check_once(pairs)
+    return pairs
 
 
 def list_images(root: str | Path) -> list[Path]:
