@@ -114,6 +114,16 @@ def test_class_names_that_are_numbers_are_matched_by_name_before_index(tmp_path)
     assert read_vector_points(tmp_path / "p.csv", codes, [pair]).points.classes.tolist() == [0, 1, 2]
 
 
+def test_a_geopackage_of_several_layers_is_refused_naming_them(tmp_path):
+    pair = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
+    path = tmp_path / "p.gpkg"
+    for layer, lon in (("old", 57.0), ("new", 57.0001)):
+        pyogrio.raw.write(path, shapely.to_wkb(shapely.points([lon], [0.0])), [np.array(["water"], dtype=object)], ["class"],
+                          geometry_type="Point", crs="EPSG:4326", layer=layer, append=layer == "new")  # fmt: skip
+    with pytest.raises(PointsError, match=r"holds 2 layers of features \(old, new\)"):
+        read_vector_points(path, TABLE, [pair])
+
+
 def test_a_missing_field_or_no_usable_point_is_a_clear_error(tmp_path):
     pair = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
     path = write_features(tmp_path / "p.gpkg", [10.0], [10.0], ["water"])

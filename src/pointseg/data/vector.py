@@ -186,7 +186,15 @@ def _read_features(path: Path, label_field: str, point_crs: str | None) -> _Feat
         crs = _crs(point_crs, "EPSG:4326" if x_name != "x" else None)
         return _Features(xs, ys, [r[label_field] for r in rows], crs, images)
     try:
-        meta, _, geometry, field_data = pyogrio.raw.read(path)
+        layers = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type is not None]
+        if len(layers) > 1:
+            raise PointsError(
+                f"{path} holds {len(layers)} layers of features ({', '.join(layers)}): which one holds the points is not clear",
+                fix="save the layer of points in a file of its own (QGIS: Export > Save Features As)",
+            )
+        meta, _, geometry, field_data = pyogrio.raw.read(path, layer=layers[0] if layers else None)
+    except PointsError:
+        raise
     except Exception as err:  # pyogrio raises DataSourceError and others for missing or foreign files
         raise PointsError(
             f"cannot read point annotations {path}: {err}", fix="give a GeoPackage, GeoJSON, Shapefile or CSV"
