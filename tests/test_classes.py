@@ -40,6 +40,7 @@ def test_read_value_table_gets_display_colours(tmp_path):
         ("name,r,g,b\nland,1,2,3\n,60,16,152\n", "line 3: a class without a name"),
         ("name,r,g,b\nbuilding,60,16,152,9\n", "line 2: '9' beyond the header's 4 columns"),
         ("name,value\nland,0,1\n", "line 2: '1' beyond the header's 2 columns"),
+        ("name,r,g,b\nland,1,2,3\n\n,60,16,152\n", "line 4: a class without a name"),  # the blank line counts
     ],
 )
 def test_bad_tables_name_the_problem(tmp_path, text, expected):

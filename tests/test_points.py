@@ -46,11 +46,18 @@ def test_random_points_lie_on_labelled_pixels_with_their_class():
 def test_more_random_points_than_labelled_pixels_take_them_all_with_a_warning():
     # a: 55 x 50 = 2750 labelled pixels (5 rows unlabelled), b: 30 x 40 = 1200
     with pytest.warns(
-        PointsegWarning, match=r"1 image\(s\) have fewer labelled pixels than the 2000 points asked .*: b \(1200\)"
+        PointsegWarning, match=r"1 image\(s\) get fewer points than asked \(they have fewer .*\): b \(1200 of 2000\)"
     ):
         points = simulate_points(masks(), PointSpec.parse("2000"), "random", seed=0)
     _, per_image = points.counts(ClassTable.from_rows([("x", 0), ("y", 1), ("z", 2)]))
     assert per_image == {"a": 2000, "b": 1200}
+
+
+def test_class_balanced_points_short_of_a_class_are_counted_in_a_warning():
+    # b: 900 pixels of class 0 and 300 of class 2, so 500 each asks too many of class 2
+    with pytest.warns(PointsegWarning, match=r"1 image\(s\) get fewer points than asked \(a class .*\): b \(800 of 1000\)"):
+        points = simulate_points(masks(), PointSpec.parse("1000"), "class-balanced", seed=0)
+    assert np.bincount(points.classes[points.keys == "b"], minlength=3).tolist() == [500, 0, 300]
 
 
 def test_fraction_of_pixels():
@@ -119,6 +126,13 @@ def test_csv_errors_name_the_line(tmp_path):
     path.write_text("image,row,col,class\nq,1,1,x\n")
     with pytest.raises(PointsError, match="image 'q' is not in the dataset"):
         PointLabels.read_csv(path, table, sizes={"a": (10, 10)})
+
+
+def test_spaces_around_a_points_csvs_columns_and_values_are_dropped(tmp_path):
+    table = ClassTable.from_rows([("red", 0), ("blue", 1)])
+    path = tmp_path / "p.csv"
+    path.write_text("image, row, col, class\na, 3, 4, blue \n")  # as a spreadsheet writes it
+    assert as_tuples(PointLabels.read_csv(path, table)) == [("a", 3, 4, 1)]
 
 
 def test_a_pixel_given_twice_counts_once_and_two_classes_on_one_pixel_are_refused(tmp_path):

@@ -124,6 +124,19 @@ def test_a_geopackage_of_several_layers_is_refused_naming_them(tmp_path):
         read_vector_points(path, TABLE, [pair])
 
 
+def test_a_shapefile_written_again_for_pictures_leaves_no_earlier_projection_behind(tmp_path):
+    pairs = [raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))]
+    points = PointLabels(np.array(["utm"], dtype=object), np.array([3]), np.array([4]), np.array([1]))
+    write_vector_points(points, TABLE, pairs, tmp_path / "out/points.shp")
+    assert (tmp_path / "out/points.prj").is_file()
+    Image.new("RGB", (30, 20)).save(tmp_path / "pic.png")
+    pictures = [ImagePair("pic", tmp_path / "pic.png", tmp_path / "pic.png", (20, 30))]
+    points = PointLabels(np.array(["pic"], dtype=object), np.array([3]), np.array([4]), np.array([1]))
+    path = write_vector_points(points, TABLE, pictures, tmp_path / "out/points.shp")
+    assert not (tmp_path / "out/points.prj").exists() and pyogrio.read_info(path)["crs"] is None
+    assert read_vector_points(path, TABLE, pictures).points.rows.tolist() == [3]
+
+
 def test_a_missing_field_or_no_usable_point_is_a_clear_error(tmp_path):
     pair = raster(tmp_path / "utm.tif", from_origin(499_955, 55, 10, 10))
     path = write_features(tmp_path / "p.gpkg", [10.0], [10.0], ["water"])

@@ -113,9 +113,9 @@ class ClassTable:
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 reader = csv.DictReader(handle)
                 header = [h.strip().lower() for h in reader.fieldnames or []]
-                read = list(reader)
-            raw_rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in read]
-            extra = [[v.strip() for v in row.get(None, []) if v.strip()] for row in read]  # fields beyond the header's
+                read = [(reader.line_num, row) for row in reader]  # the line each row ends on: blank lines counted
+            raw_rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for _, row in read]
+            extra = [[v.strip() for v in row.get(None, []) if v.strip()] for _, row in read]  # fields beyond the header's
         except (UnicodeDecodeError, csv.Error) as err:
             raise ClassesError(f"{path} is not a readable CSV file: {err}", fix="save the classes table as UTF-8 CSV") from err
         if header[:4] == ["name", "r", "g", "b"]:
@@ -128,7 +128,7 @@ class ClassTable:
                 fix="use the header name,r,g,b for colour masks or name,value for index masks",
             )
         rows: list[tuple[str, Colour | int]] = []
-        for line, (row, beyond) in enumerate(zip(raw_rows, extra), start=2):
+        for (line, _), row, beyond in zip(read, raw_rows, extra):
             if not row.get("name"):
                 raise ClassesError(f"{path}, line {line}: a class without a name", fix="give every class a name")
             if beyond:

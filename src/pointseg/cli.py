@@ -147,8 +147,8 @@ def train(
         str | None,
         typer.Option(
             "--point-crs",
-            help="CRS of --point-labels when the file does not say (e.g. EPSG:4326); pixels: pixel coordinates of "
-            "pictures, whatever the file says (points digitised on a picture in QGIS).",
+            help="CRS of the coordinates of --point-labels (e.g. EPSG:4326), over what the file says: needed where it "
+            "says nothing (an x,y CSV); pixels: pixel coordinates of pictures (points digitised on a picture in QGIS).",
         ),
     ] = None,
     full_masks: Annotated[
@@ -599,7 +599,8 @@ def models(
         list(get_args(ModelName)), bands=bands, size=size, batch=batch, width=width, repeats=repeats, device=device
     )
     table = Table(title=f"networks at width {width}, {size} x {size} px, {bands} bands, on {device}")
-    for column in ("model", "parameters", "GFLOPs / image", "train images/s", "inference images/s", "peak MB / image"):
+    peak = f"training peak MB (batch {batch})"
+    for column in ("model", "parameters", "GFLOPs / image", "train images/s", "inference images/s", peak):
         table.add_column(column, justify="left" if column == "model" else "right")
     for c in costs:
         table.add_row(
@@ -608,7 +609,7 @@ def models(
             f"{c.gflops:.2f}",
             f"{c.train_images_per_s:.2f}",
             f"{c.infer_images_per_s:.2f}",
-            f"{c.peak_mb_per_image:.0f}",
+            f"{c.train_peak_mb:.0f}",
         )
     console.print(table)
     if csv_path is not None:

@@ -136,7 +136,8 @@ def read_csv_records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, s
     """The header of a UTF-8 CSV file (Excel's, with a byte-order mark, too) and its records, each with its line number.
 
     A record's line number is the line it ends on: blank lines are skipped, but counted. A
-    short line's missing fields are None (see :func:`require_fields`).
+    short line's missing fields are None (see :func:`require_fields`). Spaces around the
+    column names and the values are dropped, as a spreadsheet's ``image, row, col`` has them.
 
     Raises:
         PointsError: The file is not UTF-8 text or not CSV.
@@ -144,7 +145,10 @@ def read_csv_records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, s
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            return list(reader.fieldnames or []), [(reader.line_num, record) for record in reader]
+            header = [name.strip() for name in reader.fieldnames or []]
+            reader.fieldnames = header
+            strip = lambda value: value.strip() if isinstance(value, str) else value  # noqa: E731 (None, or a list of extras)
+            return header, [(reader.line_num, {k: strip(v) for k, v in record.items()}) for record in reader]
     except (UnicodeDecodeError, csv.Error) as err:
         raise PointsError(f"{path} is not a readable CSV file: {err}", fix="save it as UTF-8 CSV") from err
 
@@ -329,8 +333,8 @@ def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: 
         The points of all images, in key order.
 
     Warns:
-        PointsegWarning: Random points per image on images with fewer labelled pixels than that
-            (they get every labelled pixel).
+        PointsegWarning: Images that get fewer random or class-balanced points than asked: too few labelled
+            pixels (they get every one), or of a class for its equal share.
     """
     if strategy not in _SAMPLERS:
         raise PointsError(f"unknown point strategy {strategy!r}", fix=f"use one of {', '.join(STRATEGIES)}")
@@ -338,19 +342,23 @@ def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: 
     short = []
     for key in sorted(masks):
         labels = masks[key]
-        flat = _SAMPLERS[strategy](labels, spec.count(labels.size), image_rng(seed, key))
-        if strategy == "random" and spec.per_image is not None and flat.size < spec.per_image:
-            short.append(f"{key} ({flat.size})")
+        asked = spec.count(labels.size)
+        flat = _SAMPLERS[strategy](labels, asked, image_rng(seed, key))
+        if strategy != "grid" and flat.size < asked:  # a grid's count is approximate by design
+            short.append(f"{key} ({flat.size} of {asked})")
         flat = np.sort(flat)
         rows, cols = np.divmod(flat, labels.shape[1])
         parts.append((np.full(flat.size, key, dtype=object), rows, cols, labels.ravel()[flat].astype(np.int64)))
     if not parts:
         raise PointsError("no dense mask to sample points from", fix="give a dataset with masks")
     if short:
+        why = "a class has fewer labelled pixels than its equal share" if strategy == "class-balanced" else (
+            "they have fewer labelled pixels, and get them all"
+        )  # fmt: skip
         warnings.warn(
             PointsegWarning(
-                f"{len(short)} image(s) have fewer labelled pixels than the {spec.per_image} points asked and get all "
-                f"of them: {', '.join(short[:3])}{', ...' if len(short) > 3 else ''}"
+                f"{len(short)} image(s) get fewer points than asked ({why}): {', '.join(short[:3])}"
+                f"{', ...' if len(short) > 3 else ''}"
             ),
             stacklevel=2,
         )

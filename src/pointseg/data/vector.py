@@ -71,6 +71,9 @@ def vector_driver(path: str | Path) -> str:
     return driver
 
 
+SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+"""The files beside a shapefile's ``.shp`` that belong to it."""
+
 PIXELS = "pixels"
 """The ``point_crs`` saying that points are pixel coordinates of pictures, whatever CRS their file declares."""
 
@@ -129,7 +132,8 @@ def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[
     data = [points.keys.astype(object), points.rows.astype(np.int64), points.cols.astype(np.int64)]
     data.append(np.array([table.names[c] for c in points.classes.tolist()], dtype=object))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    for stale in [path] + ([path.with_suffix(ending) for ending in SHAPEFILE_SIDECARS] if driver == "ESRI Shapefile" else []):
+        stale.unlink(missing_ok=True)  # an earlier shapefile's .prj would give these points its CRS
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'crs' was not provided")  # pictures: pixel coordinates, no CRS
         geometry = shapely.to_wkb(shapely.points(xs, ys))
@@ -256,8 +260,8 @@ def read_vector_points(
         table: The classes; a label matches a class name, or its value (value tables) or index.
         pairs: The images the points may fall on.
         label_field: Field (column) holding each point's class.
-        point_crs: CRS of the points when the file does not say it (CSV), e.g. ``EPSG:4326``; :data:`PIXELS`:
-            pixel coordinates of pictures, whatever the file declares.
+        point_crs: CRS of the points' coordinates over what the file declares, needed where it declares none
+            (an x,y CSV), e.g. ``EPSG:4326``; :data:`PIXELS`: pixel coordinates of pictures.
 
     Raises:
         PointsError: Unreadable file, missing field, no CRS where the images have one, or no point left.
