@@ -150,7 +150,7 @@ def test_models_measures_every_network(tmp_path, capsys):
     for name, row in rows.items():
         model = build_model(ModelConfig(name=name, num_classes=6, width=2))
         assert int(row["parameters"]) == sum(p.numel() for p in model.parameters())
-        assert float(row["gflops"]) > 0 and float(row["train_images_per_s"]) > 0
+        assert float(row["gflops"]) > 0 and float(row["train_images_per_s"]) > 0 and float(row["train_peak_mb"]) >= 0
 
 
 def test_accelerators_resolve_to_the_devices_they_name(monkeypatch):

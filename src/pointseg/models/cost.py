@@ -5,8 +5,10 @@ against the next: parameters; forward GFLOPs of one image, counted by PyTorch's
 ``FlopCounterMode`` over the operations actually run (a multiply-add is two FLOPs);
 training images per second (forward, partial cross-entropy, backward and an Adam step on a
 batch) and inference images per second (forward without gradients), timed after a
-warm-up; and the peak memory of a training step per image of the batch (on a GPU the
-allocator's peak; on the CPU the process's peak resident memory over what it held before).
+warm-up; and the peak memory of a training step on the whole batch, over what the process
+held before with the network and the batch loaded (on a GPU the allocator's peak; on the CPU
+the process's peak resident memory). The peak holds the gradients and Adam's moments
+besides the activations, so it is not the batch size times what one image costs.
 
 Example:
     >>> cost = measure("unet", size=64, batch=2, width=4, repeats=1)  # doctest: +SKIP
@@ -39,7 +41,7 @@ class ModelCost:
     gflops: float
     train_images_per_s: float
     infer_images_per_s: float
-    peak_mb_per_image: float
+    train_peak_mb: float
 
 
 def _peak_bytes(device: torch.device) -> int:
@@ -103,7 +105,7 @@ def measure(
         optimizer.step()
 
     train_seconds = _timed(train_step, target, repeats)  # first: the process's peak is then the training's
-    peak = (_peak_bytes(target) - before) / batch / 2**20
+    peak = (_peak_bytes(target) - before) / 2**20
 
     def infer() -> None:
         with torch.no_grad():
@@ -117,7 +119,7 @@ def measure(
         gflops=gflops,
         train_images_per_s=batch * repeats / train_seconds,
         infer_images_per_s=batch * repeats / infer_seconds,
-        peak_mb_per_image=peak,
+        train_peak_mb=peak,
     )
 
 
