@@ -93,13 +93,19 @@ def test_an_axis_of_paths_is_kept_as_text_and_each_run_gets_a_path(tmp_path):
     assert [run_name(p) for p in configs] == ["init_weights=runs%2Fa%2Fmodel.ckpt_seed=0", "init_weights=b.ckpt_seed=0"]
 
 
-@pytest.mark.parametrize(("name", "values"), [("data", "d1,d2"), ("classes", "a.csv,b.csv"), ("val_fraction", "0.2,0.3")])
-def test_the_data_and_its_split_cannot_be_axes(tmp_path, name, values):
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [("data", "d1,d2"), ("classes", "a.csv,b.csv"), ("val_fraction", "0.2,0.3"), ("val_data", "v1,v2"),
+     ("point_labels", "a.gpkg,b.gpkg"), ("label_field", "class,kind")],
+)  # fmt: skip
+def test_the_data_its_split_and_its_annotations_cannot_be_axes(tmp_path, name, values):
     spec = build_spec(BASE | {name: values})
     flag = "--" + name.replace("_", "-")
     with pytest.raises(ConfigError) as info:
         spec.validate_all(tmp_path)
-    assert info.value.message == f"{flag} cannot be an axis: every configuration of a sweep trains on the same images and points"
+    assert info.value.message == (
+        f"{flag} cannot be an axis: every configuration of a sweep trains and is validated on the same images and points"
+    )
     assert info.value.fix == f"give {flag} one value, and run one sweep (each with its own --out) per value"
 
 

@@ -97,17 +97,20 @@ def test_a_run_that_fails_before_training_leaves_the_earlier_run_in_its_folder(t
     assert {file: file.read_bytes() for file in out.rglob("*") if file.is_file()} == before
 
 
-def test_a_full_mask_run_into_a_point_runs_folder_leaves_no_points_or_evaluation_of_the_earlier_run(trained, tmp_path):
+def test_a_full_mask_run_into_a_point_runs_folder_leaves_no_points_evaluation_or_initial_weights_of_the_earlier_run(
+    trained, tmp_path
+):
     import shutil
 
     config, _ = trained
     out = shutil.copytree(config.out, tmp_path / "run")
     (out / "evaluation").mkdir()
     (out / "evaluation/metrics.json").write_text('{"miou": 0.9}')  # pointseg evaluate's, of the earlier network
+    (out / "init_weights.json").write_text('{"loaded": ["stem.0.weight"]}')  # of an earlier run with --init-weights
     assert (out / "points.csv").is_file()
     train(config.model_copy(update={"out": out, "full_masks": True, "max_steps": 1, "precise_bn": 0}))
     assert not (out / "points.csv").exists() and not (out / "points.json").exists()
-    assert not (out / "evaluation/metrics.json").exists()
+    assert not (out / "evaluation/metrics.json").exists() and not (out / "init_weights.json").exists()
     assert TrainConfig.model_validate_json((out / "config.json").read_text()).full_masks
 
 

@@ -68,8 +68,8 @@ DEFAULT_AXES: dict[str, list[Any]] = {"lr": [0.001, 0.01], "batch_size": [16, 32
 
 # options that belong to the sweep or to each run, not to the grid
 _RESERVED = frozenset({"out", "seed", "points_file", "split_seed", "epochs", "max_steps"})
-# options that decide the images and points every configuration trains on: the points are drawn once for all
-_SAME_FOR_ALL = frozenset({"data", "classes", "val_fraction"})
+# options that decide the images and points every configuration trains and is validated on: the points are drawn once
+_SAME_FOR_ALL = frozenset({"data", "classes", "val_fraction", "val_data", "point_labels", "label_field", "point_crs"})
 # options TrainConfig requires that a sweep does not set itself, with what each takes
 _REQUIRED = {"data": "DIR", "classes": "FILE.csv"}
 
@@ -168,7 +168,7 @@ class SweepSpec(BaseModel):
         if shared := sorted(_SAME_FOR_ALL & set(self.axes)):
             flag = option_flag(shared[0])
             raise ConfigError(
-                f"{flag} cannot be an axis: every configuration of a sweep trains on the same images and points",
+                f"{flag} cannot be an axis: every configuration of a sweep trains and is validated on the same images and points",
                 fix=f"give {flag} one value, and run one sweep (each with its own --out) per value",
             )
         for name in [*self.base, *self.axes]:

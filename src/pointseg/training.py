@@ -4,8 +4,9 @@ A run folder receives everything the run produced:
 
 * ``config.json``: the :class:`~pointseg.config.TrainConfig`;
 * ``points.csv`` / ``points.json``: the point labels trained on (unless ``--full-masks``);
-* ``metrics.csv``: losses and validation metrics per step and epoch (and ``tensorboard/``
-  where TensorBoard is installed);
+* ``init_weights.json``: with ``--init-weights``, which layers were loaded, adapted and left fresh;
+* ``metrics.csv``: losses and validation metrics per step and epoch, ``hparams.yaml``: the
+  network's and the loss's options (and ``tensorboard/`` where TensorBoard is installed);
 * ``model.ckpt``: weights with everything needed to predict later: the model config, the
   classes with their colours and the band statistics; BatchNorm's statistics recomputed
   over ``--precise-bn`` training crops when training ends
@@ -14,7 +15,8 @@ A run folder receives everything the run produced:
 * ``evaluation/metrics.json``, later: ``pointseg evaluate``'s scores, by default (:data:`EVALUATION`).
 
 Training again into the folder replaces all of these, and removes those it does not write
-again (the points of an earlier point run, an earlier evaluation), which would pass for its own.
+again (the points of an earlier point run, an earlier evaluation, an earlier run's report on its
+initial weights), which would pass for its own.
 
 Example:
     >>> from pointseg.config import TrainConfig
@@ -57,6 +59,8 @@ from pointseg.models import ModelConfig
 from pointseg.models.weights import load_weights
 from pointseg.task import PointSegModule
 
+INIT_WEIGHTS = "init_weights.json"
+"""The file of a run that says how ``--init-weights`` was loaded."""
 EVALUATION = "evaluation"
 """The folder of a run where ``pointseg evaluate`` writes its ``metrics.json`` unless told otherwise."""
 
@@ -315,11 +319,11 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     if rank_zero_only.rank == 0:  # every check passed: only now is an earlier run in the folder replaced
         (config.out / "config.json").write_text(config.model_dump_json(indent=2))
         data.write_points(config.out)
-        for stale in (metrics_path, config.out / EVALUATION / "metrics.json"):
+        for stale in (metrics_path, config.out / EVALUATION / "metrics.json", config.out / INIT_WEIGHTS):
             stale.unlink(missing_ok=True)
         if report is not None:
-            (config.out / "init_weights.json").write_text(json.dumps(asdict(report), indent=2))
-            warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / 'init_weights.json'})"), stacklevel=2)
+            (config.out / INIT_WEIGHTS).write_text(json.dumps(asdict(report), indent=2))
+            warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / INIT_WEIGHTS})"), stacklevel=2)
     trainer.fit(module, datamodule=datamodule)
     checkpoint = config.out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
