@@ -293,6 +293,23 @@ def test_a_missing_tile_or_a_truncated_raster_is_named_with_gdals_reason(scene, 
     assert "truncated" in info.value.fix
 
 
+def test_a_truncated_validation_raster_stops_the_run_before_it_trains(multiband, tmp_path):
+    import shutil
+
+    from pointseg.errors import DatasetError
+    from pointseg.training import train
+
+    data, classes = multiband
+    val = shutil.copytree(data, tmp_path / "val")
+    with rasterio.open(val / "images/b.tif") as source:
+        pixels = source.read()
+    write_raster(val / "images/b.tif", pixels)  # no nodata: nothing reads its pixels while the data is loaded
+    (val / "images/b.tif").write_bytes((val / "images/b.tif").read_bytes()[:20_000])
+    with pytest.raises(DatasetError, match=r"cannot read the pixels of .*val/images/b.tif"):
+        train(tiny_config(data, classes, tmp_path / "run", val_data=val, max_steps=2))
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+
+
 def test_an_alpha_band_is_the_rasters_mask_not_one_of_its_bands(scene, segmenter, tmp_path):
     from pointseg.data.raster import RasterPixels, nodata_mask, read_raster
 

@@ -50,6 +50,7 @@ from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
+from pointseg.data.raster import RasterPixels
 from pointseg.data.scenes import load_split, split_pairs
 from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
@@ -297,6 +298,9 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         method=config.normalisation,
         valid=[None if scene.mask is None else scene.mask != IGNORE_INDEX for scene in data.train_scenes],
     )
+    for scene in data.val_scenes:  # read whole only at the first validation, after minutes of training: check them now
+        if isinstance(scene.image, RasterPixels):
+            scene.image.check()
     module = PointSegModule(
         model=ModelConfig(
             name=config.model,

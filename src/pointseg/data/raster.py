@@ -145,6 +145,15 @@ class RasterPixels:
         with open_raster(self.path) as source:
             return read_window(source, Window(top, left, max(bottom - top, 0), max(right - left, 0)))
 
+    def check(self) -> None:
+        """Read every pixel once, strip by strip: a truncated or corrupt file fails now, not when first used.
+
+        Raises:
+            DatasetError: A pixel cannot be read, with GDAL's reason.
+        """
+        for _ in self.strips():
+            pass
+
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         whole = self[:, :]
         return whole if dtype is None else whole.astype(dtype)
