@@ -11,7 +11,7 @@ from rasterio.transform import from_origin
 from conftest import untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.data.dataset import BandStats
-from pointseg.data.raster import NODATA, is_raster, with_holes
+from pointseg.data.raster import NODATA, is_raster, read_raster
 from pointseg.errors import PointsegWarning
 from pointseg.predict import Segmenter, TileOptions, predict_raster
 
@@ -59,7 +59,7 @@ def test_the_class_map_is_aligned_with_the_input_and_keeps_its_nodata(scene, seg
 
 def test_tiled_prediction_matches_the_whole_scene_at_once_away_from_its_border(scene, segmenter, tmp_path):
     path, pixels = scene
-    whole = segmenter.tile_probabilities(with_holes(np.moveaxis(pixels, 0, -1), (pixels == 0).all(axis=0))[None])[0]
+    whole = segmenter.tile_probabilities(read_raster(path)[None])[0]  # its hole NaN
     progress = []
     options = TileOptions(tile=64, overlap=24, probabilities=True, panel=96)  # two panels of columns
     on_tiles = lambda done, total: progress.append((done, total))  # noqa: E731
@@ -193,7 +193,8 @@ def test_a_four_band_uint16_raster_with_nodata_trains_and_predicts(multiband, tm
 
     data, classes = multiband
     scenes = load_scenes(discover_pairs(data), ClassTable.read_csv(classes))
-    assert scenes[0].image.dtype == np.uint16 and scenes[0].image.shape == (64, 72, 4)
+    assert scenes[0].image.dtype == np.float32 and scenes[0].image.shape == (64, 72, 4)  # uint16 with NaN holes
+    assert np.isnan(np.asarray(scenes[0].image)[:8, :8]).all() and not np.isnan(np.asarray(scenes[0].image)[8:]).any()
     assert (scenes[0].mask[:8, :8] == -100).all() and (scenes[0].mask[8:] >= 0).all()  # nodata is ignored
     result = train(tiny_config(data, classes, tmp_path / "run", max_steps=3))
     assert result.metrics["pixels"] == 64 * 72 - 8 * 8  # the validation image's pixels with data
@@ -240,8 +241,9 @@ def test_a_virtual_mosaic_of_tiles_and_a_jpeg_2000_predict_as_the_scene_they_hol
     with rasterio.open(folder / "scene.jp2", "w", driver="JP2OpenJPEG", width=170, height=150, count=3, dtype="uint8",
                        crs=UTM_40N, transform=TRANSFORM, nodata=0, QUALITY=100, REVERSIBLE="YES") as dst:  # fmt: skip
         dst.write(pixels)  # lossless
-    assert np.array_equal(read_raster(mosaic), np.moveaxis(pixels, 0, -1))
-    assert np.array_equal(read_raster(folder / "scene.jp2"), np.moveaxis(pixels, 0, -1))
+    holed = np.where(pixels == 0, np.nan, pixels).astype(np.float32)  # nodata 0 in each band
+    assert np.array_equal(read_raster(mosaic), np.moveaxis(holed, 0, -1), equal_nan=True)
+    assert np.array_equal(read_raster(folder / "scene.jp2"), np.moveaxis(holed, 0, -1), equal_nan=True)
     assert (folder / "scene.jp2") in list_images(folder / "scene.jp2") and is_raster(mosaic)
     options = TileOptions(tile=64, overlap=16)
     with rasterio.open(predict_raster(segmenter, path, tmp_path / "out/scene.tif", options)) as expected:
@@ -319,7 +321,8 @@ def test_an_alpha_band_is_the_rasters_mask_not_one_of_its_bands(scene, segmenter
     with rasterio.open(rgba, "w", driver="GTiff", width=170, height=150, count=4, dtype="uint8", crs=UTM_40N,
                        transform=TRANSFORM, photometric="RGB", alpha="YES") as dst:  # fmt: skip
         dst.write(np.concatenate([pixels, alpha[None]]))
-    assert np.array_equal(read_raster(rgba), np.moveaxis(pixels, 0, -1))
+    holed = np.where(alpha == 0, np.nan, pixels).astype(np.float32)  # transparent: no data in any band
+    assert np.array_equal(read_raster(rgba), np.moveaxis(holed, 0, -1), equal_nan=True)
     assert RasterPixels(rgba).shape == (150, 170, 3) and RasterPixels(rgba)[10:12, 0:5].shape == (2, 5, 3)
     assert np.array_equal(nodata_mask(rgba), alpha == 0)
     with_alpha = predict_raster(segmenter, rgba, tmp_path / "out/rgba.tif")  # a three-band model takes it
@@ -358,6 +361,30 @@ def test_a_hole_in_a_raster_is_predicted_as_if_it_held_the_bands_mean(segmenter,
         with rasterio.open(one) as a, rasterio.open(other) as b:
             expected, got = a.read(), b.read()
         assert (got[:, hole] == NODATA).all() and np.array_equal(got[:, ~hole], expected[:, ~hole])  # the hole's rim too
+
+
+def test_a_hole_in_one_band_alone_is_that_bands_mean_and_no_hole_of_the_pixel(segmenter, tmp_path):
+    from pointseg.data.imagery import read_image
+
+    rng = np.random.default_rng(3)
+    pixels = rng.uniform(0, 255, (3, 60, 70)).astype(np.float32)
+    pixels[1, :, :4] = 128.0  # the untrained model's mean of band 2: normalised to 0
+    options = TileOptions(tile=32, overlap=8, probabilities=True)
+    filled = predict_raster(segmenter, write_raster(tmp_path / "filled.tif", pixels), tmp_path / "out/filled.tif", options)
+    pixels[1, :, :4] = -9999.0  # band 2 missing at the swath's edge, bands 1 and 3 there
+    holed_path = write_raster(tmp_path / "holed.tif", pixels, nodata=-9999.0)
+    image = read_image(holed_path)
+    assert np.isnan(image[:, :4, 1]).all() and not np.isnan(image[..., [0, 2]]).any() and not np.isnan(image[:, 4:]).any()
+    holed = predict_raster(segmenter, holed_path, tmp_path / "out/holed.tif", options)
+    for one, other in (
+        (filled, holed),
+        (filled.with_name("filled_probabilities.tif"), holed.with_name("holed_probabilities.tif")),
+    ):
+        with rasterio.open(one) as a, rasterio.open(other) as b:
+            assert np.array_equal(a.read(), b.read())  # the raw -9999 reaches no pixel, and the pixels keep a class
+    pixels[:, 10:20, 30:40] = -9999.0  # a hole in every band: no class, in the Python API too
+    labels = segmenter.predict(read_image(write_raster(tmp_path / "both.tif", pixels, nodata=-9999.0)))
+    assert (labels[10:20, 30:40] == -100).all() and (np.delete(labels, np.s_[10:20], axis=0) >= 0).all()
 
 
 def test_a_float_raster_with_nan_nodata_trains_with_finite_losses(multiband, tmp_path):
@@ -586,7 +613,7 @@ def test_a_raster_trains_from_windows_read_on_demand_exactly_as_from_memory(tmp_
     holes = pixels.copy()
     holes[:, 100:1500, :10] = 0  # nodata across the first two strips: left out of the statistics, masks or not
     write_raster(tmp_path / "holes.tif", holes, nodata=0)
-    with_data = np.moveaxis(holes, 0, -1)[(holes != 0).any(axis=0)].astype(np.float64)
+    with_data = np.moveaxis(holes, 0, -1)[(holes != 0).all(axis=0)].astype(np.float64)  # a band's own 0 is a hole too
     assert BandStats.compute([RasterPixels(tmp_path / "holes.tif")]).mean == pytest.approx(tuple(with_data.mean(axis=0)))
 
     labels = np.zeros((2100, 40), np.int16)

@@ -40,7 +40,7 @@ from pointseg.data.raster import (
     is_raster,
     nodata_in,
     open_raster,
-    read_data,
+    read_window,
     to_rasterio,
 )
 from pointseg.errors import CheckpointError, ConfigError, DatasetError
@@ -136,8 +136,15 @@ class Segmenter:
         return torch.from_numpy(_maps(image, self.tile_probabilities, self.classes.num_classes))
 
     def predict(self, image: np.ndarray) -> np.ndarray:
-        """Class index of every pixel of an ``(H, W, bands)`` image, as ``(H, W)``."""
-        return self.probabilities(image).argmax(dim=0).numpy()
+        """Class index of every pixel of an ``(H, W, bands)`` image, as ``(H, W)``.
+
+        A pixel NaN in every band (a raster's hole, as :func:`~pointseg.data.imagery.read_image`
+        reads it) has no class: :data:`~pointseg.classes.IGNORE_INDEX`.
+        """
+        labels = self.probabilities(image).argmax(dim=0).numpy()
+        if np.issubdtype(image.dtype, np.floating):
+            labels[np.isnan(image).all(axis=-1)] = IGNORE_INDEX
+        return labels
 
     @torch.inference_mode()
     def tile_probabilities(self, tiles: np.ndarray) -> np.ndarray:
@@ -335,7 +342,7 @@ def predict_raster(
                 on_tiles(done, total)
 
         blocks = blend_tiles(
-            grid, lambda window: read_data(source, window), segmenter.tile_probabilities, classes, options.batch,
+            grid, lambda window: read_window(source, window), segmenter.tile_probabilities, classes, options.batch,
             options.panel, advance,
         )  # fmt: skip
         for window, block in blocks:

@@ -76,11 +76,18 @@ class Panel:
 
 
 def _display(image: np.ndarray) -> np.ndarray:
+    """An image's first three bands (or its one band as grey) stretched from its 1st to 99th percentile; holes black.
+
+    >>> _display(np.array([[[0.0], [np.nan], [10.0]]]))[0, :, 0].tolist()
+    [0.0, 0.0, 1.0]
+    """
     rgb = image[..., :3].astype(np.float64)
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
-    low, high = np.percentile(rgb, (1, 99))
-    return np.clip((rgb - low) / max(high - low, 1e-9), 0, 1)
+    if np.isnan(rgb).all():
+        return np.zeros_like(rgb)
+    low, high = np.nanpercentile(rgb, (1, 99))
+    return np.nan_to_num(np.clip((rgb - low) / max(high - low, 1e-9), 0, 1), nan=0.0)
 
 
 def prediction_figure(panels: Sequence[Panel], classes: ClassTable, path: str | Path) -> Path:

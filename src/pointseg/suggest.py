@@ -71,7 +71,7 @@ from pointseg.config import DEFAULT_QUERY, QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels, image_rng
-from pointseg.data.raster import is_raster, nodata_mask, with_holes
+from pointseg.data.raster import is_raster, nodata_mask
 from pointseg.data.vector import Georeference
 from pointseg.errors import DatasetError, PointsegWarning, PointsError
 from pointseg.predict import Ensemble, Segmenter
@@ -342,7 +342,7 @@ def suggest(
     for pair in pairs:
         empty = nodata_mask(pair.image) if is_raster(pair.image) else None
         try:
-            image = with_holes(read_image(pair.image), empty)
+            image = read_image(pair.image)  # a raster's holes NaN
             if query == "typical":
                 probabilities, features = segmenter.features(image)
             else:

@@ -85,7 +85,7 @@ def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
 
 
 def read_raster(path: str | Path) -> np.ndarray:
-    """The bands of a raster as ``(H, W, bands)`` in its own data type (uint8, uint16, float32...); see :func:`read_window`."""
+    """The bands of a raster as ``(H, W, bands)``: in its own data type, or floats with NaN holes (see :func:`read_window`)."""
     with open_raster(path) as source:
         return np.ascontiguousarray(read_window(source, Window(0, 0, source.height, source.width)))
 
@@ -135,7 +135,7 @@ class RasterPixels:
         self.path = Path(path)
         with open_raster(self.path) as source:
             self.shape = (source.height, source.width, band_count(source))
-            self.dtype = np.dtype(source.dtypes[0])
+            self.dtype = read_window(source, Window(0, 0, 1, 1)).dtype  # floats where it has holes
 
     ndim = 3
 
@@ -229,31 +229,26 @@ def to_rasterio(window: Window) -> RioWindow:
 
 
 def read_window(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
-    """The ``(H, W, bands)`` pixels of ``window``: its :func:`data_bands`, or the colours of its :func:`palette`."""
-    bands = data_bands(source)
-    pixels = source.read(bands, window=to_rasterio(window))
-    colours = palette(source)
-    return np.moveaxis(pixels, 0, -1) if colours is None else colours[pixels[0]]
+    """The ``(H, W, bands)`` pixels of ``window``: its :func:`data_bands`, or the colours of its :func:`palette`.
 
-
-def read_data(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
-    """The ``(H, W, bands)`` pixels of ``window``, NaN where the raster has no data (see :func:`with_holes`)."""
-    return with_holes(read_window(source, window), ~valid_mask(source, window) if has_nodata(source) else None)
-
-
-def with_holes(pixels: np.ndarray, empty: np.ndarray | None) -> np.ndarray:
-    """``(H, W, bands)`` pixels as floats, NaN where ``empty`` (``(H, W)``, None: nowhere) marks no data.
-
-    :meth:`~pointseg.data.dataset.BandStats.normalise` gives NaN the bands' mean, so a
-    model sees a raster's holes alike whatever their nodata value.
-
-    >>> with_holes(np.array([[[7], [-9999]]], np.int16), np.array([[False, True]])).ravel().tolist()
-    [7.0, nan]
+    A raster that may lack data (:func:`has_nodata`) is read as floats with NaN wherever a
+    band has no data, by that band's own mask (its nodata value; the raster's mask band or
+    alpha for every band): a band missing at a swath's edge, the others there, is a hole in
+    that band alone. :meth:`~pointseg.data.dataset.BandStats.normalise` gives NaN the band's
+    mean, so no nodata value (-9999, 0) reaches a statistic or a network. Other rasters keep
+    their own data type (uint8, uint16, float32...).
     """
-    if empty is None:
+    bands = data_bands(source)
+    area = to_rasterio(window)
+    pixels = np.moveaxis(source.read(bands, window=area), 0, -1)
+    colours = palette(source)
+    if colours is not None:
+        pixels = colours[pixels[..., 0]]
+    if not has_nodata(source):
         return pixels
+    empty = np.moveaxis(source.read_masks(bands, window=area) == 0, 0, -1)
     holes = pixels.astype(np.float32 if pixels.dtype.itemsize < 8 else np.float64)
-    holes[empty] = np.nan
+    holes[np.broadcast_to(empty, holes.shape)] = np.nan  # a palette's one mask covers its three colours
     return holes
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,8 +53,10 @@ def superpixels(
     counted = bands if valid is None else bands[valid.ravel()]
     if counted.size == 0:
         return np.full(image.shape[:2], -1, dtype=np.int64)
-    low, high = counted.min(axis=0), counted.max(axis=0)
-    scaled = (scaled - low) / np.where(high > low, high - low, 1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a band with no value at all: its range is NaN, filled below
+        low, high = np.nanmin(counted, axis=0), np.nanmax(counted, axis=0)
+    scaled = np.nan_to_num((scaled - low) / np.where(high > low, high - low, 1), nan=0.5)  # a band's hole: mid-range
     count = max(1, len(counted) // pixels_per_superpixel)
     return slic(scaled, n_segments=count, compactness=compactness, channel_axis=-1, start_label=0, convert2lab=False, mask=valid)
 
