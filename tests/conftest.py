@@ -90,8 +90,11 @@ class FixedModel:
         return self.probabilities_.numpy(), np.ones((2, *self.probabilities_.shape[1:]))
 
 
-def untrained_segmenter(model: str = "unet"):
-    """A :class:`~pointseg.predict.Segmenter` of a seeded, untrained network (width 4) on :data:`COLOURS`, on the CPU."""
+def untrained_segmenter(model: str = "unet", classes=None):
+    """A :class:`~pointseg.predict.Segmenter` of a seeded, untrained network (width 4) on the CPU.
+
+    Its classes are ``classes`` (a three-class :class:`~pointseg.classes.ClassTable`), or :data:`COLOURS`.
+    """
     import torch
 
     from pointseg.classes import ClassTable
@@ -103,7 +106,7 @@ def untrained_segmenter(model: str = "unet"):
     torch.manual_seed(0)
     module = PointSegModule(
         model=ModelConfig(name=model, in_channels=3, num_classes=len(COLOURS), width=4, depth=2).model_dump(),
-        classes=ClassTable.from_rows(list(COLOURS.items())).to_dict(),
+        classes=(classes or ClassTable.from_rows(list(COLOURS.items()))).to_dict(),
         band_stats=BandStats((128.0,) * 3, (64.0,) * 3).to_dict(),
     )
     return Segmenter(module.eval(), torch.device("cpu"))

@@ -656,6 +656,60 @@ def test_a_single_picture_predicted_into_its_own_folder_is_refused(tmp_path):
     Image.fromarray(np.ones((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
     with pytest.raises(ConfigError, match=r"would overwrite the input .*a.png"):
         list(predict_folder(tmp_path / "no.ckpt", tmp_path / "a.png", tmp_path))
+    Image.fromarray(np.ones((8, 8, 3), np.uint8)).save(tmp_path / "b.jpg")  # b.png beside it: another picture of the user's
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "b.png")
+    with pytest.raises(ConfigError, match=r"--out .* is the folder of --input .*b.jpg") as info:
+        list(predict_folder(tmp_path / "no.ckpt", tmp_path / "b.jpg", tmp_path))
+    assert info.value.fix == "give an --out folder of its own" and np.asarray(Image.open(tmp_path / "b.png")).max() == 0
+
+
+@pytest.mark.parametrize(("values", "dtype", "nodata"), [((10, 20, 30), "uint8", 255), ((0, 300, 5), "uint16", 65535)])
+def test_a_value_tables_class_map_holds_its_values(scene, tmp_path, values, dtype, nodata):
+    path, pixels = scene
+    table = ClassTable.from_rows(list(zip(("tree", "water", "built"), values)))
+    by_index = predict_raster(untrained_segmenter(), path, tmp_path / "index.tif")
+    by_value = predict_raster(untrained_segmenter(classes=table), path, tmp_path / "value.tif")
+    with rasterio.open(by_index) as a, rasterio.open(by_value) as b:
+        indices, coded = a.read(1), b.read(1)
+        assert (b.dtypes[0], b.nodata) == (dtype, nodata)
+        assert b.colormap(1)[values[1]] == (*table.colours[1], 255)
+    hole = indices == NODATA
+    assert (coded[hole] == nodata).all() and np.array_equal(coded[~hole], np.array(values)[indices[~hole]])
+
+
+def test_a_class_map_of_a_raster_georeferenced_by_control_points_keeps_them(tmp_path):
+    from rasterio.control import GroundControlPoint
+
+    gcps = [GroundControlPoint(row, col, 300_000 + col, 2_800_000 - row) for row, col in ((0, 0), (0, 40), (30, 0), (30, 40))]
+    path = tmp_path / "level1.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=40, height=30, count=3, dtype="uint8", gcps=gcps, crs=UTM_40N) as dst:
+        dst.write(np.full((3, 30, 40), 100, np.uint8))
+    out = predict_raster(untrained_segmenter(), path, tmp_path / "out/level1.tif", TileOptions(probabilities=True))
+    for written in (out, out.with_name("level1_probabilities.tif")):
+        with rasterio.open(written) as result:
+            kept, crs = result.gcps
+            assert crs == UTM_40N and [(p.row, p.col, p.x, p.y) for p in kept] == [(p.row, p.col, p.x, p.y) for p in gcps]
+
+
+def test_a_tiff_without_georeference_gives_a_class_map_without_one_unwarned(segmenter, tmp_path):
+    import warnings
+
+    path = tmp_path / "plain.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=3, dtype="uint8") as dst:
+        dst.write(np.full((3, 8, 8), 100, np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = predict_raster(segmenter, path, tmp_path / "out/plain.tif")
+    with rasterio.open(out) as result:
+        assert result.crs is None and result.transform.is_identity and (result.read(1) < 3).all()
+
+
+def test_a_prediction_without_probabilities_removes_an_earlier_ones(scene, segmenter, tmp_path):
+    path, _ = scene
+    predict_raster(segmenter, path, tmp_path / "scene.tif", TileOptions(probabilities=True))
+    assert (tmp_path / "scene_probabilities.tif").is_file()
+    predict_raster(segmenter, path, tmp_path / "scene.tif")  # another model, say: the old probabilities are not its
+    assert (tmp_path / "scene.tif").is_file() and not (tmp_path / "scene_probabilities.tif").exists()
 
 
 @pytest.mark.parametrize(("options", "message"), [(["--tile", "0"], "--tile 0"), (["--overlap", "512"], "--overlap 512"),

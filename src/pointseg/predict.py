@@ -34,9 +34,11 @@ from pointseg.data.discover import list_images
 from pointseg.data.imagery import read_image
 from pointseg.data.raster import (
     NODATA,
+    ClassCoding,
     band_count,
     class_map_profile,
-    colour_table,
+    copy_georeference,
+    create_raster,
     is_raster,
     nodata_in,
     open_raster,
@@ -300,10 +302,13 @@ def predict_raster(
 ) -> Path:
     """Write the class map GeoTIFF of a raster of any size (see the module docstring).
 
-    The class map has the source's size, CRS and transform, the classes' colours as its
-    colour table and :data:`~pointseg.data.raster.NODATA` where the source has no data. With
-    ``options.probabilities``, ``<stem>_probabilities.tif`` holds one band per class,
-    probability x 254 rounded (255 is nodata).
+    The class map has the source's size, CRS and transform (or its ground control points and
+    RPCs), each class as its index or its value in a ``name,value`` table
+    (:class:`~pointseg.data.raster.ClassCoding`: ``uint8`` with nodata
+    :data:`~pointseg.data.raster.NODATA` where they fit), the classes' colours as its
+    colour table and nodata where the source has no data. With ``options.probabilities``,
+    ``<stem>_probabilities.tif`` holds one band per class, probability x 254 rounded (255 is
+    nodata); without, an earlier prediction's is removed, as it would pass for this one's.
 
     Args:
         segmenter: The trained network.
@@ -323,15 +328,20 @@ def predict_raster(
                 fix="give rasters with the bands the model was trained on",
             )
         grid = TileGrid(source.height, source.width, options.tile, options.overlap)
-        targets = [target_path] + [target_path.with_name(f"{target_path.stem}_probabilities.tif")] * options.probabilities
+        targets = [target_path] + [_probabilities_of(target_path)] * options.probabilities
         partial = outputs.enter_context(_replacing(targets))
+        coding = ClassCoding.of(segmenter.classes)
         with _writing(target_path):
-            labels_out = outputs.enter_context(rasterio.open(partial[0], "w", **class_map_profile(source)))
-            labels_out.write_colormap(1, colour_table(segmenter.classes))
+            profile = class_map_profile(source, dtype=coding.dtype, nodata=coding.nodata)
+            labels_out = outputs.enter_context(create_raster(partial[0], profile))
+            copy_georeference(source, labels_out)
+            if (colours := coding.colour_table(segmenter.classes)) is not None:
+                labels_out.write_colormap(1, colours)
             probabilities_out = None
             if options.probabilities:
                 profile = class_map_profile(source, classes)
-                probabilities_out = outputs.enter_context(rasterio.open(partial[1], "w", **profile))
+                probabilities_out = outputs.enter_context(create_raster(partial[1], profile))
+                copy_georeference(source, probabilities_out)
                 probabilities_out.descriptions = segmenter.classes.names
         total, done = grid.tile_count(options.panel), 0
 
@@ -347,8 +357,8 @@ def predict_raster(
         )  # fmt: skip
         for window, block in blocks:
             nodata = nodata_in(source, window)
-            labels = block.argmax(axis=0).astype(np.uint8)
-            labels[nodata] = NODATA
+            labels = coding.values[block.argmax(axis=0)].astype(coding.dtype)
+            labels[nodata] = coding.nodata
             with _writing(target_path):
                 labels_out.write(labels, 1, window=to_rasterio(window))
                 if probabilities_out is not None:
@@ -357,7 +367,14 @@ def predict_raster(
                     probabilities_out.write(scaled, window=to_rasterio(window))
         with _writing(target_path):
             outputs.close()  # flushed here, so that a full disk is named as such
+    if not options.probabilities:
+        _probabilities_of(target_path).unlink(missing_ok=True)
     return target_path
+
+
+def _probabilities_of(target: Path) -> Path:
+    """Where :func:`predict_raster` writes the probabilities of the class map ``target``."""
+    return target.with_name(f"{target.stem}_probabilities.tif")
 
 
 @contextmanager
@@ -407,7 +424,7 @@ def predict_folder(
             take the predictions for images).
     """
     source, out = Path(source), Path(out)
-    targets = _targets(list_images(source), source, out, tiles.probabilities)
+    targets = _targets(list_images(source), source, out)
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     for image_path, target in targets.items():
         if is_raster(image_path):
@@ -423,7 +440,7 @@ def predict_folder(
         yield target
 
 
-def _targets(images: Sequence[Path], source: Path, out: Path, probabilities: bool) -> dict[Path, Path]:
+def _targets(images: Sequence[Path], source: Path, out: Path) -> dict[Path, Path]:
     """The output of each image (see :func:`predict_folder`), refused where one would overwrite an input or another output."""
     if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
         raise ConfigError(
@@ -435,7 +452,7 @@ def _targets(images: Sequence[Path], source: Path, out: Path, probabilities: boo
     for image in images:
         relative = image.relative_to(source) if source.is_dir() else Path(image.name)
         target = (out / relative).with_suffix(".tif" if is_raster(image) else ".png")
-        files = [target] + ([target.with_name(f"{target.stem}_probabilities.tif")] if probabilities and is_raster(image) else [])
+        files = [target] + ([_probabilities_of(target)] if is_raster(image) else [])  # an earlier one is removed
         for file in files:
             if file.resolve() in inputs:
                 raise ConfigError(f"the prediction of {image} would overwrite the input {file}", fix="give another --out folder")
@@ -444,4 +461,10 @@ def _targets(images: Sequence[Path], source: Path, out: Path, probabilities: boo
                     f"{other} and {image} would both be predicted to {file}", fix="rename one of them or predict them apart"
                 )
         targets[image] = target
+    if source.is_file() and out.resolve() == source.resolve().parent:
+        raise ConfigError(
+            f"--out {out} is the folder of --input {source}: its prediction would be written among the files there, "
+            "and could replace one of the same name",
+            fix="give an --out folder of its own",
+        )
     return targets

@@ -4,8 +4,10 @@ The rest of pointseg works on ``(H, W, bands)`` arrays; this module is where ras
 enter and leave. An alpha band is a raster's mask, not one of its bands (GDAL reads it as
 the dataset mask), and a one-band raster with a colour table is read as the colours of
 its palette, as a palette picture is. A class map is written as a tiled, compressed
-single-band ``uint8`` GeoTIFF with the source's CRS and transform, the classes' colours
-as its colour table and :data:`NODATA` where the source had no data.
+single-band GeoTIFF with the source's CRS and transform (or ground control points), each
+class as its index or, for a ``name,value`` classes table, its value (:class:`ClassCoding`),
+the classes' colours as its colour table and a nodata value (:data:`NODATA` in ``uint8``)
+where the source had no data.
 
 Example:
     >>> with open_raster("scene.tif") as source:  # doctest: +SKIP
@@ -17,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -275,17 +278,58 @@ def nodata_in(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
     return empty
 
 
-def class_map_profile(source: rasterio.DatasetReader, count: int = 1) -> dict:
-    """Creation options of an output aligned with ``source``: ``count`` ``uint8`` bands, tiled, compressed."""
+@dataclass(frozen=True)
+class ClassCoding:
+    """What a class map holds: each class's value, the map's data type and its nodata value.
+
+    A ``name,value`` classes table gives its own values, so that a map comes back in the
+    masks' coding (WorldCover's 10, 20, 30...) and can be compared with them or serve as
+    one; a colour table gives the class indices. ``uint8`` with :data:`NODATA` 255 where
+    the values fit in 0-254, else ``uint16`` with 65535 where they fit in 0-65534, else
+    ``int32`` with its lowest value.
+
+    >>> coding = ClassCoding.of(ClassTable.from_rows([("tree", 10), ("water", 80)]))
+    >>> coding.values.tolist(), coding.dtype, coding.nodata
+    ([10, 80], 'uint8', 255)
+    >>> ClassCoding.of(ClassTable.from_rows([("a", 0), ("b", 255)])).dtype
+    'uint16'
+    """
+
+    values: np.ndarray
+    dtype: str
+    nodata: int
+
+    @classmethod
+    def of(cls, classes: ClassTable) -> ClassCoding:
+        """The coding of a class map of ``classes``."""
+        values = np.asarray(classes.keys if classes.kind == "value" else range(classes.num_classes), dtype=np.int64)
+        for dtype, nodata in (("uint8", NODATA), ("uint16", 65535)):
+            if values.min() >= 0 and values.max() < nodata:
+                return cls(values, dtype, nodata)
+        return cls(values, "int32", int(np.iinfo(np.int32).min))
+
+    def colour_table(self, classes: ClassTable) -> dict[int, tuple[int, int, int, int]] | None:
+        """GDAL colour table of the map: each class's colour at its value, opaque (None for ``int32``: GDAL has none)."""
+        if self.dtype == "int32":
+            return None
+        return {int(value): (*colour, 255) for value, colour in zip(self.values, classes.colours)}
+
+
+def class_map_profile(source: rasterio.DatasetReader, count: int = 1, dtype: str = "uint8", nodata: int = NODATA) -> dict:
+    """Creation options of an output aligned with ``source``: ``count`` bands of ``dtype``, tiled, compressed.
+
+    GCP-georeferenced sources (radar and level-1 scenes) have no transform:
+    :func:`copy_georeference` gives the output their ground control points.
+    """
     return {
         "driver": "GTiff",
         "width": source.width,
         "height": source.height,
         "count": count,
-        "dtype": "uint8",
+        "dtype": dtype,
         "crs": source.crs,
         "transform": source.transform,
-        "nodata": NODATA,
+        "nodata": nodata,
         "tiled": True,
         "blockxsize": 256,
         "blockysize": 256,
@@ -294,6 +338,17 @@ def class_map_profile(source: rasterio.DatasetReader, count: int = 1) -> dict:
     }
 
 
-def colour_table(classes: ClassTable) -> dict[int, tuple[int, int, int, int]]:
-    """GDAL colour table of a class map: each class's colour, opaque."""
-    return {index: (*colour, 255) for index, colour in enumerate(classes.colours)}
+def create_raster(path: str | Path, profile: dict) -> rasterio.io.DatasetWriter:
+    """Open ``path`` for writing with ``profile``: an output of a source without georeference has none, unwarned."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(path, "w", **profile)
+
+
+def copy_georeference(source: rasterio.DatasetReader, target: rasterio.io.DatasetWriter) -> None:
+    """Give ``target`` the ground control points and RPCs of ``source``, where it has them (the transform goes in the profile)."""
+    gcps, crs = source.gcps
+    if gcps:
+        target.gcps = (gcps, crs)
+    if source.rpcs is not None:
+        target.rpcs = source.rpcs
