@@ -330,6 +330,17 @@ def test_an_alpha_band_is_the_rasters_mask_not_one_of_its_bands(scene, segmenter
         assert np.array_equal(a.read(), b.read())  # as the RGB scene with nodata 0
 
 
+def test_a_fourth_band_flagged_as_alpha_is_named_when_the_bands_do_not_fit(segmenter, tmp_path):
+    from pointseg.errors import DatasetError
+
+    path = tmp_path / "rgbn.tif"  # GDAL flags band 4 of a 4-band byte GeoTIFF as alpha by default
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=4, dtype="uint8") as dst:
+        dst.write(np.full((4, 8, 8), 100, np.uint8))
+    segmenter.module.band_stats = BandStats((128.0,) * 4, (64.0,) * 4)  # a model of four bands
+    with pytest.raises(DatasetError, match=r"rgbn.tif has 3 bands \(band 4 of 4 is flagged as alpha, .*colorinterp_4 undefined"):
+        predict_raster(segmenter, path, tmp_path / "out.tif")
+
+
 def test_a_one_band_raster_with_a_colour_table_is_read_as_its_colours(tmp_path):
     from pointseg.data.raster import read_raster
 

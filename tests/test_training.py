@@ -156,6 +156,23 @@ def test_evaluate_reproduces_the_validation_metrics(trained, tmp_path):
         evaluate(result.checkpoint, val_root, out=tmp_path / "afile", accelerator="tpu")  # tpu: it would fail there
 
 
+def test_evaluate_names_the_file_of_other_bands_and_masks_of_another_coding(trained, tmp_path):
+    from pointseg.errors import ClassesError, DatasetError
+
+    config, result = trained
+    pair = discover_pairs(config.data)[0]
+    for kind in ("images", "masks"):
+        (tmp_path / "grey" / kind).mkdir(parents=True)
+    Image.open(pair.image).convert("L").save(tmp_path / "grey/images/a.png")  # one band for a three-band model
+    Image.open(pair.mask).save(tmp_path / "grey/masks/a.png")
+    with pytest.raises(DatasetError, match=r"grey/images/a.png has 1 bands but the model takes 3"):
+        evaluate(result.checkpoint, tmp_path / "grey", accelerator="cpu")
+    Image.open(pair.mask).convert("L").save(tmp_path / "grey/masks/a.png")  # index values for a colour table
+    with pytest.raises(ClassesError, match=r"masks under .*grey do not fit the classes the model was trained on") as info:
+        evaluate(result.checkpoint, tmp_path / "grey", accelerator="cpu")
+    assert "masks coded as the training masks were" in info.value.fix and "--classes" not in info.value.fix
+
+
 def test_predict_writes_masks_in_the_class_colours(trained, tmp_path):
     config, result = trained
     written = list(predict_folder(result.checkpoint, config.data, tmp_path / "pred", accelerator="cpu"))

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from pointseg.data.dataset import Scene, WholeImageDataset
 from pointseg.data.discover import discover_pairs
 from pointseg.data.scenes import load_scenes
+from pointseg.errors import ClassesError
 from pointseg.predict import load_module
 from pointseg.task import PointSegModule
 from pointseg.training import make_trainer
@@ -42,7 +43,17 @@ def evaluate(
         The metrics, as written to ``metrics.json``.
     """
     module = load_module(checkpoint)
-    scenes = load_scenes(discover_pairs(data), module.classes)
+    pairs = discover_pairs(data)
+    try:
+        scenes = load_scenes(pairs, module.classes)
+    except ClassesError as err:  # the table is the model's: the user cannot give another
+        raise ClassesError(
+            f"the masks under {data} do not fit the classes the model was trained on: {err.message}",
+            fix="evaluate on masks coded as the training masks were (colours or values of the model's classes table: "
+            f"{', '.join(module.classes.names)})",
+        ) from err
+    for pair, scene in zip(pairs, scenes):
+        module.band_stats.check(scene.image.shape[2], pair.image)
     if out is not None:  # before the evaluation, so that a file in the way costs no evaluation
         Path(out).mkdir(parents=True, exist_ok=True)
     metrics = evaluate_module(module, scenes, accelerator)

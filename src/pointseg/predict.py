@@ -35,6 +35,7 @@ from pointseg.data.imagery import read_image
 from pointseg.data.raster import (
     NODATA,
     ClassCoding,
+    alpha_note,
     band_count,
     class_map_profile,
     copy_georeference,
@@ -321,12 +322,7 @@ def predict_raster(
     target_path.parent.mkdir(parents=True, exist_ok=True)
     classes = segmenter.classes.num_classes
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(source_path) as source, ExitStack() as outputs:
-        if not segmenter.band_stats.accepts(band_count(source)):
-            raise DatasetError(
-                f"{source_path} has {band_count(source)} bands but the model takes {segmenter.band_stats.input_bands}"
-                + (f" (bands {','.join(map(str, segmenter.band_stats.bands))})" if segmenter.band_stats.bands else ""),
-                fix="give rasters with the bands the model was trained on",
-            )
+        segmenter.band_stats.check(band_count(source), source_path, alpha_note(source))
         grid = TileGrid(source.height, source.width, options.tile, options.overlap)
         targets = [target_path] + [_probabilities_of(target_path)] * options.probabilities
         partial = outputs.enter_context(_replacing(targets))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 import numpy as np
@@ -203,6 +204,29 @@ class BandStats:
     def accepts(self, count: int) -> bool:
         """Whether an image of ``count`` bands has the bands the network takes."""
         return max(self.bands) <= count if self.bands else count == self.input_bands
+
+    def check(self, count: int, image: str | Path, note: str = "") -> None:
+        """Fail unless ``image``, of ``count`` bands, has the bands the network takes.
+
+        Args:
+            count: The bands the image is read with.
+            image: Its file, named in the error.
+            note: Why the file has other bands than it is read with (see :func:`~pointseg.data.raster.alpha_note`).
+
+        Raises:
+            DatasetError: Naming the file, its bands and the network's.
+
+        >>> BandStats((0.0,) * 4, (1.0,) * 4).check(3, "scene.tif")
+        Traceback (most recent call last):
+        pointseg.errors.DatasetError: scene.tif has 3 bands but the model takes 4
+          fix: give images with the bands the model was trained on
+        """
+        if not self.accepts(count):
+            takes = f"{self.input_bands}" + (f" (bands {','.join(map(str, self.bands))})" if self.bands else "")
+            raise DatasetError(
+                f"{image} has {count} bands{note} but the model takes {takes}",
+                fix="give images with the bands the model was trained on",
+            )
 
     def select(self, image: np.ndarray) -> np.ndarray:
         """The input bands of an ``(H, W, source bands)`` image.

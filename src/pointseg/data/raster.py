@@ -101,6 +101,22 @@ def data_bands(source: rasterio.DatasetReader) -> tuple[int, ...]:
     return tuple(index for index, kind in enumerate(source.colorinterp, 1) if kind != ColorInterp.alpha)
 
 
+def alpha_note(source: rasterio.DatasetReader) -> str:
+    """Words for an error about a raster's bands where some are alpha, so read as its mask; else ``""``.
+
+    GDAL flags the 4th band of a 4-band byte GeoTIFF as alpha unless told otherwise, so that
+    an RGB + near-infrared scene may lose its infrared band to the mask.
+    """
+    alpha = [index for index, kind in enumerate(source.colorinterp, 1) if kind == ColorInterp.alpha]
+    if not alpha:
+        return ""
+    listed = ", ".join(map(str, alpha))
+    return (
+        f" (band {listed} of {source.count} is flagged as alpha, so read as the mask; if it holds data, "
+        f"`gdal_edit.py -colorinterp_{alpha[0]} undefined FILE` makes it a band)"
+    )
+
+
 def palette(source: rasterio.DatasetReader) -> np.ndarray | None:
     """``(256, 3)`` colours of a one-band raster's colour table (index to RGB), or None where it has none."""
     if len(data_bands(source)) != 1 or source.dtypes[0] != "uint8":
