@@ -341,6 +341,16 @@ def test_a_fourth_band_flagged_as_alpha_is_named_when_the_bands_do_not_fit(segme
         predict_raster(segmenter, path, tmp_path / "out.tif")
 
 
+def test_a_complex_raster_is_refused_not_cast_to_its_real_part(tmp_path):
+    from pointseg.data.raster import RasterPixels
+    from pointseg.errors import DatasetError
+
+    path = write_raster(tmp_path / "slc.tif", np.full((1, 8, 8), 3 + 4j, np.complex64))
+    with pytest.raises(DatasetError, match=r"slc.tif holds complex values \(complex64") as info:
+        RasterPixels(path)
+    assert "amplitude" in info.value.fix
+
+
 def test_a_one_band_raster_with_a_colour_table_is_read_as_its_colours(tmp_path):
     from pointseg.data.raster import read_raster
 

@@ -250,13 +250,18 @@ def to_rasterio(window: Window) -> RioWindow:
 def read_window(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
     """The ``(H, W, bands)`` pixels of ``window``: its :func:`data_bands`, or the colours of its :func:`palette`.
 
-    A raster that may lack data (:func:`has_nodata`) is read as floats with NaN wherever a
+    Complex values (radar SLC) are refused. A raster that may lack data (:func:`has_nodata`) is read as floats with NaN wherever a
     band has no data, by that band's own mask (its nodata value; the raster's mask band or
     alpha for every band): a band missing at a swath's edge, the others there, is a hole in
     that band alone. :meth:`~pointseg.data.dataset.BandStats.normalise` gives NaN the band's
     mean, so no nodata value (-9999, 0) reaches a statistic or a network. Other rasters keep
     their own data type (uint8, uint16, float32...).
     """
+    if source.dtypes[0].startswith("complex"):
+        raise DatasetError(
+            f"{source.name} holds complex values ({source.dtypes[0]}: a radar SLC?), which no network here takes",
+            fix="convert it to amplitude or intensity first (e.g. gdal_calc.py --calc='abs(A)')",
+        )
     bands = data_bands(source)
     area = to_rasterio(window)
     pixels = np.moveaxis(source.read(bands, window=area), 0, -1)
