@@ -89,6 +89,21 @@ def test_label_smoothing_only_touches_labelled_pixels():
     assert logits.grad[unlabelled].abs().max() == 0
 
 
+def test_a_class_of_weight_zero_is_unlabelled_even_with_label_smoothing():
+    logits, labels = sparse_batch(seed=5, labelled=0.4)
+    weight = torch.tensor([0.0, 2.0, 0.5, 3.0])
+    without = labels.masked_fill(labels == 0, IGNORE_INDEX)  # class 0's pixels left unlabelled by hand
+    for smoothing in (0.0, 0.1):
+        assert torch.allclose(
+            partial_cross_entropy(logits, labels, weight, smoothing), partial_cross_entropy(logits, without, weight, smoothing)
+        )
+    only_zero = labels.masked_fill(labels != 0, IGNORE_INDEX)  # a batch whose labels are all of the weight-0 class
+    logits.requires_grad_(True)
+    loss = partial_cross_entropy(logits, only_zero, weight, 0.1)
+    loss.backward()
+    assert loss.item() == 0.0 and logits.grad.abs().max() == 0  # was 1e10: a smoothed share over a weight of 0
+
+
 def test_module_weights_follow_the_device_and_match_the_function():
     logits, labels = sparse_batch(seed=3, labelled=0.5)
     module = PartialCrossEntropy(weight=[1, 2, 3, 4])

@@ -61,12 +61,17 @@ def partial_cross_entropy(
 
     Returns:
         A scalar. With no labelled pixel it is zero, still attached to the graph
-        (its gradient is zero), never NaN.
+        (its gradient is zero), never NaN. A pixel of a class of weight 0 counts as
+        unlabelled (with label smoothing it would still add its smoothed share, over a
+        total weight of 0).
     """
+    labelled = labels != ignore_index
+    if weight is not None:
+        labelled &= weight[labels.masked_fill(~labelled, 0)] > 0
+        labels = labels.masked_fill(~labelled, ignore_index)
     per_pixel = F.cross_entropy(
         logits, labels, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=label_smoothing
     )
-    labelled = labels != ignore_index
     if weight is None:
         denominator = labelled.sum()
     else:
