@@ -66,6 +66,42 @@ def test_a_validation_root_with_the_training_roots_file_names_keeps_each_image_i
         assert all(np.array_equal(scene.labels, own[root][scene.key]) for scene in scenes if root == data)
 
 
+def test_points_on_a_mask_rasters_nodata_or_lost_from_the_runs_own_points_file_are_refused(tmp_path):
+    import rasterio
+
+    from pointseg.training import prepare_data
+
+    data = tmp_path / "data"
+    for kind in ("images", "masks"):
+        (data / kind).mkdir(parents=True)
+    for name in ("a", "b"):
+        with rasterio.open(data / f"images/{name}.tif", "w", driver="GTiff", width=16, height=16, count=3, dtype="uint8") as dst:
+            dst.write(np.full((3, 16, 16), 90, np.uint8))
+        with rasterio.open(data / f"masks/{name}.tif", "w", driver="GTiff", width=16, height=16, count=1, dtype="uint8",
+                           nodata=255) as dst:  # fmt: skip
+            labels = np.zeros((1, 16, 16), np.uint8)
+            labels[:, :4] = 255  # rows 0-3: no data in the mask alone
+            dst.write(labels)
+    (tmp_path / "classes.csv").write_text("name,value\nbackground,0\nvegetation,1\n")
+    points = tmp_path / "points.csv"
+    points.write_text("image,row,col,class\na,2,5,background\na,9,9,vegetation\nb,3,3,background\nb,12,1,background\n")
+    config = TrainConfig(data=data, classes=tmp_path / "classes.csv", out=tmp_path / "run", points_file=points, val_data=data)
+    with pytest.warns(PointsegWarning, match=r"2 of the 4 points of .*points.csv lie on pixels without data"):
+        prepared = prepare_data(config)
+    assert sorted(zip(prepared.points.keys, prepared.points.rows)) == [("a", 9), ("b", 12)]
+    (tmp_path / "run").mkdir()
+    own = tmp_path / "run/points.csv"
+    own.write_text(points.read_text())
+    with pytest.raises(PointsError, match=r"2 of the 4 points of .*run/points.csv are not trained on .* write its points.csv"):
+        prepare_data(config.model_copy(update={"points_file": own}))
+    assert own.read_text() == points.read_text()
+
+
+def test_full_masks_refuse_point_annotations_they_would_ignore(tmp_path):
+    with pytest.raises(ValueError, match="--full-masks trains on the dense masks: drop --point-labels"):
+        TrainConfig(data="d", classes="c.csv", out="o", full_masks=True, point_labels="field.gpkg")
+
+
 def test_run_folder_holds_config_points_metrics_and_checkpoint(trained):
     config, result = trained
     for name in ("config.json", "points.csv", "points.json", "metrics.csv", "metrics.json", "model.ckpt"):
@@ -246,6 +282,22 @@ def test_a_nan_loss_stops_training_with_a_clear_error(trained, tmp_path):
         train(config.model_copy(update={"out": tmp_path / "nan"}), callbacks=[Poison()])
     assert "--lr" in info.value.fix
     assert (tmp_path / "nan/points.csv").exists() and (tmp_path / "nan/metrics.csv").exists()
+
+
+def test_a_run_that_fails_while_training_leaves_no_earlier_network_beside_its_settings(trained, tmp_path):
+    import shutil
+
+    config, _ = trained
+    out = shutil.copytree(config.out, tmp_path / "run")  # an earlier run's folder, trained again
+
+    class Poison(Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            batch["image"][:] = math.nan
+
+    with pytest.raises(TrainingDiverged, match="diverged at step 0"):
+        train(config.model_copy(update={"out": out, "lr": 0.5}), callbacks=[Poison()])
+    assert TrainConfig.model_validate_json((out / "config.json").read_text()).lr == 0.5
+    assert not (out / "model.ckpt").exists()
 
 
 class Recorder(Callback):

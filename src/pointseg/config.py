@@ -143,8 +143,9 @@ class TrainConfig(BaseModel):
             raise ValueError("--class-weights must not be negative, and one at least above 0")
         if self.superpixel_cache is not None and self.superpixel_cache.exists() and not self.superpixel_cache.is_dir():
             raise ValueError(f"--superpixel-cache {self.superpixel_cache} is a file: give a folder")
-        if self.full_masks and self.points_file is not None:
-            raise ValueError("--full-masks trains on the dense masks: drop --points-file")
+        if self.full_masks and (given := "--points-file" if self.points_file is not None else
+                                "--point-labels" if self.point_labels is not None else None):  # fmt: skip
+            raise ValueError(f"--full-masks trains on the dense masks: drop {given}")
         if self.full_masks and "superpixels" in self.method:
             raise ValueError(f"--method {self.method} spreads points to superpixels: it has nothing to add to --full-masks")
         return self

@@ -16,7 +16,8 @@ A run folder receives everything the run produced:
 
 Training again into the folder replaces all of these, and removes those it does not write
 again (the points of an earlier point run, an earlier evaluation, an earlier run's report on its
-initial weights), which would pass for its own.
+initial weights), which would pass for its own; the earlier ``model.ckpt`` goes as the run
+starts, so that a run that fails leaves no network beside its own settings.
 
 Example:
     >>> from pointseg.config import TrainConfig
@@ -50,7 +51,7 @@ from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels, simulate_points, write_points
-from pointseg.data.raster import RasterPixels
+from pointseg.data.raster import RasterPixels, is_raster, nodata_mask
 from pointseg.data.scenes import load_split, split_pairs
 from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
@@ -99,13 +100,17 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
     return table, pairs, *split_pairs(pairs, config.val_fraction, config.held_out_seed)
 
 
-def _with_data(points: PointLabels, scenes: Sequence[Scene], source: Path) -> PointLabels:
-    """The points on pixels where their scene has data; the others left out with a warning, as ``--point-labels`` does."""
+def _with_data(points: PointLabels, pairs: Sequence[ImagePair], scenes: Sequence[Scene], source: Path) -> PointLabels:
+    """The points of a points file on pixels where ``scenes`` (those of ``pairs``) have data, in the image and in its mask
+    raster; the others left out with a warning, as ``--point-labels`` does."""
     empty = np.zeros(len(points), bool)
+    masks = {pair.key: pair.mask for pair in pairs}
     for scene in scenes:
-        if scene.nodata is not None:
+        mask = masks[scene.key]
+        holes = [scene.nodata, nodata_mask(mask) if mask is not None and is_raster(mask) else None]
+        if parts := [hole for hole in holes if hole is not None]:
             mine = points.keys == scene.key
-            empty[mine] = scene.nodata[points.rows[mine], points.cols[mine]]
+            empty[mine] = np.logical_or.reduce(parts)[points.rows[mine], points.cols[mine]]
     if empty.any():
         message = f"{empty.sum()} of the {len(points)} points of {source} lie on pixels without data: not trained on"
         warnings.warn(PointsegWarning(message), stacklevel=3)
@@ -132,7 +137,9 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     if source is not None:
         if config.points_file is not None:
             points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
-            points = _with_data(points, train_scenes if config.val_data is not None else [*train_scenes, *val_scenes], source)
+            read = len(points)
+            scenes = train_scenes if config.val_data is not None else [*train_scenes, *val_scenes]
+            points = _with_data(points, pairs, scenes, source)
         else:
             imported = read_vector_points(source, table, pairs, config.label_field, config.point_crs)
             if any(imported.skipped.values()):
@@ -152,6 +159,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             if scene.mask is None:
                 scene.mask = held_out.label_map(scene.key, scene.image.shape[:2])
         points = points.select(trained)
+        if config.points_file is not None and config.points_file.resolve() == (config.out / "points.csv").resolve():
+            if len(points) < read:  # the run writes its points.csv over the file with the points it trains on
+                raise PointsError(
+                    f"{read - len(points)} of the {read} points of {source} are not trained on (validation images, "
+                    "pixels without data), and the run would write its points.csv over that file without them",
+                    fix="copy the file elsewhere and pass the copy, or give another --out",
+                )
         settings: dict[str, object] = {"source": str(source)}
     else:
         masks = {scene.key: scene.mask for scene in train_scenes}
@@ -317,19 +331,18 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     datamodule = PointSegDataModule(
         data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
     )
-    metrics_path = config.out / "metrics.json"
+    metrics_path, checkpoint = config.out / "metrics.json", config.out / "model.ckpt"
     trainer = build_trainer(config, [MetricsWriter(metrics_path), PreciseBatchNorm(config.precise_bn), *callbacks])
     config.out.mkdir(parents=True, exist_ok=True)
     if rank_zero_only.rank == 0:  # every check passed: only now is an earlier run in the folder replaced
         (config.out / "config.json").write_text(config.model_dump_json(indent=2))
         data.write_points(config.out)
-        for stale in (metrics_path, config.out / EVALUATION / "metrics.json", config.out / INIT_WEIGHTS):
+        for stale in (metrics_path, config.out / EVALUATION / "metrics.json", config.out / INIT_WEIGHTS, checkpoint):
             stale.unlink(missing_ok=True)
         if report is not None:
             (config.out / INIT_WEIGHTS).write_text(json.dumps(asdict(report), indent=2))
             warnings.warn(PointsegWarning(f"{report.summary()} (list in {config.out / INIT_WEIGHTS})"), stacklevel=2)
     trainer.fit(module, datamodule=datamodule)
-    checkpoint = config.out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
     if data.val_scenes and (config.precise_bn or module.evaluation_step != trainer.global_step):
         # the network as saved, PreciseBN's statistics included, was not validated yet;
