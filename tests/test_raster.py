@@ -339,6 +339,10 @@ def test_a_fourth_band_flagged_as_alpha_is_named_when_the_bands_do_not_fit(segme
     segmenter.module.band_stats = BandStats((128.0,) * 4, (64.0,) * 4)  # a model of four bands
     with pytest.raises(DatasetError, match=r"rgbn.tif has 3 bands \(band 4 of 4 is flagged as alpha, .*colorinterp_4 undefined"):
         predict_raster(segmenter, path, tmp_path / "out.tif")
+    from pointseg.data.raster import RasterPixels
+
+    with pytest.raises(DatasetError, match=r"--bands 4,3,2: the images have bands 1 to 3 \(band 4 of 4 is flagged as alpha"):
+        BandStats.compute([RasterPixels(path)], bands=[4, 3, 2])  # training
 
 
 def test_a_complex_raster_is_refused_not_cast_to_its_real_part(tmp_path):

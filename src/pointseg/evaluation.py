@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from pointseg.data.dataset import Scene, WholeImageDataset
 from pointseg.data.discover import discover_pairs
+from pointseg.data.raster import bands_note
 from pointseg.data.scenes import load_scenes
 from pointseg.errors import ClassesError
 from pointseg.predict import load_module
@@ -53,7 +54,7 @@ def evaluate(
             f"{', '.join(module.classes.names)})",
         ) from err
     for pair, scene in zip(pairs, scenes):
-        module.band_stats.check(scene.image.shape[2], pair.image)
+        module.band_stats.check(scene.image.shape[2], pair.image, bands_note(scene.image))
     if out is not None:  # before the evaluation, so that a file in the way costs no evaluation
         Path(out).mkdir(parents=True, exist_ok=True)
     metrics = evaluate_module(module, scenes, accelerator)

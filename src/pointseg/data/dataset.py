@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pointseg.classes import IGNORE_INDEX
-from pointseg.data.raster import RasterPixels
+from pointseg.data.raster import RasterPixels, bands_note
 from pointseg.errors import DatasetError
 
 
@@ -149,7 +149,8 @@ class BandStats:
         selection = None if bands is None else tuple(int(b) for b in bands)
         if selection is not None and (min(selection) < 1 or max(selection) > images[0].shape[2]):
             raise DatasetError(
-                f"--bands {','.join(map(str, selection))}: the images have bands 1 to {images[0].shape[2]}",
+                f"--bands {','.join(map(str, selection))}: the images have bands 1 to {images[0].shape[2]}"
+                f"{bands_note(images[0])}",
                 fix="give 1-based band indices that exist",
             )
         chooser = cls((), (), selection)

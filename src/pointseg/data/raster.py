@@ -117,6 +117,11 @@ def alpha_note(source: rasterio.DatasetReader) -> str:
     )
 
 
+def bands_note(image: object) -> str:
+    """The :func:`alpha_note` of an image's raster (a :class:`RasterPixels`), for an error about its bands; else ``""``."""
+    return image.alpha_note if isinstance(image, RasterPixels) else ""
+
+
 def palette(source: rasterio.DatasetReader) -> np.ndarray | None:
     """``(256, 3)`` colours of a one-band raster's colour table (index to RGB), or None where it has none."""
     if len(data_bands(source)) != 1 or source.dtypes[0] != "uint8":
@@ -154,6 +159,7 @@ class RasterPixels:
         self.path = Path(path)
         with open_raster(self.path) as source:
             self.shape = (source.height, source.width, band_count(source))
+            self.alpha_note = alpha_note(source)
             self.dtype = read_window(source, Window(0, 0, 1, 1)).dtype  # floats where it has holes
 
     ndim = 3

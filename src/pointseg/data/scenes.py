@@ -22,7 +22,7 @@ from pointseg.data.dataset import Scene
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.masks import load_masks
-from pointseg.data.raster import RasterPixels, check_same_grid, is_raster, nodata_mask
+from pointseg.data.raster import RasterPixels, bands_note, check_same_grid, is_raster, nodata_mask
 from pointseg.errors import DatasetError
 
 
@@ -96,7 +96,8 @@ def load_scenes(pairs: Sequence[ImagePair], table: ClassTable) -> list[Scene]:
             raise DatasetError(f"{pair.image} changed size while being read", fix="check the file")
         if scenes and image.shape[2] != scenes[0].image.shape[2]:
             raise DatasetError(
-                f"{pair.image} has {image.shape[2]} bands but {pairs[0].image} has {scenes[0].image.shape[2]}",
+                f"{pair.image} has {image.shape[2]} bands{bands_note(image)} but {pairs[0].image} has "
+                f"{scenes[0].image.shape[2]}{bands_note(scenes[0].image)}",
                 fix="give images with the same bands",
             )
         scenes.append(Scene(pair.key, image, mask=masks.get(pair.key), nodata=nodata.get(pair.key)))
