@@ -48,6 +48,24 @@ def test_superpixels_keep_near_the_asked_area_on_texture():
     assert 40 <= areas.size <= 90 and areas.max() <= 300  # 64 asked; none sprawls over several times its area
 
 
+def test_superpixels_of_selected_bands_ignore_the_others_and_have_their_own_cache_entry(tmp_path):
+    from pointseg.data.superpixels import cached_superpixels
+
+    rng = np.random.default_rng(1)
+    halves = np.zeros((30, 40), np.float32)
+    halves[:, 20:] = 200.0
+    noise = rng.uniform(0, 255, (30, 40)).astype(np.float32)  # a broken band, left out by --bands 1
+    image = np.stack([halves, noise], axis=-1)
+    source = tmp_path / "a.tif"
+    source.write_bytes(b"stands for the file: its path, size and time name the entry")
+    cache = tmp_path / "cache"
+    chosen = cached_superpixels(lambda: image, source, (30, 40), 100, 1.0, cache, bands=(1,))
+    assert np.array_equal(chosen, superpixels(image[..., :1], 100, 1.0))
+    assert not np.array_equal(chosen, superpixels(image, 100, 1.0))  # the noise band would cut other superpixels
+    every = cached_superpixels(lambda: image, source, (30, 40), 100, 1.0, cache)
+    assert np.array_equal(every, superpixels(image, 100, 1.0)) and len(list(cache.glob("*.npy"))) == 2
+
+
 def test_segmentations_are_cached_per_file_and_area(tmp_path, monkeypatch):
     from PIL import Image
 

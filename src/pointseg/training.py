@@ -188,6 +188,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
                 config.superpixel_compactness,
                 config.superpixel_cache,
                 None if scene.nodata is None else ~scene.nodata,
+                None if config.bands is None else tuple(config.bands),
             )
             scene.expanded = expand_points(segments, scene.labels)
     if unscored := [scene.key for scene in val_scenes if scene.mask is None or (scene.mask == IGNORE_INDEX).all()]:

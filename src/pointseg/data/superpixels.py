@@ -69,28 +69,38 @@ def cached_superpixels(
     compactness: float,
     cache: Path | None,
     valid: np.ndarray | None = None,
+    bands: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """:func:`superpixels` of the image ``read`` returns (read from ``source``, ``shape`` its rows and columns,
-    ``valid`` its data mask), kept in ``cache``.
+    ``valid`` its data mask), on its 1-based ``bands`` (None: all, as ``--bands``), kept in ``cache``.
 
-    The cache entry is named by the file's path, size and modification time, the
-    superpixel area and compactness, scikit-image's version and whether nodata is masked, so an
-    edited image, another area or another SLIC computes afresh; on a hit the image is not read. Entries are written atomically:
-    processes sharing a cache never read half a file. An entry that cannot be read, or is not a
+    The cache entry is named by the file's path, size and modification time, the superpixel
+    area and compactness, scikit-image's version, the bands and whether nodata is masked, so
+    an edited image, another area, other bands or another SLIC computes afresh; on a hit the
+    image is not read. Entries are written atomically: processes sharing a cache never read
+    half a file. An entry that cannot be read, or is not a
     label image of ``shape`` (a damaged file), is computed again and replaced.
     """
+
+    def compute() -> np.ndarray:
+        image = read()
+        return superpixels(image if bands is None else image[..., [b - 1 for b in bands]], pixels_per_superpixel,
+                           compactness, valid)  # fmt: skip
+
     if cache is None:
-        return superpixels(read(), pixels_per_superpixel, compactness, valid)
+        return compute()
     stat = Path(source).stat()
     key = (
         f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{compactness}|{skimage.__version__}"
     )
     if valid is not None and not valid.all():
         key += "|nodata masked"  # not an entry of the versions that spread labels into nodata
+    if bands is not None:
+        key += f"|bands {','.join(map(str, bands))}"
     path = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
     if path.is_file() and (segments := _read_entry(path)) is not None and segments.shape == tuple(shape):
         return segments
-    segments = superpixels(read(), pixels_per_superpixel, compactness, valid)
+    segments = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as handle:
