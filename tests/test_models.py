@@ -105,6 +105,15 @@ def test_init_weights_of_another_network_load_nothing_and_say_so(tmp_path):
     assert len(report.unused) == len(small("segformer").state_dict()) - 2  # all but the head's two names
 
 
+def test_a_file_that_is_no_weights_is_refused_without_torchs_unsafe_advice(tmp_path):
+    from pointseg.errors import CheckpointError
+
+    (tmp_path / "notes.pt").write_text("not weights")
+    with pytest.raises(CheckpointError, match=r"notes.pt is not a PyTorch weights file that loads without running code") as info:
+        load_weights(small("unet"), tmp_path / "notes.pt")
+    assert "weights_only" not in info.value.message and "state_dict" in info.value.fix
+
+
 def test_measured_flops_grow_with_the_pixels():
     at_64 = measure("unet", size=64, batch=1, width=4, repeats=1)
     at_128 = measure("unet", size=128, batch=1, width=4, repeats=1)

@@ -171,7 +171,7 @@ class PointSegModule(L.LightningModule):
         loss = terms["loss"]
         if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
             # every process stops at the same step: one alone would leave the others waiting in the gradient all-reduce
-            raise TrainingDiverged(step=self.global_step, loss=float(loss))
+            raise TrainingDiverged(step=self.global_step, loss=float(loss.detach()))
         labelled = (batch["labels"] != IGNORE_INDEX).sum()
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
         self.log("train_pce", terms["pce"], on_step=False, on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)

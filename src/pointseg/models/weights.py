@@ -85,9 +85,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch weights file: {err}".splitlines()[0],
-            fix="save it with torch.save(model.state_dict())",
+        raise CheckpointError(  # torch's own message advises weights_only=False: unsafe, and no help for a foreign file
+            f"{path} is not a PyTorch weights file that loads without running code ({type(err).__name__})",
+            fix="give a state dict saved with torch.save(model.state_dict(), path), or a pointseg or Lightning checkpoint",
         ) from err
     for key in ("state_dict", "model"):
         if isinstance(content, Mapping) and isinstance(content.get(key), Mapping):
