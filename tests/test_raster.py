@@ -510,6 +510,16 @@ def test_nan_in_every_band_of_a_float_raster_is_no_data_even_undeclared(multiban
     assert (labels[:, 60:] == NODATA).all() and (labels[:, :60] < 3).all()
 
 
+def test_the_nodata_map_of_a_float_raster_read_in_strips_is_that_of_the_whole(tmp_path):
+    from pointseg.data.raster import STRIP_ROWS, nodata_mask
+
+    pixels = np.random.default_rng(4).uniform(0, 1, (2, 2 * STRIP_ROWS + 40, 12)).astype(np.float32)
+    pixels[:, STRIP_ROWS - 5 : STRIP_ROWS + 5, 2:6] = np.nan  # across the first strips' border
+    pixels[0, -1, 0] = np.nan  # one band only: data
+    path = write_raster(tmp_path / "f.tif", pixels)
+    assert np.array_equal(nodata_mask(path), np.isnan(pixels).all(axis=0)) and nodata_mask(path).sum() == 40
+
+
 def test_a_float_index_mask_keeps_whole_values_reports_others_and_ignores_nan(multiband):
     from pointseg.data.discover import discover_pairs
     from pointseg.data.masks import UnknownLabelsWarning

@@ -34,6 +34,8 @@ from pointseg.tiling import Window
 
 RASTER_SUFFIXES = frozenset({".tif", ".tiff", ".jp2", ".vrt"})
 """Endings of files read as rasters whatever lies beside them: GeoTIFF, JPEG 2000, GDAL virtual raster."""
+STRIP_ROWS = 1024
+"""Rows of the strips a whole raster is read in, where it is read whole (statistics, nodata maps, checks)."""
 NODATA = 255
 """Value of the class map where the source has no data (classes are 0..254)."""
 
@@ -183,7 +185,7 @@ class RasterPixels:
         whole = self[:, :]
         return whole if dtype is None else whole.astype(dtype)
 
-    def strips(self, rows: int = 1024) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    def strips(self, rows: int = STRIP_ROWS) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
         """``(row, pixels, valid)`` of consecutive strips of ``rows`` rows, top to bottom.
 
         ``valid`` is True where the raster has data (GDAL's dataset mask), or None where it has data everywhere.
@@ -218,9 +220,15 @@ def read_mask_raster(path: str | Path, colours: bool) -> np.ndarray:
 
 
 def nodata_mask(path: str | Path) -> np.ndarray | None:
-    """``(H, W)`` True where a raster has no data (see :func:`nodata_in`), or None when it has data everywhere."""
+    """``(H, W)`` True where a raster has no data (see :func:`nodata_in`), or None when it has data everywhere.
+
+    Read in strips of :data:`STRIP_ROWS` rows, so that a float raster's bands (searched for NaN) are never held whole.
+    """
     with open_raster(path) as source:
-        empty = nodata_in(source, Window(0, 0, source.height, source.width))
+        empty = np.zeros((source.height, source.width), bool)
+        for top in range(0, source.height, STRIP_ROWS):
+            window = Window(top, 0, min(STRIP_ROWS, source.height - top), source.width)
+            empty[top : top + window.height] = nodata_in(source, window)
     return empty if empty.any() else None
 
 
