@@ -43,7 +43,7 @@ from pointseg.data.raster import (
     is_raster,
     nodata_in,
     open_raster,
-    read_window,
+    read_data,
     to_rasterio,
 )
 from pointseg.errors import CheckpointError, ConfigError, DatasetError
@@ -348,7 +348,7 @@ def predict_raster(
                 on_tiles(done, total)
 
         blocks = blend_tiles(
-            grid, lambda window: read_window(source, window), segmenter.tile_probabilities, classes, options.batch,
+            grid, lambda window: read_data(source, window), segmenter.tile_probabilities, classes, options.batch,
             options.panel, advance,
         )  # fmt: skip
         for window, block in blocks:

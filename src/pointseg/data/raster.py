@@ -90,16 +90,24 @@ def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
 
 
 def read_raster(path: str | Path) -> np.ndarray:
-    """The bands of a raster as ``(H, W, bands)``: in its own data type, or floats with NaN holes (see :func:`read_window`)."""
+    """The bands of a raster as ``(H, W, bands)``, NaN where it has no data (see :func:`read_data`)."""
     with open_raster(path) as source:
-        return np.ascontiguousarray(read_window(source, Window(0, 0, source.height, source.width)))
+        return np.ascontiguousarray(read_data(source, Window(0, 0, source.height, source.width)))
 
 
 def data_bands(source: rasterio.DatasetReader) -> tuple[int, ...]:
     """The (1-based) indexes of the bands that hold data: all but alpha, which is the raster's mask.
 
     An RGBA orthophoto (as OpenDroneMap and QGIS write them) has three bands of data.
+
+    Raises:
+        DatasetError: Complex values (a radar SLC), which no network here takes.
     """
+    if source.dtypes[0].startswith("complex"):
+        raise DatasetError(
+            f"{source.name} holds complex values ({source.dtypes[0]}: a radar SLC?), which no network here takes",
+            fix="convert it to amplitude or intensity first (e.g. gdal_calc.py --calc='abs(A)')",
+        )
     return tuple(index for index, kind in enumerate(source.colorinterp, 1) if kind != ColorInterp.alpha)
 
 
@@ -162,7 +170,7 @@ class RasterPixels:
         with open_raster(self.path) as source:
             self.shape = (source.height, source.width, band_count(source))
             self.alpha_note = alpha_note(source)
-            self.dtype = read_window(source, Window(0, 0, 1, 1)).dtype  # floats where it has holes
+            self.dtype = np.dtype(source.dtypes[0])
 
     ndim = 3
 
@@ -262,31 +270,44 @@ def to_rasterio(window: Window) -> RioWindow:
 
 
 def read_window(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
-    """The ``(H, W, bands)`` pixels of ``window``: its :func:`data_bands`, or the colours of its :func:`palette`.
+    """The ``(H, W, bands)`` pixels of ``window``, in the raster's own data type: its :func:`data_bands`, or the colours of
+    its :func:`palette`.
 
-    Complex values (radar SLC) are refused. A raster that may lack data (:func:`has_nodata`) is read as floats with NaN wherever a
-    band has no data, by that band's own mask (its nodata value; the raster's mask band or
-    alpha for every band): a band missing at a swath's edge, the others there, is a hole in
-    that band alone. :meth:`~pointseg.data.dataset.BandStats.normalise` gives NaN the band's
-    mean, so no nodata value (-9999, 0) reaches a statistic or a network. Other rasters keep
-    their own data type (uint8, uint16, float32...).
+    A pixel is without data where every band is (GDAL's dataset mask: :func:`nodata_in`); an
+    integer raster keeps its values there, for :func:`read_data` or a nodata map to deal
+    with. In a floating-point raster, a band without data where the others have some (its
+    own nodata, -9999 at a swath's edge) is NaN in that band alone, by the band's mask, so
+    that its nodata value reaches no statistic and no network
+    (:meth:`~pointseg.data.dataset.BandStats.normalise` gives NaN the band's mean); an integer
+    band equal to the nodata value where the others are not keeps it, as GDAL reads such a
+    pixel (dark water at 0 in an orthophoto with nodata 0 is data).
     """
-    if source.dtypes[0].startswith("complex"):
-        raise DatasetError(
-            f"{source.name} holds complex values ({source.dtypes[0]}: a radar SLC?), which no network here takes",
-            fix="convert it to amplitude or intensity first (e.g. gdal_calc.py --calc='abs(A)')",
-        )
     bands = data_bands(source)
     area = to_rasterio(window)
     pixels = np.moveaxis(source.read(bands, window=area), 0, -1)
     colours = palette(source)
     if colours is not None:
-        pixels = colours[pixels[..., 0]]
+        return colours[pixels[..., 0]]
+    if has_nodata(source) and np.issubdtype(pixels.dtype, np.floating):
+        pixels[np.moveaxis(source.read_masks(bands, window=area) == 0, 0, -1)] = np.nan
+    return pixels
+
+
+def read_data(source: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """The pixels of ``window`` as a network takes them: :func:`read_window`'s, NaN where the raster has no data.
+
+    A raster that may lack data comes as floats (``float32``, or ``float64`` for 8-byte
+    types); one with data everywhere in its own type.
+    """
+    pixels = read_window(source, window)
     if not has_nodata(source):
         return pixels
-    empty = np.moveaxis(source.read_masks(bands, window=area) == 0, 0, -1)
-    holes = pixels.astype(np.float32 if pixels.dtype.itemsize < 8 else np.float64)
-    holes[np.broadcast_to(empty, holes.shape)] = np.nan  # a palette's one mask covers its three colours
+    holes = (
+        pixels
+        if np.issubdtype(pixels.dtype, np.floating)
+        else pixels.astype(np.float32 if pixels.dtype.itemsize < 8 else np.float64)
+    )
+    holes[~valid_mask(source, window)] = np.nan
     return holes
 
 
