@@ -486,12 +486,31 @@ def test_a_masks_own_nodata_is_ignored_neither_a_class_nor_an_unknown_value(mult
     outside = labels.copy()
     outside[:, :, :45] = 9  # a footprint's outside, 62 % of the mask, in no class but declared as nodata
     write_raster(data / "masks/b.tif", outside, nodata=9)
-    write_raster(data / "masks/c.tif", labels, nodata=2)  # nodata declared on the road's value: not road
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no pixel reported in no class
         scenes = {scene.key: scene for scene in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}
     assert (scenes["b"].mask[:, :45] == -100).all() and (scenes["b"].mask[8:, 45:] == labels[0, 8:, 45:]).all()
-    assert (scenes["c"].mask[labels[0] == 2] == -100).all() and (scenes["c"].mask[8:][labels[0, 8:] != 2] >= 0).all()
+    write_raster(data / "masks/c.tif", labels, nodata=0)  # as QGIS's Rasterize declares it, on the value of land
+    with pytest.warns(PointsegWarning, match=r"1 mask\(s\) declare as nodata the value of the class 'land', e.g. .*c.tif"):
+        scenes = {scene.key: scene for scene in load_scenes(discover_pairs(data), ClassTable.read_csv(classes))}
+    assert np.array_equal(scenes["c"].mask[8:], labels[0, 8:])  # the table knows better: land stays land
+
+
+def test_colour_masks_with_nodata_outside_the_colours_and_float_masks_past_any_value_decode():
+    import warnings
+
+    from pointseg.data.masks import UnknownSummary
+
+    table = ClassTable.from_rows([("land", (132, 41, 246)), ("water", (226, 169, 41))])
+    colours = np.array([[[132, 41, 246], [np.nan, np.nan, np.nan], [-1, -1, -1]]])  # NaN and a declared -1: no data
+    labels = table.decode(colours, empty=np.array([[False, False, True]])).labels
+    assert labels.tolist() == [[0, -100, -100]]
+    values = ClassTable.from_rows([("a", 1), ("b", 2)])
+    summary = UnknownSummary()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no cast warning
+        decoded = summary.decode(values, np.array([[1.0, -3.4e38, 2.0]], np.float32), "m.tif")
+    assert decoded.tolist() == [[0, -100, 1]] and list(summary.unknown) == [pytest.approx(-3.4e38)]
 
 
 def test_nan_in_every_band_of_a_float_raster_is_no_data_even_undeclared(multiband, segmenter, tmp_path):

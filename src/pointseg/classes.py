@@ -193,13 +193,17 @@ class ClassTable:
                     fix="use a name,value classes table for index masks",
                 )
             rgb = mask[..., :3]
-            fractional = np.issubdtype(rgb.dtype, np.floating) and not np.array_equal(rgb, np.floor(rgb))  # NaN too
-            if rgb.size and (fractional or rgb.min() < 0 or rgb.max() > 255):
+            if np.issubdtype(rgb.dtype, np.floating):
+                empty |= np.isnan(rgb).any(axis=-1)
+            data = rgb[~empty]  # no data (a nodata value, NaN) may lie outside the colours
+            fractional = np.issubdtype(data.dtype, np.floating) and not np.array_equal(data, np.floor(data))
+            if data.size and (fractional or data.min() < 0 or data.max() > 255):
                 raise ClassesError(
-                    f"a colour mask of {rgb.dtype} holds values outside the colours 0-255 (from {rgb.min()} to {rgb.max()})",
+                    f"a colour mask of {rgb.dtype} holds values outside the colours 0-255 "
+                    f"(from {data.min()} to {data.max()}, or not whole)",
                     fix="write the mask as 8-bit colours, or as one band of class values with a name,value classes table",
                 )
-            rgb = rgb.astype(np.int64)
+            rgb = np.where(empty[..., None], 0, rgb).astype(np.int64)
             codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
             table_codes = np.array([(r << 16) | (g << 8) | b for r, g, b in self.keys], dtype=np.int64)  # type: ignore[misc]
             whole = np.ones(codes.shape, bool)
@@ -212,7 +216,8 @@ class ClassTable:
             whole = np.ones(mask.shape, bool)
             if np.issubdtype(mask.dtype, np.floating):
                 empty |= np.isnan(mask)
-                whole = np.isfinite(mask) & (mask == np.round(mask))
+                with np.errstate(invalid="ignore"):  # a float nodata such as -3.4e38 is past any class value
+                    whole = ~empty & (np.abs(mask) < 2**62) & (mask == np.round(mask))
             codes = np.where(whole, mask, 0).astype(np.int64)
             table_codes = np.asarray(self.keys, dtype=np.int64)
         order = np.argsort(table_codes)

@@ -22,13 +22,14 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from pointseg.classes import ClassTable, describe_key
+from pointseg.classes import ClassTable, Colour, describe_key
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_mask
-from pointseg.data.raster import is_raster, nodata_mask
+from pointseg.data.raster import is_raster, nodata_mask, open_raster
 from pointseg.errors import ClassesError, PointsegWarning
 
 MAX_UNKNOWN_SHARE = 0.5
@@ -118,11 +119,45 @@ def load_masks(
     """
     summary = UnknownSummary()
     labels: dict[str, np.ndarray] = {}
+    overruled: dict[str, list[str]] = {}  # class name -> masks whose nodata value is that class's
     for pair in pairs:
         if pair.mask is not None:
-            empties = [(nodata or {}).get(pair.key), nodata_mask(pair.mask) if is_raster(pair.mask) else None]
+            own = None
+            if is_raster(pair.mask):
+                if (name := _nodata_class(pair.mask, table)) is None:
+                    own = nodata_mask(pair.mask)
+                else:
+                    overruled.setdefault(name, []).append(str(pair.mask))
+            empties = [(nodata or {}).get(pair.key), own]
             empty = np.logical_or.reduce(parts) if (parts := [e for e in empties if e is not None]) else None
             raw = read_mask(pair.mask, table.kind)
             labels[pair.key] = summary.decode(table, raw, str(pair.mask), empty).astype(np.int16)
+    for name, masks in overruled.items():
+        warnings.warn(
+            PointsegWarning(
+                f"{len(masks)} mask(s) declare as nodata the value of the class {name!r}, e.g. {masks[0]}: read as "
+                f"{name!r}, as the classes table says (if that value means no data, drop the class from the table)"
+            ),
+            stacklevel=2,
+        )
     summary.check(table)
     return labels
+
+
+def mask_nodata(path: str | Path, table: ClassTable) -> np.ndarray | None:
+    """``(H, W)`` True where a mask raster has no data, or None: nowhere, or its nodata value is a class of ``table``."""
+    return None if _nodata_class(path, table) is not None else nodata_mask(path)
+
+
+def _nodata_class(path: str | Path, table: ClassTable) -> str | None:
+    """The class whose value (or grey colour) a mask raster declares as its nodata value, if any.
+
+    GIS tools often declare 0 as nodata when they rasterise classes (QGIS's Rasterize does by
+    default), where 0 is also a class of the table: the table is taken to know better.
+    """
+    with open_raster(path) as source:
+        value = source.nodata
+    if value is None or not float(value).is_integer():
+        return None
+    key: Colour | int = int(value) if table.kind == "value" else (int(value),) * 3
+    return table.names[table.keys.index(key)] if key in table.keys else None
