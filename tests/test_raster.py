@@ -768,6 +768,9 @@ def test_a_prediction_without_probabilities_removes_an_earlier_ones(scene, segme
     assert (tmp_path / "scene_probabilities.tif").is_file()
     predict_raster(segmenter, path, tmp_path / "scene.tif")  # another model, say: the old probabilities are not its
     assert (tmp_path / "scene.tif").is_file() and not (tmp_path / "scene_probabilities.tif").exists()
+    write_raster(tmp_path / "scene_probabilities.tif", np.zeros((1, 4, 4), np.uint8))  # a file of the user's, not ours
+    predict_raster(segmenter, path, tmp_path / "scene.tif")
+    assert (tmp_path / "scene_probabilities.tif").is_file()
 
 
 @pytest.mark.parametrize(("options", "message"), [(["--tile", "0"], "--tile 0"), (["--overlap", "512"], "--overlap 512"),

@@ -97,6 +97,11 @@ def test_points_on_a_mask_rasters_nodata_or_lost_from_the_runs_own_points_file_a
     assert own.read_text() == points.read_text()
 
 
+def test_the_runs_own_model_as_its_initial_weights_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="--init-weights .*run/model.ckpt is the run's own model.ckpt"):
+        TrainConfig(data="d", classes="c.csv", out=tmp_path / "run", init_weights=tmp_path / "run/model.ckpt")
+
+
 def test_full_masks_refuse_point_annotations_they_would_ignore(tmp_path):
     with pytest.raises(ValueError, match="--full-masks trains on the dense masks: drop --point-labels"):
         TrainConfig(data="d", classes="c.csv", out="o", full_masks=True, point_labels="field.gpkg")

@@ -141,6 +141,11 @@ class TrainConfig(BaseModel):
             raise ValueError("--bands takes 1-based band indices, e.g. 4,3,2")
         if isinstance(self.class_weights, list) and (any(w < 0 for w in self.class_weights) or not any(self.class_weights)):
             raise ValueError("--class-weights must not be negative, and one at least above 0")
+        if self.init_weights is not None and self.init_weights.resolve() == (self.out / "model.ckpt").resolve():
+            raise ValueError(
+                f"--init-weights {self.init_weights} is the run's own model.ckpt, which training into --out {self.out} "
+                "replaces as it starts: copy it elsewhere and start from the copy, or give another --out"
+            )
         if self.superpixel_cache is not None and self.superpixel_cache.exists() and not self.superpixel_cache.is_dir():
             raise ValueError(f"--superpixel-cache {self.superpixel_cache} is a file: give a folder")
         if self.full_masks and (given := "--points-file" if self.points_file is not None else

@@ -309,7 +309,8 @@ def predict_raster(
     :data:`~pointseg.data.raster.NODATA` where they fit), the classes' colours as its
     colour table and nodata where the source has no data. With ``options.probabilities``,
     ``<stem>_probabilities.tif`` holds one band per class, probability x 254 rounded (255 is
-    nodata); without, an earlier prediction's is removed, as it would pass for this one's.
+    nodata); without, an earlier prediction's (its bands named for these classes) is removed, as it would pass for
+    this one's.
 
     Args:
         segmenter: The trained network.
@@ -363,9 +364,19 @@ def predict_raster(
                     probabilities_out.write(scaled, window=to_rasterio(window))
         with _writing(target_path):
             outputs.close()  # flushed here, so that a full disk is named as such
-    if not options.probabilities:
-        _probabilities_of(target_path).unlink(missing_ok=True)
+    stale = _probabilities_of(target_path)
+    if not options.probabilities and stale.is_file() and _probabilities_for(stale, segmenter.classes):
+        stale.unlink()
     return target_path
+
+
+def _probabilities_for(path: Path, classes: ClassTable) -> bool:
+    """Whether ``path`` is probabilities as :func:`predict_raster` writes them for ``classes`` (a band named for each)."""
+    try:
+        with rasterio.open(path) as probabilities:
+            return probabilities.descriptions == tuple(classes.names)
+    except RasterioIOError:
+        return False
 
 
 def _probabilities_of(target: Path) -> Path:
@@ -420,7 +431,7 @@ def predict_folder(
             take the predictions for images).
     """
     source, out = Path(source), Path(out)
-    targets = _targets(list_images(source), source, out)
+    targets = _targets(list_images(source), source, out, tiles.probabilities)
     segmenter = Segmenter.from_checkpoint(checkpoint, accelerator)
     for image_path, target in targets.items():
         if is_raster(image_path):
@@ -436,7 +447,7 @@ def predict_folder(
         yield target
 
 
-def _targets(images: Sequence[Path], source: Path, out: Path) -> dict[Path, Path]:
+def _targets(images: Sequence[Path], source: Path, out: Path, probabilities: bool) -> dict[Path, Path]:
     """The output of each image (see :func:`predict_folder`), refused where one would overwrite an input or another output."""
     if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
         raise ConfigError(
@@ -448,7 +459,7 @@ def _targets(images: Sequence[Path], source: Path, out: Path) -> dict[Path, Path
     for image in images:
         relative = image.relative_to(source) if source.is_dir() else Path(image.name)
         target = (out / relative).with_suffix(".tif" if is_raster(image) else ".png")
-        files = [target] + ([_probabilities_of(target)] if is_raster(image) else [])  # an earlier one is removed
+        files = [target] + ([_probabilities_of(target)] if probabilities and is_raster(image) else [])
         for file in files:
             if file.resolve() in inputs:
                 raise ConfigError(f"the prediction of {image} would overwrite the input {file}", fix="give another --out folder")

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +86,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(  # torch's own message advises weights_only=False: unsafe, and no help for a foreign file
-            f"{path} is not a PyTorch weights file that loads without running code ({type(err).__name__})",
+        # torch's message on a file that is not plain tensors advises weights_only=False: unsafe, and no help here
+        reason = "not plain tensors" if isinstance(err, pickle.UnpicklingError) else f"{err}".split(". ")[0]
+        raise CheckpointError(
+            f"{path} is not a PyTorch weights file that loads without running code ({reason})",
             fix="give a state dict saved with torch.save(model.state_dict(), path), or a pointseg or Lightning checkpoint",
         ) from err
     for key in ("state_dict", "model"):
