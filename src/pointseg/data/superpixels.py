@@ -92,6 +92,7 @@ def cached_superpixels(
     stat = Path(source).stat()
     key = (
         f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels_per_superpixel}|{compactness}|{skimage.__version__}"
+        "|band holes NaN"  # not an entry of the versions that gave SLIC a float band's own nodata value
     )
     if valid is not None and not valid.all():
         key += "|nodata masked"  # not an entry of the versions that spread labels into nodata
