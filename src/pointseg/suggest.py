@@ -71,7 +71,6 @@ from pointseg.config import DEFAULT_QUERY, QUERIES, Query
 from pointseg.data.discover import ImagePair
 from pointseg.data.imagery import read_image
 from pointseg.data.points import PointLabels, image_rng
-from pointseg.data.raster import is_raster, nodata_mask
 from pointseg.data.vector import Georeference
 from pointseg.errors import DatasetError, PointsegWarning, PointsError
 from pointseg.predict import Ensemble, Segmenter
@@ -340,15 +339,15 @@ def suggest(
         class_counts = _checked_counts(class_counts, len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
     for pair in pairs:
-        empty = nodata_mask(pair.image) if is_raster(pair.image) else None
         try:
-            image = read_image(pair.image)  # a raster's holes NaN
+            image = read_image(pair.image)  # a raster's pixels without data NaN in every band
             if query == "typical":
                 probabilities, features = segmenter.features(image)
             else:
                 probabilities, features = segmenter.probabilities(image).numpy(), None
         except DatasetError as err:  # bands that do not fit the model
             raise DatasetError(f"{pair.image}: {err.message}", fix=err.fix) from err
+        empty = np.isnan(image).all(axis=-1) if np.issubdtype(image.dtype, np.floating) else None  # not read again
         taken = None if labelled is None else labelled.label_map(pair.key, pair.size) >= 0
         rng = image_rng(seed, pair.key)
         if unusable := int((~np.isfinite(probabilities).all(axis=0)).sum()):
