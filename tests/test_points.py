@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -53,11 +55,18 @@ def test_more_random_points_than_labelled_pixels_take_them_all_with_a_warning():
     assert per_image == {"a": 2000, "b": 1200}
 
 
-def test_class_balanced_points_short_of_a_class_are_counted_in_a_warning():
-    # b: 900 pixels of class 0 and 300 of class 2, so 500 each asks too many of class 2
-    with pytest.warns(PointsegWarning, match=r"1 image\(s\) get fewer points than asked \(a class .*\): b \(800 of 1000\)"):
+def test_class_balanced_points_a_class_cannot_take_go_to_the_others():
+    # b: 900 pixels of class 0 and 300 of class 2: 500 each asks 200 too many of class 2, which class 0 takes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         points = simulate_points(masks(), PointSpec.parse("1000"), "class-balanced", seed=0)
-    assert np.bincount(points.classes[points.keys == "b"], minlength=3).tolist() == [500, 0, 300]
+    assert np.bincount(points.classes[points.keys == "b"], minlength=3).tolist() == [700, 0, 300]
+    # past every labelled pixel, the image gets them all, with a warning
+    with pytest.warns(
+        PointsegWarning, match=r"1 image\(s\) get fewer points than asked \(they have fewer .*\): b \(1200 of 2000\)"
+    ):
+        points = simulate_points(masks(), PointSpec.parse("2000"), "class-balanced", seed=0)
+    assert np.bincount(points.classes[points.keys == "b"], minlength=3).tolist() == [900, 0, 300]
 
 
 def test_fraction_of_pixels():

@@ -5,7 +5,8 @@ seed and the image key), so the same seed gives the same points for an image wha
 other images the dataset holds. Three strategies:
 
 * ``random``: uniform over the image's labelled pixels (the default);
-* ``class-balanced``: the same number of points for every class present in the image;
+* ``class-balanced``: the same number of points for every class present in the image, a class
+  with fewer pixels than its share giving the rest to the others;
 * ``grid``: a regular grid with a seeded offset, keeping the nodes on labelled pixels.
 
 Density is a :class:`PointSpec`: points per image (``"50"``) or a fraction of the image's
@@ -102,16 +103,38 @@ def _random(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _class_balanced(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     flat = labels.ravel()
-    present = np.unique(flat[flat != IGNORE_INDEX])
-    if present.size == 0:
-        return np.empty(0, dtype=np.int64)
-    quota = np.full(present.size, n // present.size)
-    quota[rng.choice(present.size, size=n % present.size, replace=False)] += 1
-    chosen = []
-    for cls, q in zip(present, quota):
-        pixels = np.flatnonzero(flat == cls)
-        chosen.append(rng.choice(pixels, size=min(q, pixels.size), replace=False))
+    present, sizes = np.unique(flat[flat != IGNORE_INDEX], return_counts=True)
+    chosen = [np.empty(0, dtype=np.int64)]
+    for cls, q in zip(present, _balanced_quota(sizes, n, rng)):
+        chosen.append(rng.choice(np.flatnonzero(flat == cls), size=q, replace=False))
     return np.concatenate(chosen)
+
+
+def _balanced_quota(sizes: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """How many of ``n`` points each class gets, given its ``sizes`` in pixels: equal shares, as far as the pixels go.
+
+    A class with fewer pixels than its share gets them all and the others share what it leaves
+    (a max-min fair share); the points left over from an even split go to classes drawn at
+    random. The quotas add up to ``n``, or to all the pixels where there are fewer.
+
+    >>> _balanced_quota(np.array([900, 300]), 1000, np.random.default_rng(0)).tolist()
+    [700, 300]
+    >>> _balanced_quota(np.array([5, 50, 50]), 31, np.random.default_rng(0)).tolist()
+    [5, 13, 13]
+    """
+    quota = np.zeros(sizes.size, dtype=np.int64)
+    open_ = np.ones(sizes.size, dtype=bool)
+    remaining = min(n, int(sizes.sum()))
+    while remaining:
+        share = remaining // open_.sum()
+        if (full := open_ & (sizes - quota <= share)).any():  # classes that run out: all their pixels, then share again
+            remaining -= int((sizes - quota)[full].sum())
+            quota[full], open_[full] = sizes[full], False
+            continue
+        quota[open_] += share
+        quota[rng.choice(np.flatnonzero(open_), size=remaining - share * open_.sum(), replace=False)] += 1
+        remaining = 0
+    return quota
 
 
 def _grid(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -333,8 +356,8 @@ def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: 
         The points of all images, in key order.
 
     Warns:
-        PointsegWarning: Images that get fewer random or class-balanced points than asked: too few labelled
-            pixels (they get every one), or of a class for its equal share.
+        PointsegWarning: Images that get fewer random or class-balanced points than asked: they have fewer
+            labelled pixels, and get every one.
     """
     if strategy not in _SAMPLERS:
         raise PointsError(f"unknown point strategy {strategy!r}", fix=f"use one of {', '.join(STRATEGIES)}")
@@ -352,12 +375,10 @@ def simulate_points(masks: Mapping[str, np.ndarray], spec: PointSpec, strategy: 
     if not parts:
         raise PointsError("no dense mask to sample points from", fix="give a dataset with masks")
     if short:
-        why = "a class has fewer labelled pixels than its equal share" if strategy == "class-balanced" else (
-            "they have fewer labelled pixels, and get them all"
-        )  # fmt: skip
         warnings.warn(
             PointsegWarning(
-                f"{len(short)} image(s) get fewer points than asked ({why}): {', '.join(short[:3])}"
+                f"{len(short)} image(s) get fewer points than asked (they have fewer labelled pixels, and get them all): "
+                f"{', '.join(short[:3])}"
                 f"{', ...' if len(short) > 3 else ''}"
             ),
             stacklevel=2,
