@@ -2,10 +2,13 @@
 
 import csv
 import json
+import os
+import signal
 
 import pytest
 
 from pointseg.cli import main
+from pointseg.task import PointSegModule
 
 
 def run(argv, capsys):
@@ -110,6 +113,25 @@ def test_train_evaluate_predict_from_the_command_line(dataset, classes_csv, tmp_
         ["predict", "--checkpoint", str(run_dir / "model.ckpt"), "--input", str(dataset), "--out", str(tmp_path / "pred")], capsys
     )
     assert code == 0 and "6 predictions written" in out
+
+
+def test_a_training_stopped_by_sigterm_fails_with_status_143(dataset, classes_csv, tmp_path, capsys, monkeypatch):
+    step = PointSegModule.training_step
+
+    def terminated_at_step_2(module, batch, batch_idx):  # as a batch system's time limit does
+        if module.global_step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(module, batch, batch_idx)
+
+    monkeypatch.setattr(PointSegModule, "training_step", terminated_at_step_2)
+    code, _, err = run(
+        ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run"), "--points", "5",
+         "--max-steps", "50", "--crop", "16", "--batch-size", "2", "--width", "4", "--depth", "2",
+         "--accelerator", "cpu", "--no-progress-bar"], capsys,
+    )  # fmt: skip
+    assert code == 143  # Lightning's own exit status here is 0: a job stopped half-way would pass for done
+    assert "terminated by SIGTERM" in " ".join(err.split()) and "Traceback" not in err
+    assert not (tmp_path / "run/model.ckpt").exists()
 
 
 @pytest.mark.slow

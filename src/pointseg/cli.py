@@ -2,7 +2,9 @@
 
 Errors caused by the user's input or data (:class:`~pointseg.errors.PointsegError`, bad
 option values) are printed as one message with its fix, without a traceback, and the
-command exits with status 2.
+command exits with status 2. A command that SIGTERM stops (a batch job's time limit) during
+a training or an evaluation says so and exits with status 143, as a process killed by it would,
+never 0.
 
 Example:
     >>> main(["points", "--help"])  # doctest: +SKIP
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -662,6 +665,22 @@ def main(argv: list[str] | None = None) -> None:
         _fail(describe_error(err))
     except (FileExistsError, NotADirectoryError) as err:  # making an output's folder where a file is
         _fail(f"cannot make the folder {err.filename}: a file is in the way", "give an output path whose folders are not files")
+    except SystemExit as err:
+        if not _terminated(err):
+            raise
+        errors.print(
+            "[red]terminated[/red] by SIGTERM (a job's time limit, or kill) before the command finished: a training "
+            "stopped so has no model.ckpt; run the command again (a sweep or a click loop trains only what it had not "
+            "finished)",
+            highlight=False,
+        )
+        sys.exit(128 + signal.SIGTERM)
+
+
+def _terminated(err: SystemExit) -> bool:
+    """Whether ``err`` is how Lightning ends a fit or a validation on SIGTERM: a ``SystemExit`` whose status is 0."""
+    lightning = sys.modules.get("lightning.pytorch.utilities.exceptions")  # not loaded: no Trainer ran
+    return lightning is not None and isinstance(err, lightning.SIGTERMException)
 
 
 def _fail(message: str, fix: str | None = None) -> NoReturn:
