@@ -15,7 +15,7 @@ from pointseg.clicks import ClickLoop, random_clicks, suggested_clicks
 from pointseg.config import TrainConfig
 from pointseg.data.discover import discover_pairs
 from pointseg.data.masks import load_masks
-from pointseg.data.points import PointLabels
+from pointseg.data.points import PointLabels, PointSpec, simulate_points
 from pointseg.errors import ConfigError, DatasetError, TrainingDiverged
 from pointseg.predict import Segmenter
 from pointseg.training import split_dataset
@@ -136,6 +136,27 @@ def test_the_loops_power_draws_are_seeded_by_the_loops_seed_and_round(dataset, t
     assert draw(seed=0, round_=2) != first and draw(seed=1, round_=1) != first
 
 
+def test_the_loops_at_neighbouring_seeds_draw_other_points(dataset, tmp_path):
+    pairs = discover_pairs(dataset)
+    masks = load_masks(pairs, TABLE)
+
+    def pixels(points):
+        return set(zip(points.keys.tolist(), points.rows.tolist(), points.cols.tolist()))
+
+    def initial(seed):
+        return simulate_points(masks, PointSpec(per_image=40), "random", seed)
+
+    def random_round(seed, round_):
+        config = TrainConfig(data=dataset, classes="classes.csv", out=tmp_path, seed=seed)
+        annotator = clicks_module._Annotator(config, ClickLoop(k=40), pairs, masks, TABLE)
+        points, _ = annotator.click("random", round_, tmp_path / f"{seed}/random/round-{round_}", initial(seed), initial(seed))
+        return points.without(initial(seed))
+
+    # 40 of the 1,920 pixels of each of 6 images: about 5 pixels in common between two independent draws
+    assert len(pixels(random_round(0, 1)) & pixels(initial(1))) < 20  # 48 of 240 before: seed 0 x 1009 + round 1 = seed 1
+    assert len(pixels(random_round(0, 2)) & pixels(random_round(1, 1))) < 20
+
+
 def test_the_loops_balanced_query_weighs_the_classes_the_masks_gave_not_the_models_guesses(dataset, tmp_path, monkeypatch):
     pair = discover_pairs(dataset)[0]
     masks = load_masks([pair], TABLE)
@@ -236,10 +257,20 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     with pytest.raises(ConfigError, match="suggestions per image must be at least 1, not 0"):  # before round 0 trains
         ClickLoop(k=0)
     config = TrainConfig(data="data", classes="classes.csv", out=tmp_path, seed=0)
-    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"lr": 0.5}))
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)  # no round finished yet: the corrected command replaces it
+    assert json.loads((tmp_path / "loop.json").read_text())["training"]["lr"] == 0.001
+    (tmp_path / "initial/round-0").mkdir(parents=True)
+    (tmp_path / "initial/round-0/round.json").write_text("{}")  # once a round has finished, the loop keeps its settings
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"accelerator": "gpu"}))  # resumed
     with pytest.raises(ConfigError, match=r"other settings: --k\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
+    # the same folders given as absolute paths, and rounds added, resume it
+    absolute = config.model_copy(update={"data": Path("data").resolve(), "classes": Path("classes.csv").resolve()})
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5, rounds=5), absolute)
+    assert json.loads((tmp_path / "loop.json").read_text())["rounds"] == 5
+    with pytest.raises(ConfigError, match=r"other settings: --data\n"):
+        clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"data": Path("other")}))
     recorded = json.loads((tmp_path / "loop.json").read_text())
     older = {k: v for k, v in recorded.items() if k not in ("fine_tune", "boundary_gap", "query")}
     older["training"] = {k: v for k, v in recorded["training"].items() if k not in ("lr", "precise_bn")}

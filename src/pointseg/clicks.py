@@ -50,6 +50,7 @@ from pointseg.classes import IGNORE_INDEX, ClassTable
 from pointseg.config import (
     DEFAULT_QUERY,
     MACHINE_OPTIONS,
+    PATH_OPTIONS,
     PREDATED_OPTIONS,
     Query,
     TrainConfig,
@@ -256,7 +257,7 @@ class _Annotator:
         run.mkdir(parents=True, exist_ok=True)
         loop = self.loop
         random_k = loop.k if arm == "random" else loop.random_k
-        round_seed = self.config.seed * 1009 + round_
+        round_seed = click_seed(self.config.seed, round_)
         parts = [taken]
         if arm == "suggested":
             previous = _repeat_runs(_previous_run(run.parent.parent, arm, round_), loop.repeats)
@@ -293,8 +294,24 @@ def _previous_run(out: Path, arm: str, round_: int) -> Path:
     return out / (arm if round_ > 1 else "initial") / f"round-{round_ - 1}"
 
 
+_ROUND_STREAM = 2**32
+"""Offset of the seeds of the rounds' clicks, above every seed a loop runs at (see :func:`click_seed`)."""
 _MIXED_STREAM = 500
-"""Offset of the seeds of the suggested arm's random clicks, away from the random arm's (seed x 1009 + round)."""
+"""Offset of the seeds of the suggested arm's random clicks, away from the random arm's (:func:`click_seed`)."""
+
+
+def click_seed(seed: int, round_: int) -> int:
+    """The seed of the clicks of ``round_`` in the loop at ``seed``: ``2**32 + seed x 1009 + round``.
+
+    A stream of its own: never the seed of another round, nor of any loop's initial points
+    (the loop's seed itself). Loops recorded before it drew round ``r`` at ``seed x 1009 + r``,
+    so that the initial points of the loop at seed ``s + r`` mostly repeated the random clicks
+    of round ``r`` at seed ``s``.
+
+    >>> click_seed(0, 1) - 2**32, click_seed(1, 0) - 2**32
+    (1, 1009)
+    """
+    return _ROUND_STREAM + seed * 1009 + round_
 
 
 def _check_training(config: TrainConfig) -> None:
@@ -312,17 +329,29 @@ def _check_training(config: TrainConfig) -> None:
 
 
 def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
-    """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same."""
+    """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same.
+
+    Until a round has finished (a first command with a bad option), another command's settings
+    replace the recorded ones; the number of rounds may change at any time, to stop a loop
+    early or to add rounds to a finished one (a round's points depend only on those before it).
+    """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", fix="give a folder for the loop's runs")
-    settings = {**asdict(loop), "training": config.model_dump(mode="json", exclude=set(MACHINE_OPTIONS))}
-    if (out / "loop.json").is_file() and (changed := loop_differences(read_loop(out), settings)):
-        raise ConfigError(
-            f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
-            fix="give another --out, or the settings of that loop (its loop.json) to resume it",
-        )
+    training = config.model_dump(mode="json", exclude=set(MACHINE_OPTIONS))
+    settings = {**asdict(loop), "training": training | _absolute(training)}
+    if (out / "loop.json").is_file() and any(out.rglob(_DONE)):
+        if changed := [key for key in loop_differences(read_loop(out), settings) if key != "rounds"]:
+            raise ConfigError(
+                f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
+                fix="give another --out, or the settings of that loop (its loop.json) to resume it",
+            )
     out.mkdir(parents=True, exist_ok=True)
     (out / "loop.json").write_text(json.dumps(settings, indent=2))
+
+
+def _absolute(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`~pointseg.config.PATH_OPTIONS` of ``training`` that it gives, as absolute paths."""
+    return {key: str(Path(training[key]).resolve()) for key in PATH_OPTIONS & training.keys() if training[key] is not None}
 
 
 _PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy", "repeats": 1}
@@ -357,6 +386,7 @@ def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     changed = [key for key in a.keys() | b.keys() if key != "training" and a.get(key) != b.get(key)]
     defaults = option_defaults()
     training_a, training_b = ({**defaults, **loop.get("training", {})} for loop in (a, b))
+    training_a, training_b = (training | _absolute(training) for training in (training_a, training_b))
     changed += [key for key in training_a.keys() & training_b.keys() if training_a[key] != training_b[key]]
     return sorted(changed, key=lambda key: (key in training_a, key))
 

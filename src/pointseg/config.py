@@ -179,6 +179,9 @@ def comma_list(value: object) -> object:
 MACHINE_OPTIONS = frozenset({"out", "progress_bar", "accelerator", "num_workers", "superpixel_cache"})
 """Training options that say where and how visibly a training runs, not what it learns: a resumed click loop or
 sweep may change them (another machine of a shared sweep may use its GPU)."""
+PATH_OPTIONS = frozenset({"data", "classes", "val_data", "points_file", "point_labels", "init_weights"})
+"""Training options that name a file or folder of what a training learns from: the same whether given from another
+folder or as an absolute path."""
 
 
 def option_defaults() -> dict[str, Any]:
