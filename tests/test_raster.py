@@ -643,6 +643,12 @@ def test_real_points_train_without_any_dense_mask_and_validate_on_held_out_point
     (val_key,) = [s.key for s in result.data.val_scenes]
     assert result.metrics["pixels"] == int((keys == val_key).sum())  # scored on its held-out points only
     assert len(result.data.points) == int((keys != val_key).sum())
+    # the same points as pointseg's CSV (suggestions appended to a run's points.csv) need no mask either
+    PointLabels(keys, rows, cols, truth).write_csv(tmp_path / "field.csv", ClassTable.read_csv(classes))
+    config = tiny_config(data, classes, tmp_path / "run-csv", points_file=tmp_path / "field.csv")
+    with pytest.warns(PointsegWarning, match="lie on validation images: not trained on"):
+        again = train(config)
+    assert again.metrics["pixels"] == result.metrics["pixels"] and len(again.data.points) == len(result.data.points)
 
 
 def test_a_raster_trains_from_windows_read_on_demand_exactly_as_from_memory(tmp_path):

@@ -91,10 +91,10 @@ class PreparedData:
 def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], list[ImagePair], list[ImagePair]]:
     """The classes, all pairs of ``--data``, and the training and validation pairs of a run.
 
-    With ``--point-labels`` the images need no dense masks.
+    With ``--point-labels`` or ``--points-file`` the images need no dense masks.
     """
     table = ClassTable.read_csv(config.classes)
-    masks_required = config.point_labels is None
+    masks_required = config.point_labels is None and config.points_file is None
     pairs = discover_pairs(config.data, masks_required)
     if config.val_data is not None:
         return table, pairs, pairs, discover_pairs(config.val_data, masks_required)
