@@ -1,6 +1,7 @@
 import csv
 
 import numpy as np
+import pyogrio
 import pytest
 import torch
 from PIL import Image
@@ -197,6 +198,17 @@ def test_a_power_draw_depends_on_the_seed_and_the_image_alone(tmp_path):
     assert draw(pairs, seed=3) == both and draw(pairs, seed=4)["b"] != both["b"]
 
 
+def test_images_short_of_suggestions_are_named_in_a_warning(tmp_path):
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    pair = ImagePair("a", tmp_path / "a.png", None, (30, 40))
+    # 10 px apart, at most 4 x 4 suggestions fit in 30 x 40 pixels: never 20
+    with pytest.warns(
+        PointsegWarning, match=r"1 image\(s\) get fewer than 20 suggestions: .* 10 px .*: a \((\d+) of 20\)"
+    ) as info:
+        points, _ = suggest(untrained_segmenter(), [pair], k=20, spacing=10)
+    assert f"a ({len(points)} of 20)" in str(info[0].message) and 6 <= len(points) <= 16
+
+
 def test_an_unknown_query_or_typical_without_features_is_refused():
     with pytest.raises(ValueError, match="unknown query strategy 'margin': choose one of entropy, typical"):
         suggest_pixels(uncertain_everywhere(), k=4, query="margin")
@@ -378,8 +390,11 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
     def pixels(rows):
         return {(r["image"], r["row"], r["col"]) for r in rows}
 
-    code, rows = suggest_rows()
+    code, rows = suggest_rows("--vector", str(tmp_path / "s.gpkg"))
     assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
+    meta, _, _, values = pyogrio.raw.read(tmp_path / "s.gpkg")
+    assert list(meta["fields"]) == ["image", "row", "col", "class", "entropy"]  # to sort the features by in QGIS
+    assert values[4].tolist() == [float(r["entropy"]) for r in rows]
     with (tmp_path / "run/points.csv").open() as handle:
         labelled = pixels(csv.DictReader(handle))
     assert len(rows) == 30 and not labelled & pixels(rows)

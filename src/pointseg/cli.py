@@ -516,7 +516,8 @@ def suggest(
     path = write_suggestions(points, scores, pairs, segmenter.classes.names, out)
     console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")
     if vector is not None:
-        console.print(f"as features: [bold]{write_vector_points(points, segmenter.classes, pairs, vector)}[/bold]")
+        features = write_vector_points(points, segmenter.classes, pairs, vector, {"entropy": scores.round(4)})
+        console.print(f"as features: [bold]{features}[/bold]")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

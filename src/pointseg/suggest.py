@@ -326,7 +326,7 @@ def suggest(
     ``balanced`` weighs classes by ``class_counts``, the labels of each class so far (None:
     those of ``labelled``). A raster's pixels without data are never suggested, nor, with a
     warning, pixels where the model's probabilities are not finite (a diverged model, or NaN
-    in the image).
+    in the image). Images that get fewer than ``k`` suggestions are named in a warning.
 
     Raises:
         ValueError: An option :func:`check_options` refuses, before any image is predicted.
@@ -338,6 +338,7 @@ def suggest(
     if class_counts is not None:
         class_counts = _checked_counts(class_counts, len(segmenter.classes.names))
     keys, rows, cols, classes, scores = [], [], [], [], []
+    short = []
     for pair in pairs:
         try:
             image = read_image(pair.image)  # a raster's pixels without data NaN in every band
@@ -354,12 +355,20 @@ def suggest(
             message = f"{pair.image}: the model gives no finite class probabilities on {unusable} pixels, never suggested"
             warnings.warn(PointsegWarning(message), stacklevel=2)
         r, c = suggest_pixels(probabilities, k, spacing, taken, boundary_gap, query, features, rng, empty, class_counts)
+        if r.size < k:
+            short.append(f"{pair.key} ({r.size} of {k})")
         keys += [pair.key] * r.size
         rows.append(r)
         cols.append(c)
         chosen = probabilities[:, r, c]  # (classes, suggestions): the whole-image maps are not computed again
         classes.append(chosen.argmax(axis=0))
         scores.append(entropy(chosen))
+    if short:
+        message = (
+            f"{len(short)} image(s) get fewer than {k} suggestions: no pixel with data is left {spacing} px or more from "
+            f"the labelled ones and the others (--spacing): {', '.join(short[:3])}{', ...' if len(short) > 3 else ''}"
+        )
+        warnings.warn(PointsegWarning(message), stacklevel=2)
     columns = (np.concatenate([np.zeros(0), *x]).astype(np.int64) for x in (rows, cols, classes))
     return PointLabels(np.array(keys, dtype=object), *columns), np.concatenate([np.zeros(0), *scores])
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +105,17 @@ class Georeference:
         return cls(None, PICTURE_TRANSFORM, picture=True)
 
 
-def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[ImagePair], path: str | Path) -> Path:
+def write_vector_points(
+    points: PointLabels,
+    table: ClassTable,
+    pairs: Sequence[ImagePair],
+    path: str | Path,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> Path:
     """Write ``points`` as point features (GeoPackage, GeoJSON, Shapefile or FlatGeobuf, by the file's ending).
+
+    Their fields are ``image``, ``row``, ``col`` and ``class``, then those of ``extra``, one
+    value per point (the ``entropy`` of suggestions, to sort them by in QGIS).
 
     Raises:
         PointsError: A folder or an unknown ending (see :func:`vector_driver`), a point of an image that is not among ``pairs``.
@@ -131,6 +140,9 @@ def write_vector_points(points: PointLabels, table: ClassTable, pairs: Sequence[
     fields = ["image", "row", "col", "class"]
     data = [points.keys.astype(object), points.rows.astype(np.int64), points.cols.astype(np.int64)]
     data.append(np.array([table.names[c] for c in points.classes.tolist()], dtype=object))
+    for name, values in (extra or {}).items():
+        fields.append(name)
+        data.append(np.asarray(values))
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in [path] + ([path.with_suffix(ending) for ending in SHAPEFILE_SIDECARS] if driver == "ESRI Shapefile" else []):
         stale.unlink(missing_ok=True)  # an earlier shapefile's .prj would give these points its CRS
