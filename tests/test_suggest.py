@@ -1,4 +1,5 @@
 import csv
+from types import SimpleNamespace
 
 import numpy as np
 import pyogrio
@@ -10,11 +11,11 @@ from conftest import FixedModel, halves, untrained_segmenter
 from pointseg.classes import ClassTable
 from pointseg.config import QUERIES
 from pointseg.data.dataset import BandStats
-from pointseg.data.discover import ImagePair
+from pointseg.data.discover import ImagePair, discover_pairs
 from pointseg.data.points import PointLabels
-from pointseg.errors import CheckpointError, DatasetError, PointsegWarning
-from pointseg.predict import Ensemble
-from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels, typicality
+from pointseg.errors import CheckpointError, DatasetError, PointsegWarning, PointsError
+from pointseg.predict import Ensemble, Segmenter
+from pointseg.suggest import entropy, near_boundaries, suggest, suggest_pixels, typicality, validated_on
 
 
 def uncertain_everywhere(height=30, width=40, classes=3, seed=0):
@@ -373,6 +374,15 @@ def test_a_rasters_pixels_without_data_are_never_suggested_and_a_nan_model_is_na
 
 
 @pytest.mark.slow
+def test_images_a_run_validated_on_are_found_by_their_files_and_not_all_left_out(tmp_path):
+    pairs = [ImagePair(key, tmp_path / f"{key}.png", None, (8, 8)) for key in ("a", "b")]
+    run = SimpleNamespace(validation_images=frozenset({(tmp_path / "b.png").resolve()}))
+    assert validated_on(run, pairs) == pairs[1:]
+    assert validated_on(SimpleNamespace(validation_images=frozenset()), pairs) == []  # a checkpoint from before
+    with pytest.raises(PointsError, match=r"validated on every image of --data \(1\)"):
+        validated_on(run, pairs[1:])
+
+
 def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypatch, capsys):
     run = run_cli
     assert run(["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run"),
@@ -391,25 +401,34 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
         return {(r["image"], r["row"], r["col"]) for r in rows}
 
     code, rows = suggest_rows("--vector", str(tmp_path / "s.gpkg"))
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 0 and "25 suggestions on 5 images" in out
+    # the run's validation image: its labels would not be trained on, and its points.csv leaves them out
+    (held_out,) = Segmenter.from_checkpoint(tmp_path / "run/model.ckpt", "cpu").validation_images
+    (validated,) = [pair.key for pair in discover_pairs(dataset) if pair.image.resolve() == held_out]
+    assert validated not in {r["image"] for r in rows}
+    assert f"1 image(s) left out, e.g. {validated}: the checkpoint's run validated on them" in out
+    code, everywhere = suggest_rows("--include-validation", out="everywhere.csv")
     assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
+    assert {r["image"] for r in everywhere} - {r["image"] for r in rows} == {validated}
     meta, _, _, values = pyogrio.raw.read(tmp_path / "s.gpkg")
     assert list(meta["fields"]) == ["image", "row", "col", "class", "entropy"]  # to sort the features by in QGIS
     assert values[4].tolist() == [float(r["entropy"]) for r in rows]
     with (tmp_path / "run/points.csv").open() as handle:
         labelled = pixels(csv.DictReader(handle))
-    assert len(rows) == 30 and not labelled & pixels(rows)
+    assert len(rows) == 25 and not labelled & pixels(rows)
     assert {r["class"] for r in rows} <= {"land", "water", "road"} and all(r["x"] == "" for r in rows)
     code, typical = suggest_rows("--query", "typical", out="typical.csv")
-    assert code == 0 and "30 suggestions on 6 images" in capsys.readouterr().out
+    assert code == 0 and "25 suggestions on 5 images" in capsys.readouterr().out
     typical = pixels(typical)
-    assert len(typical) == 30 and not labelled & typical and typical != pixels(rows)
+    assert len(typical) == 25 and not labelled & typical and typical != pixels(rows)
     code, uncertain = suggest_rows("--query", "entropy", out="entropy.csv")
-    assert code == 0 and len(pixels(uncertain)) == 30 and pixels(uncertain) != pixels(rows)
+    assert code == 0 and len(pixels(uncertain)) == 25 and pixels(uncertain) != pixels(rows)
     drawn = []
     for seed in ("0", "1"):
         code, power = suggest_rows("--query", "power", "--seed", seed, out="power.csv")
         drawn.append(pixels(power))
-        assert code == 0 and len(drawn[-1]) == 30 and not labelled & drawn[-1]
+        assert code == 0 and len(drawn[-1]) == 25 and not labelled & drawn[-1]
     assert drawn[0] == pixels(rows) and drawn[1] != drawn[0]  # the default draws power's seed 0; the seed reaches the draw
     # a second model: the mean of two copies of one model suggests as that model does, with another model otherwise
     assert run(["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "other"),
@@ -418,13 +437,14 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
     code, twice = suggest_rows("--checkpoint", str(tmp_path / "run/model.ckpt"), out="twice.csv")
     assert code == 0 and pixels(twice) == pixels(rows)
     code, pair = suggest_rows("--checkpoint", str(tmp_path / "other/model.ckpt"), out="pair.csv")
-    assert code == 0 and len(pixels(pair)) == 30 and not labelled & pixels(pair) and pixels(pair) != pixels(rows)
+    assert code == 0 and not labelled & pixels(pair) and pixels(pair) != pixels(rows)
+    assert len(pixels(pair)) == 20  # the run at seed 1 validated on another image: both left out
     # corrected (here: as guessed) and appended to the points, it goes back to training as --points-file
     with (tmp_path / "run/points.csv").open() as old, (tmp_path / "s.csv").open() as new:
         (tmp_path / "next.csv").write_text(old.read() + "".join(new.readlines()[1:]))
     table = ClassTable.read_csv(classes_csv)
     points = PointLabels.read_csv(tmp_path / "next.csv", table)
-    assert len(points) == len(labelled) + 30 and points.classes[-1] == table.names.index(rows[-1]["class"])
+    assert len(points) == len(labelled) + 25 and points.classes[-1] == table.names.index(rows[-1]["class"])
     # images of one band, the model trained on three: the error names the file
     monkeypatch.chdir(tmp_path)  # short paths: the error is not wrapped mid-word
     (tmp_path / "grey/images").mkdir(parents=True)

@@ -493,6 +493,13 @@ def suggest(
         Path | None,
         typer.Option("--vector", help="Also write them as features (.gpkg, .geojson, .shp, .fgb), class = the model's guess."),
     ] = None,
+    include_validation: Annotated[
+        bool,
+        typer.Option(
+            "--include-validation",
+            help="Also suggest on the images the checkpoint's run validated on (left out by default: not trained on).",
+        ),
+    ] = False,
     accelerator: AcceleratorOpt = "auto",
 ) -> None:
     """Propose the pixels to label next, spread over the image: uncertain, typical, or drawn in proportion to uncertainty.
@@ -503,7 +510,7 @@ def suggest(
     from pointseg.data.points import PointLabels
     from pointseg.data.vector import vector_driver, write_vector_points
     from pointseg.predict import Ensemble
-    from pointseg.suggest import check_suggestions_path, write_suggestions
+    from pointseg.suggest import check_suggestions_path, validated_on, write_suggestions
     from pointseg.suggest import suggest as run_suggest
 
     check_suggestions_path(out)  # refuse a folder or an unknown vector format before predicting
@@ -512,6 +519,12 @@ def suggest(
     segmenter = Ensemble.from_checkpoints(checkpoints, accelerator)
     pairs = discover_pairs(data, masks_required=False)
     known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
+    if not include_validation and (validated := validated_on(segmenter, pairs)):
+        pairs = [pair for pair in pairs if pair not in validated]
+        console.print(
+            f"{len(validated)} image(s) left out, e.g. {validated[0].key}: the checkpoint's run validated on them and would "
+            "not train on their labels (--include-validation suggests there too)"
+        )
     points, scores = run_suggest(segmenter, pairs, k, spacing, known, boundary_gap, query.value, seed)
     path = write_suggestions(points, scores, pairs, segmenter.classes.names, out)
     console.print(f"{len(points)} suggestions on {len(pairs)} images written to [bold]{path}[/bold]")

@@ -130,6 +130,11 @@ class Segmenter:
         """The normalisation of the training images."""
         return self.module.band_stats
 
+    @property
+    def validation_images(self) -> frozenset[Path]:
+        """The images the network's run validated on, as absolute paths (none for checkpoints written before)."""
+        return frozenset(map(Path, self.module.hparams.get("validation_images") or ()))
+
     def probabilities(self, image: np.ndarray) -> torch.Tensor:
         """Class probabilities ``(classes, H, W)`` of an ``(H, W, bands)`` image.
 
@@ -228,6 +233,11 @@ class Ensemble:
     def classes(self) -> ClassTable:
         """The classes the networks predict."""
         return self.members[0].classes
+
+    @property
+    def validation_images(self) -> frozenset[Path]:
+        """The images any member's run validated on (see :attr:`Segmenter.validation_images`)."""
+        return frozenset().union(*(member.validation_images for member in self.members))
 
     def probabilities(self, image: np.ndarray) -> torch.Tensor:
         """Mean class probabilities ``(classes, H, W)`` of the members on an ``(H, W, bands)`` image."""

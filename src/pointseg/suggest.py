@@ -373,6 +373,26 @@ def suggest(
     return PointLabels(np.array(keys, dtype=object), *columns), np.concatenate([np.zeros(0), *scores])
 
 
+def validated_on(segmenter: Segmenter | Ensemble, pairs: Sequence[ImagePair]) -> list[ImagePair]:
+    """The ``pairs`` whose image the run of ``segmenter`` (of any member of an ensemble) validated on.
+
+    Labels there would not be trained on (a run trains on the points of its training images
+    alone), and they are dropped from the run's ``points.csv``, so that ``--labelled`` would
+    not keep the same pixels from being suggested again.
+
+    Raises:
+        PointsError: Every one of ``pairs`` is such an image.
+    """
+    held_out = segmenter.validation_images
+    validated = [pair for pair in pairs if Path(pair.image).resolve() in held_out]
+    if validated and len(validated) == len(pairs):
+        raise PointsError(
+            f"the checkpoint's run validated on every image of --data ({len(pairs)}): it would train on none of their labels",
+            fix="give --data the training images, or --include-validation to suggest on validation images",
+        )
+    return validated
+
+
 def check_suggestions_path(path: str | Path) -> Path:
     """``path`` as a :class:`~pathlib.Path`, refused if a folder; call it before long work to fail early.
 

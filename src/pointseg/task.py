@@ -60,6 +60,8 @@ class PointSegModule(L.LightningModule):
         self_training_start: Self-training: share of the training budget on points alone
             (warm-up) before pseudo-labels are added.
         consistency_weight: Consistency: weight of the consistency term.
+        validation_images: Absolute paths of the images the run validated on, not trained on
+            (``pointseg suggest`` suggests no click there).
     """
 
     EMA_DECAY = 0.99
@@ -88,6 +90,7 @@ class PointSegModule(L.LightningModule):
         pseudo_weight: float = 0.5,
         self_training_start: float = 0.3,
         consistency_weight: float = 0.3,
+        validation_images: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -32,7 +32,7 @@ import importlib.util
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class PreparedData:
     points: PointLabels | None
     settings: dict[str, object] | None = None
     """Where the points came from (their file, or how they were drawn), as ``points.json`` says."""
+    val_images: list[Path] = field(default_factory=list)
+    """The image files of ``val_scenes``."""
 
     def write_points(self, out: Path) -> None:
         """Write ``points.csv`` and ``points.json`` into ``out``; with full masks, remove an earlier run's there."""
@@ -135,7 +137,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     if config.full_masks:
         for scene in train_scenes:
             scene.labels = scene.mask
-        return PreparedData(table, train_scenes, val_scenes, points)
+        return PreparedData(table, train_scenes, val_scenes, points, val_images=[p.image for p in val_pairs])
     source = config.points_file or config.point_labels
     if source is not None:
         if config.points_file is not None:
@@ -200,7 +202,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
             stacklevel=2,
         )
         val_scenes = [scene for scene in val_scenes if scene.key not in unscored]
-    return PreparedData(table, train_scenes, val_scenes, points, settings)
+    return PreparedData(table, train_scenes, val_scenes, points, settings, [p.image for p in val_pairs])
 
 
 def _loggers(out: Path) -> list[Logger]:
@@ -330,6 +332,7 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
         classes=data.table.to_dict(),
         band_stats=stats.to_dict(),
         **config.model_dump(include=_TASK_OPTIONS) | {"class_weights": class_weights},
+        validation_images=[str(Path(image).resolve()) for image in data.val_images],
     )
     report = None if config.init_weights is None else load_weights(module.model, config.init_weights)
     datamodule = PointSegDataModule(
