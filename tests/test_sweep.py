@@ -7,6 +7,7 @@ import sys
 import textwrap
 import threading
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -15,7 +16,7 @@ from PIL import Image
 
 import pointseg.sweep as sweep_module
 from conftest import COLOURS, make_dataset
-from pointseg.errors import ConfigError, DatasetError
+from pointseg.errors import ConfigError, DatasetError, PointsegWarning
 from pointseg.sweep import build_spec, collect_results, run_name, run_sweep
 from pointseg.sweep_report import write_report
 
@@ -110,7 +111,8 @@ def test_a_failed_configuration_is_trained_again_only_when_asked(dataset, classe
     run_sweep(spec, tmp_path / "s")  # a failure is a result: resuming does not train it again
     assert len(calls) == 2
     retried = []
-    rows = run_sweep(spec, tmp_path / "s", retry_failed=True, on_retry=retried.append)
+    reordered = build_spec(tiny_options(dataset, classes_csv, lr="0.003,0.01"))  # the same sweep, its axis in another order
+    rows = run_sweep(reordered, tmp_path / "s", retry_failed=True, on_retry=retried.append)
     assert calls[2:] == ["lr=0.01_seed=0"] and retried == [["lr=0.01_seed=0"]]  # only the failed one
     assert sorted((r["lr"], r["status"]) for r in rows) == [(0.003, "done"), (0.01, "done")]  # the retry's outcome replaces it
     assert all(r["miou"] is not None for r in rows) and collect_results(tmp_path / "s") == rows
@@ -285,6 +287,38 @@ def test_a_typo_in_the_first_command_does_not_hold_the_folder(dataset, classes_c
     rows = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), out)  # the corrected command
     assert [r["status"] for r in rows] == ["done"] and count_trainings == ["seed=0"]
     assert json.loads((out / "sweep.json").read_text())["base"]["data"] == str(dataset)
+
+
+def test_a_first_command_whose_every_configuration_failed_does_not_hold_the_folder(dataset, classes_csv, tmp_path):
+    out = tmp_path / "s"
+    rows = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,7")), out)
+    assert [r["status"] for r in rows] == ["failed", "failed"] and "--bands 1,7" in rows[0]["message"]
+    with pytest.warns(PointsegWarning, match="the 2 failed configuration.s. of the earlier options of .* are forgotten"):
+        rows = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,3")), out)
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert json.loads((out / "sweep.json").read_text())["base"]["bands"] == "1,3"
+    with pytest.raises(ConfigError, match="holds a sweep with other --bands"):  # once one has finished, the folder is held
+        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,2")), out)
+
+
+def test_results_are_read_only_from_a_study_that_exists(dataset, classes_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01", max_steps=2)), "s", storage="sqlite:///shared.db")
+    assert json.loads((tmp_path / "s/sweep.json").read_text())["storage"] == f"sqlite:///{tmp_path / 'shared.db'}"
+    write_report(tmp_path / "s")
+    kept = (tmp_path / "s/results.csv").read_text()
+    monkeypatch.chdir(tmp_path / "s")  # the recorded storage names the database from any folder
+    assert [r["status"] for r in collect_results(".", json.loads(Path("sweep.json").read_text())["storage"])] == ["done"]
+    (tmp_path / "shared.db").rename(tmp_path / "moved.db")
+    with pytest.raises(ConfigError, match="no study database .*shared.db"):
+        write_report(tmp_path / "s")
+    assert (tmp_path / "s/results.csv").read_text() == kept and not (tmp_path / "shared.db").exists()  # nothing replaced
+    with pytest.raises(ConfigError, match="no study database"):
+        collect_results(tmp_path / "empty")
+    assert not (tmp_path / "empty").exists()
+    optuna.create_study(storage=f"sqlite:///{tmp_path / 'other.db'}", study_name="not-a-sweep")
+    with pytest.raises(ConfigError, match="holds no pointseg sweep"):
+        collect_results(tmp_path, f"sqlite:///{tmp_path / 'other.db'}")
 
 
 def test_a_sweep_without_results_takes_new_options_and_draws_its_points_again(dataset, classes_csv, tmp_path, monkeypatch):

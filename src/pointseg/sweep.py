@@ -44,6 +44,7 @@ from typing import Annotated, Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from pointseg.callbacks import ChanceMonitor
@@ -57,7 +58,7 @@ from pointseg.config import (
     option_defaults,
     option_flag,
 )
-from pointseg.errors import ConfigError, TrainingDiverged
+from pointseg.errors import ConfigError, PointsegWarning, TrainingDiverged
 from pointseg.training import check_class_weights, prepare_data, train
 
 Budget = Literal["epochs", "steps", "samples"]
@@ -425,16 +426,21 @@ def _requeue_failed(study: optuna.Study) -> list[str]:
     return retried
 
 
-def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
+def open_study(out: Path, storage: str | None = None, create: bool = True) -> optuna.Study:
     """The sweep's Optuna study: SQLite in ``out/study.db`` unless ``storage`` is a SQLAlchemy URL.
 
-    A heartbeat lets a later run detect the trials of processes that died.
+    A heartbeat lets a later run detect the trials of processes that died. With ``create``
+    False (to read results), a study that does not exist yet is an error, and no database
+    file is made.
 
     Raises:
         ConfigError: The database cannot be opened: a URL SQLAlchemy cannot parse, a driver that is not
-            installed, a file that cannot be created, a server that cannot be reached.
+            installed, a file that cannot be created, a server that cannot be reached; or, with ``create``
+            False, it holds no sweep.
     """
-    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    url = _url(out, storage)
+    if not create:
+        _require_study(out, url, storage)
     error: Exception | None = None
     for delay in (0.0, 0.2, 0.4, 0.8, 1.6):
         time.sleep(delay)
@@ -442,14 +448,19 @@ def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.B
             with warnings.catch_warnings():  # the heartbeat is experimental, and said so at every sweep
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 rdb = optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
-            return optuna.create_study(
-                study_name=STUDY_NAME, storage=rdb, sampler=sampler, direction="maximize", load_if_exists=True
-            )
+            if not create:
+                return optuna.load_study(study_name=STUDY_NAME, storage=rdb)
+            return optuna.create_study(study_name=STUDY_NAME, storage=rdb, direction="maximize", load_if_exists=True)
         except (IntegrityError, OperationalError) as err:  # processes creating the same new database at once: try again
             error = err
         except (ArgumentError, ImportError) as err:  # not a database SQLAlchemy can reach: trying again will not help
             error = err
             break
+        except KeyError as err:  # load_study: the database holds no sweep
+            raise ConfigError(
+                f"{storage or out / 'study.db'} holds no pointseg sweep",
+                fix="give the --storage of the sweep, or run `pointseg sweep` first",
+            ) from err
     reason = str(error).splitlines()[0]
     if storage is None:
         raise ConfigError(
@@ -460,6 +471,49 @@ def open_study(out: Path, storage: str | None = None, sampler: optuna.samplers.B
         fix="give --storage a SQLAlchemy URL of a database you can open (its driver installed), "
         "e.g. sqlite:///path/study.db or postgresql://user@host/db",
     ) from error
+
+
+def _url(out: Path, storage: str | None) -> str:
+    """The SQLAlchemy URL of the sweep's study: ``storage``, or SQLite in ``out/study.db``."""
+    return storage or f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+def _require_study(out: Path, url: str, storage: str | None) -> None:
+    """Refuse to read a SQLite study whose file does not exist (opening it would create an empty one).
+
+    Raises:
+        ConfigError: The file is missing.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # open_study names the URL
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            where = f"--storage {storage}" if storage else str(out)
+            raise ConfigError(
+                f"{where}: no study database {parsed.database}",
+                fix="give the sweep's --out folder, or the --storage URL it ran with",
+            )
+
+
+def absolute_storage(storage: str | None) -> str | None:
+    """``storage`` with a relative SQLite path made absolute, so that the sweep folder names it from anywhere.
+
+    >>> absolute_storage("postgresql://host/db"), absolute_storage(None)
+    ('postgresql://host/db', None)
+    >>> absolute_storage("sqlite:////data/study.db")
+    'sqlite:////data/study.db'
+    """
+    if storage is None:
+        return None
+    try:
+        parsed = make_url(storage)
+    except ArgumentError:
+        return storage  # open_study names the URL
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") or Path(parsed.database).is_absolute():
+        return storage
+    return parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
 
 
 def _holds_result(trial: optuna.trial.FrozenTrial) -> bool:
@@ -515,6 +569,11 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
             return stored  # another machine, description or order of axis values: the same sweep, resumed
         active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
         if any(_holds_result(t) or t.state in active for t in study.get_trials(deepcopy=False)):
+            if storage is not None:  # one study name: a database holds one sweep
+                raise ConfigError(
+                    f"--storage {storage} holds a sweep with other {', '.join(changed)}: a database holds one sweep",
+                    fix="run that sweep's command to resume it, or give another --storage for a new sweep",
+                )
             raise ConfigError(
                 f"{out} holds a sweep with other {', '.join(changed)} (its options are in {out / 'sweep.json'})",
                 fix="run the same command to resume it, or give another --out (or --storage) for a new sweep",
@@ -523,6 +582,30 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
     study.set_user_attr("spec", wanted)
     (out / "sweep.json").write_text(json.dumps({**wanted, "storage": storage}, indent=2))
     return wanted
+
+
+def _forget_failures(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | None) -> optuna.Study:
+    """The study, emptied if it holds another specification whose every outcome is a failure.
+
+    A first command whose every configuration failed (a typo in an option) leaves failures
+    only: the corrected command takes the study, as it would an empty one, and those
+    failures are forgotten with a warning. A study with a finished configuration, or one
+    training, is left for :func:`_store_spec` to refuse.
+    """
+    stored = _stored_spec(study)
+    if stored is None or not spec_differences(stored, spec.model_dump(mode="json")):
+        return study
+    trials = study.get_trials(deepcopy=False)
+    active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+    failed = [t for t in trials if _holds_result(t)]
+    if not failed or any(t.user_attrs["status"] == "done" for t in failed) or any(t.state in active for t in trials):
+        return study
+    optuna.delete_study(study_name=STUDY_NAME, storage=_url(out, storage))
+    message = (
+        f"the {len(failed)} failed configuration(s) of the earlier options of {out} are forgotten: these options replace them"
+    )
+    warnings.warn(PointsegWarning(message), stacklevel=3)
+    return open_study(out, storage)
 
 
 def _stored_spec(study: optuna.Study) -> dict[str, Any] | None:
@@ -581,9 +664,12 @@ def run_sweep(
     for handler in optuna.logging.get_logger("optuna").handlers:  # where its modules' records end
         if _not_an_interrupt not in handler.filters:
             handler.addFilter(_not_an_interrupt)
-    space = {**spec.axes, "seed": list(range(spec.seeds))}
-    study = open_study(out, storage, optuna.samplers.GridSampler(space, seed=0))
+    storage = absolute_storage(storage)
+    study = _forget_failures(open_study(out, storage), spec, out, storage)
     stored = _store_spec(study, spec, out, storage)
+    # the axes' values in the order stored first: a trial queued again keeps the choices of its first draw
+    space = {**stored["axes"], "seed": list(range(spec.seeds))}
+    study.sampler = optuna.samplers.GridSampler(space, seed=0)
     points = _draw_points(spec, out / "points")
     _require_spec(study, stored, out)  # another command taking the folder meanwhile removed or replaced them
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
@@ -660,7 +746,7 @@ def running_elsewhere(out: str | Path, storage: str | None = None) -> int:
     Optuna's heartbeat marks the trials of a dead process as failed two minutes after its
     last beat; the next run of the sweep then trains them again.
     """
-    trials = open_study(Path(out), storage).get_trials(deepcopy=False)
+    trials = open_study(Path(out), storage, create=False).get_trials(deepcopy=False)
     return sum(t.state == optuna.trial.TrialState.RUNNING and "status" not in t.user_attrs for t in trials)
 
 
@@ -684,7 +770,7 @@ def collect_results(out: str | Path, storage: str | None = None) -> list[dict[st
     out = Path(out)
     rows = {}
     names: list[str] = []
-    for trial in open_study(out, storage).get_trials(deepcopy=False):  # in order: a retry's outcome replaces the first
+    for trial in open_study(out, storage, create=False).get_trials(deepcopy=False):  # in order: a retry replaces the first
         if not _holds_result(trial):
             continue
         attrs = trial.user_attrs
