@@ -137,9 +137,11 @@ def test_a_training_stopped_by_sigterm_fails_with_status_143(dataset, classes_cs
 @pytest.mark.slow
 def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
     config = tmp_path / "sweep.yaml"
-    config.write_text(f"data: {dataset}\nclasses: {classes_csv}\ncrop: 32\nwidth: 4\ndepth: 2\nmax_steps: 100\nseeds: 3\n")
     out = tmp_path / "sweep"
-    argv = ["sweep", "--config", str(config), "--out", str(out), "--lr", "0.01,0.005", "--batch-size", "2", "--max-steps", "3",
+    config.write_text(
+        f"data: {dataset}\nclasses: {classes_csv}\nout: {out}\ncrop: 32\nwidth: 4\ndepth: 2\nmax_steps: 100\nseeds: 3\n"
+    )  # the sweep's folder in the file too
+    argv = ["sweep", "--config", str(config), "--lr", "0.01,0.005", "--batch-size", "2", "--max-steps", "3",
             "--seeds", "1", "--points", "20", "--val-fraction", "0.34", "--accelerator", "cpu", "--no-progress-bar",
             "--description", "Toy rasters made by the tests."]  # fmt: skip
     code, out_text, _ = run(argv, capsys)

@@ -65,6 +65,7 @@ def test_every_configuration_keeps_the_same_split_whatever_its_seed(tmp_path):
         ({"learning_rate": "0.1"}, "--learning-rate is not an option of pointseg train"),
         ({"lr": "0.1,fast"}, "--lr"),
         ({"epochs": 2, "max_steps": 5}, "give one budget"),
+        ({"out": "elsewhere"}, "out is the sweep's folder, not an option of its trainings"),
     ],
 )
 def test_bad_options_are_refused_before_training(options, message):
@@ -141,6 +142,9 @@ def test_configurations_follow_the_grid_with_point_budgets_by_number():
     assert [(p["points"], p["method"]) for p in ordered] == [
         ("5", "pce"), ("5", "superpixels"), ("20", "pce"), ("20", "superpixels"), ("full", "pce"),
     ]  # fmt: skip
+    as_yaml = build_spec(BASE | {"points": [20, 5, "full"], "method": ["superpixels", "pce"], "lr": 0.01, "batch_size": 8})
+    assert as_yaml == spec  # YAML's numbers for the point budgets, as the command line's text
+    assert build_spec(BASE | {"points": 0.001}).base["points"] == "0.001"
 
 
 @pytest.mark.parametrize(

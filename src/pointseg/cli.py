@@ -368,9 +368,12 @@ def sweep(
     ctx: typer.Context,
     data: Annotated[Path | None, typer.Option("--data", help="Dataset root (or in --config).")] = None,
     classes: Annotated[Path | None, typer.Option("--classes", help="Classes CSV (or in --config).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Sweep folder: study, points, one run folder per configuration.")] = Path(
-        "sweep"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Sweep folder: study, points, one run folder per configuration (default sweep).", show_default=False
+        ),
+    ] = None,
     lr: Annotated[str | None, typer.Option("--lr", help="Learning rates, comma-separated (default 0.001,0.01).")] = None,
     batch_size: Annotated[str | None, typer.Option("--batch-size", help="Batch sizes (default 16,32,64).")] = None,
     seeds: Annotated[
@@ -406,6 +409,8 @@ def sweep(
     options.pop("description", None)
     storage = storage or options.pop("storage", None)  # the command line's storage wins
     options.pop("storage", None)
+    out = out or Path(options.pop("out", "sweep"))
+    options.pop("out", None)
     given = {"data": data, "classes": classes, "lr": lr, "batch_size": batch_size}
     given |= {"epochs": epochs, "max_steps": max_steps, "samples": samples}
     if any(given[k] is not None for k in ("epochs", "max_steps", "samples")):  # the command line's budget wins

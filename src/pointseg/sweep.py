@@ -220,6 +220,8 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
     ({'lr': [0.001, 0.01], 'batch_size': [16, 32, 64], 'optimizer': ['adam', 'sgd']}, 'steps', 50)
     """
     options = {name.replace("-", "_"): value for name, value in options.items() if value is not None}
+    if "out" in options:  # each configuration trains in a folder of the sweep's own
+        raise ConfigError("out is the sweep's folder, not an option of its trainings", fix="give it to run_sweep as out")
     budgets = [
         (key, mode) for key, mode in (("epochs", "epochs"), ("max_steps", "steps"), ("samples", "samples")) if key in options
     ]
@@ -244,7 +246,7 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
             if whole:  # an axis of lists takes them as comma strings, which Optuna's grid can hold and TrainConfig reads
                 typed = values if len(values) == 1 else [",".join(map(str, v)) if isinstance(v, list) else v for v in values]
             else:
-                typed = [adapter.dump_python(adapter.validate_python(v), mode="json") for v in values]
+                typed = [adapter.dump_python(_validated(adapter, v), mode="json") for v in values]
         except ValidationError as err:
             raise ConfigError(
                 f"{option_flag(name)} {raw!r}: {err.errors()[0]['msg']}", fix="give a value of the right type"
@@ -255,6 +257,16 @@ def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = ""
             base[name] = typed[0]
             axes.pop(name, None)
     return SweepSpec(base=base, axes=axes, seeds=seeds, budget=budget, amount=amount, description=description)
+
+
+def _validated(adapter: TypeAdapter, value: Any) -> Any:
+    """``value`` as ``adapter``'s type; a number where text is wanted (YAML's ``points: [5, 20, full]``) as its text."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return adapter.validate_python(str(value))
+        raise
 
 
 def _amount(name: str, raw: Any) -> int:
