@@ -153,30 +153,32 @@ def _best_line(finished: Sequence[Configuration]) -> str:
 
 
 def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
-    """Mean mIoU at each value of one axis over the finished configurations, unfinished ones counted."""
-    by_value: dict[Any, list[Configuration]] = {}
-    for config in configs:
-        by_value.setdefault(config.params[axis], []).append(config)
-    means = {
-        v: statistics.mean(c.miou for c in group if c.miou is not None)
-        for v, group in by_value.items()
-        if any(c.miou is not None for c in group)
-    }  # type: ignore[misc]
-    if len(means) < 2:
+    """Mean mIoU at each value of one axis, over the settings of the other axes where every value has a result.
+
+    A value is never compared over other settings than the rest: were a configuration to
+    diverge where the others score low, its value would otherwise look the better for it.
+    """
+    values = sorted({c.params[axis] for c in configs}, key=value_order)
+    if len(values) < 2:
         return None
-    numeric = all(isinstance(v, int | float) for v in means)
-    ordered = sorted(means.items(), key=lambda item: value_order(item[0]))
-    parts = []
-    for value, mean in ordered:
-        unfinished = sum(c.miou is None for c in by_value[value])
-        note = f" ({unfinished} of {len(by_value[value])} configurations without result)" if unfinished else ""
-        parts.append(f"{mean:.4f} at {axis}={value}{note}")
-    top = max(ordered, key=lambda item: item[1])
+    cells: dict[tuple, dict[Any, float | None]] = {}  # the other axes' setting -> this axis's value -> mIoU
+    for config in configs:
+        other = tuple(sorted((k, v) for k, v in config.params.items() if k != axis))
+        cells.setdefault(other, {})[config.params[axis]] = config.miou
+    matched = [cell for cell in cells.values() if all(cell.get(v) is not None for v in values)]
     name = {"lr": "Learning rate", "batch_size": "Batch size"}.get(axis, axis)
-    gain = top[1] - min(means.values())
-    text = f"{name}: mean mIoU {', '.join(parts)}; the best value is {axis}={top[0]} (+{gain:.4f} over the worst)"
-    if numeric and len(ordered) > 2:
-        steps = [b[1] - a[1] for a, b in zip(ordered, ordered[1:])]
+    if not matched:
+        return f"{name}: no setting of the other axes has a result at every value of {axis}: not compared."
+    means = {v: statistics.mean(cell[v] for cell in matched) for v in values}  # type: ignore[misc]
+    parts = ", ".join(f"{mean:.4f} at {axis}={value}" for value, mean in means.items())
+    note = "" if len(matched) == len(cells) else (
+        f" (over the {len(matched)} of {len(cells)} settings of the other axes with a result at every value)"
+    )  # fmt: skip
+    top = max(means, key=means.__getitem__)
+    gain = means[top] - min(means.values())
+    text = f"{name}: mean mIoU {parts}{note}; the best value is {axis}={top} (+{gain:.4f} over the worst)"
+    if all(isinstance(v, int | float) for v in values) and len(values) > 2:
+        steps = [means[b] - means[a] for a, b in zip(values, values[1:])]
         if all(d > 0 for d in steps):
             text += f"; mIoU rises with {axis}"
         elif all(d < 0 for d in steps):
@@ -201,9 +203,10 @@ def conclusions(configs: Sequence[Configuration]) -> list[str]:
 
     The best configuration and whether its margin over the next best exceeds twice the
     standard error of the difference (from the spread across seeds); the mean mIoU at each
-    value of each axis over the other axes (in a label-budget sweep, over the point budgets
-    only: full masks are trained with one method), with any monotonic trend and the
-    configurations left without result; which configurations diverged or failed, and when.
+    value of each axis over the settings of the other axes where every value has a result
+    (in a label-budget sweep, the methods over the point budgets only: full masks are
+    trained with one method), with any monotonic trend and how many settings were compared;
+    which configurations diverged or failed, and when.
     """
     finished = _ranked(configs)
     if not finished and any("done" in c.statuses for c in configs):  # trained, but no validation image to score them on
