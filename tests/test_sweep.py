@@ -307,6 +307,13 @@ def test_results_are_read_only_from_a_study_that_exists(dataset, classes_csv, tm
     assert json.loads((tmp_path / "s/sweep.json").read_text())["storage"] == f"sqlite:///{tmp_path / 'shared.db'}"
     write_report(tmp_path / "s")
     kept = (tmp_path / "s/results.csv").read_text()
+    # another machine's folder on the same database, with its own machine options: nothing to train, a report of its own
+    other = tiny_options(dataset, classes_csv, lr="0.01", max_steps=2, accelerator="auto")
+    assert run_sweep(build_spec(other), "s2", storage=f"sqlite:///{tmp_path / 'shared.db'}")[0]["status"] == "done"
+    write_report(tmp_path / "s2")
+    assert (tmp_path / "s2/results.csv").read_text() == kept  # the training loss too, from the study
+    assert "1 of the trainings ran in another folder of the shared study" in (tmp_path / "s2/report.md").read_text()
+    assert not (tmp_path / "s2/figures/curves.png").exists() and (tmp_path / "s/figures/curves.png").exists()
     monkeypatch.chdir(tmp_path / "s")  # the recorded storage names the database from any folder
     assert [r["status"] for r in collect_results(".", json.loads(Path("sweep.json").read_text())["storage"])] == ["done"]
     (tmp_path / "shared.db").rename(tmp_path / "moved.db")

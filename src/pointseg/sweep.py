@@ -577,8 +577,9 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
     wanted["base"] |= {name: TrainConfig.model_fields[name].default for name in PREDATED_OPTIONS if name not in wanted["base"]}
     stored = _stored_spec(study)
     if stored is not None and stored != wanted:
-        if not (changed := spec_differences(stored, wanted)):
-            return stored  # another machine, description or order of axis values: the same sweep, resumed
+        if not (changed := spec_differences(stored, wanted)):  # another machine, description or order of axis values
+            (out / "sweep.json").write_text(json.dumps({**stored, "storage": storage}, indent=2))  # a folder of its own
+            return stored
         active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
         if any(_holds_result(t) or t.state in active for t in study.get_trials(deepcopy=False)):
             if storage is not None:  # one study name: a database holds one sweep
@@ -710,6 +711,7 @@ def run_sweep(
         # status always has all its results, and a failed database write loses nothing
         (config.out / "outcome.json").write_text(json.dumps({"params": params, **outcome}, indent=2))
         trial.set_user_attr("run", str(config.out.relative_to(out)))
+        trial.set_user_attr("train_loss", _last_train_loss(config.out))  # for reports of folders elsewhere on the study
         for key, value in outcome.items():
             if key != "status":
                 trial.set_user_attr(key, value)
@@ -791,7 +793,7 @@ def collect_results(out: str | Path, storage: str | None = None) -> list[dict[st
         rows[run_name(trial.params)] = {
             **trial.params,
             "status": attrs["status"],
-            "train_loss": _last_train_loss(out / attrs["run"]),
+            "train_loss": attrs["train_loss"] if "train_loss" in attrs else _last_train_loss(out / attrs["run"]),
             "val_loss": metrics.get("loss"),
             "val_accuracy": metrics.get("accuracy"),
             "miou": metrics.get("miou"),

@@ -577,12 +577,15 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         (heatmap_figure(configs, figures_dir / "heatmap.png"), "Validation mIoU by learning rate and batch size"),
         (budget_figure(configs, counts, figures_dir / "label-budget.png"), "Validation mIoU by label budget"),
     ]
-    if rows:
-        figures.append((curves_figure(rows, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
+    here = [r for r in rows if (sweep_dir / r["run"] / "metrics.csv").is_file()]  # not those of folders elsewhere
+    if here:
+        figures.append((curves_figure(here, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
     finished = _ranked(configs)
-    if finished:
-        best = finished[0]
-        run = next(sweep_dir / r["run"] for r in rows if r["status"] == "done" and all(r.get(a) == best.params[a] for a in axes))
+    best_here = [  # the best configuration's runs in this folder
+        r for r in here if finished and r["status"] == "done" and all(r.get(a) == finished[0].params[a] for a in axes)
+    ]
+    if best_here:
+        best, run = finished[0], sweep_dir / best_here[0]["run"]
         caption = f"Predictions of the best configuration ({best.label}): image, ground truth, training points, prediction"
         figures.append((panels_figure(run, figures_dir / "predictions.png"), caption))
 
@@ -593,6 +596,11 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         f"Every configuration had the same budget: {spec.amount} {_BUDGET_WORDS[spec.budget]}. Fixed options: {fixed}. "
         f"Data: {spec.base.get('data')}" + (f", validated on {spec.base['val_data']}." if spec.base.get("val_data") else ".")
     )
+    if elsewhere := len(rows) - len(here):
+        intro += (
+            f" {elsewhere} of the trainings ran in another folder of the shared study ({storage}): their scores are here, "
+            "their learning curves and predictions are in that folder's report."
+        )
     header, table = table_rows(configs)
     figures = [(p, c) for p, c in figures if p is not None]
     findings = [*conclusions(configs), *budget_findings(configs, counts)]
