@@ -414,6 +414,11 @@ def test_suggest_from_the_command_line(dataset, classes_csv, tmp_path, monkeypat
     meta, _, _, values = pyogrio.raw.read(tmp_path / "s.gpkg")
     assert list(meta["fields"]) == ["image", "row", "col", "class", "entropy"]  # to sort the features by in QGIS
     assert values[4].tolist() == [float(r["entropy"]) for r in rows]
+    # the features, as an annotation layer, are pixels already labelled
+    assert run(["suggest", "--checkpoint", str(tmp_path / "run/model.ckpt"), "--data", str(dataset), "--k", "5",
+                "--spacing", "4", "--labelled", str(tmp_path / "s.gpkg"), "--out", str(tmp_path / "after.csv")]) == 0  # fmt: skip
+    with (tmp_path / "after.csv").open() as handle:
+        assert len(after := pixels(csv.DictReader(handle))) == 25 and not after & pixels(rows)
     with (tmp_path / "run/points.csv").open() as handle:
         labelled = pixels(csv.DictReader(handle))
     assert len(rows) == 25 and not labelled & pixels(rows)

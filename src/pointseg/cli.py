@@ -490,10 +490,13 @@ def suggest(
         Path | None,
         typer.Option(
             "--labelled",
-            help="points.csv of the pixels already labelled (never suggested; --query balanced counts their classes, "
-            "and without them draws as power).",
+            help="points.csv of the pixels already labelled, or the annotation layer of --point-labels (never "
+            "suggested; --query balanced counts their classes, and without them draws as power).",
         ),
     ] = None,
+    label_field: Annotated[
+        str, typer.Option("--label-field", help="--labelled as features: the field holding each point's class.")
+    ] = "class",
     vector: Annotated[
         Path | None,
         typer.Option("--vector", help="Also write them as features (.gpkg, .geojson, .shp, .fgb), class = the model's guess."),
@@ -513,7 +516,7 @@ def suggest(
     """
     from pointseg.data.discover import discover_pairs
     from pointseg.data.points import PointLabels
-    from pointseg.data.vector import vector_driver, write_vector_points
+    from pointseg.data.vector import VECTOR_DRIVERS, read_vector_points, vector_driver, write_vector_points
     from pointseg.predict import Ensemble
     from pointseg.suggest import check_suggestions_path, validated_on, write_suggestions
     from pointseg.suggest import suggest as run_suggest
@@ -523,7 +526,12 @@ def suggest(
         vector_driver(vector)
     segmenter = Ensemble.from_checkpoints(checkpoints, accelerator)
     pairs = discover_pairs(data, masks_required=False)
-    known = None if labelled is None else PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
+    if labelled is None:
+        known = None
+    elif labelled.suffix.lower() in VECTOR_DRIVERS:  # the annotation layer of --point-labels
+        known = read_vector_points(labelled, segmenter.classes, pairs, label_field).points
+    else:
+        known = PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
     if not include_validation and (validated := validated_on(segmenter, pairs)):
         pairs = [pair for pair in pairs if pair not in validated]
         console.print(
