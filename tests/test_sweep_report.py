@@ -19,6 +19,9 @@ def test_summarise_groups_seeds_with_mean_and_spread():
     assert header[:2] == AXES and header[-1] == "status"
     assert rows[0][header.index("mIoU")] == "0.6200 ± 0.0283"
     assert rows[1][header.index("mIoU")] == "-" and rows[1][-1] == "diverged (1/1)"
+    two_seeds = summarise(finished_in_this_order, AXES, seeds=2)  # a sweep of two seeds, stopped half-way
+    assert [c.status for c in two_seeds] == ["done", "diverged (1/2), not run (1/2)"]
+    assert conclusions(two_seeds)[-1] == "Diverged: lr=0.01, batch_size=16 (1 of 2 seeds, at step 30)."
 
 
 def test_conclusions_of_a_clear_winner_with_a_diverged_run():

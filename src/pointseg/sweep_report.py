@@ -96,8 +96,15 @@ class Configuration:
         return ", ".join(f"{k}={v}" for k, v in self.params.items())
 
 
-def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str]) -> list[Configuration]:
-    """Group result rows by configuration (all axes but the seed), in grid order."""
+NOT_RUN = "not run"
+"""The status of a configuration's seed that has no outcome yet (a sweep stopped half-way)."""
+
+
+def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str], seeds: int = 1) -> list[Configuration]:
+    """Group result rows by configuration (all axes but the seed), in grid order.
+
+    A configuration with fewer rows than ``seeds`` counts its missing seeds as ``not run``.
+    """
     groups: dict[tuple, Configuration] = {}
     for row in rows:
         params = {name: row.get(name) for name in axes}
@@ -112,6 +119,8 @@ def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str]) -> list[Confi
             group.last_losses.append(float(row["train_loss"]))
         if row["status"] == "diverged" and row.get("step") is not None:
             group.steps.append(int(row["step"]))
+    for group in groups.values():
+        group.statuses += [NOT_RUN] * (seeds - len(group.statuses))
     return sorted(groups.values(), key=lambda c: grid_key(c.params, axes))
 
 
@@ -563,7 +572,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
     spec, storage = read_sweep(sweep_dir)
     rows = collect_results(sweep_dir, storage)
     axes = list(spec.axes)
-    configs = summarise(rows, axes)
+    configs = summarise(rows, axes, spec.seeds)
     with (sweep_dir / "results.csv").open("w", newline="") as handle:
         columns = list(dict.fromkeys(k for row in rows for k in row)) or [*axes, "seed", "status", *_METRICS]
         writer = csv.DictWriter(handle, fieldnames=columns)
