@@ -116,6 +116,23 @@ def test_nodata_is_not_valid_in_the_crops_and_follows_their_augmentation():
         assert (sample["image"][:, ~valid] == 0).all()  # no data: the bands' mean, whatever the raster held there
 
 
+def test_a_large_scene_is_scored_in_windows_with_context_each_pixel_once():
+    scene = coded_scene()  # 50 x 70
+    scene.mask = scene.labels
+    windows = WholeImageDataset([scene], IDENTITY, window=16, context=8)
+    assert len(windows) == 4 * 5
+    scored = np.full(scene.mask.shape, IGNORE_INDEX, np.int64)
+    for sample in windows:
+        top, left = sample["origin"].tolist()
+        height, width = sample["mask"].shape
+        assert torch.equal(sample["image"], IDENTITY.normalise(scene.image[top : top + height, left : left + width]))
+        core = sample["mask"] != IGNORE_INDEX
+        assert (scored[top : top + height, left : left + width][core.numpy()] == IGNORE_INDEX).all()  # once
+        scored[top : top + height, left : left + width][core.numpy()] = sample["mask"][core].numpy()
+        assert max(height, width) <= 16 + 2 * 8  # memory set by the window
+    assert np.array_equal(scored, scene.mask)
+
+
 def test_whole_images_carry_mask_and_labels():
     scene = coded_scene()
     scene.mask = scene.labels

@@ -384,29 +384,59 @@ class RandomCropDataset(Dataset[Sample]):
 
 
 class WholeImageDataset(Dataset[Sample]):
-    """Whole scenes, one per sample, for validation and evaluation (use batch size 1).
+    """Whole scenes for validation and evaluation (use batch size 1), a large one in windows.
+
+    A scene larger than ``window`` pixels a side comes as several samples, so that memory is
+    set by the window, not by the scene: each covers a ``window`` x ``window`` core, read with
+    ``context`` pixels of the scene around it so that the network sees across the core's
+    edges, and its ``mask`` leaves that margin unlabelled (:data:`IGNORE_INDEX`). Every pixel
+    of the mask is scored once; the confusion matrix and the loss summed over the samples are
+    those of the whole scene, up to what the network would see beyond ``context``.
 
     Args:
         scenes: Scenes, with ``mask`` for evaluation against dense masks.
         stats: Band statistics for normalisation.
+        window: Side of the cores in pixels.
+        context: Pixels read around each core.
+
+    >>> scene = Scene("s", np.zeros((5, 9, 1), np.float32), mask=np.ones((5, 9), np.int16))
+    >>> samples = WholeImageDataset([scene], BandStats(mean=(0.0,), std=(1.0,)), window=4, context=1)
+    >>> [(s["origin"].tolist(), tuple(s["mask"].shape), int((s["mask"] == 1).sum())) for s in samples]
+    [([0, 0], (5, 5), 16), ([0, 3], (5, 6), 16), ([0, 7], (5, 2), 4), ([3, 0], (2, 5), 4), ([3, 3], (2, 6), 4), ([3, 7], (2, 2), 1)]
     """
 
-    def __init__(self, scenes: Sequence[Scene], stats: BandStats) -> None:
+    def __init__(self, scenes: Sequence[Scene], stats: BandStats, window: int = 1024, context: int = 64) -> None:
         self.scenes = list(scenes)
         self.stats = stats
+        self.window, self.context = window, context
+        self.cores = [
+            (index, top, left)
+            for index, scene in enumerate(self.scenes)
+            for top in range(0, scene.image.shape[0], window)
+            for left in range(0, scene.image.shape[1], window)
+        ]
 
     def __len__(self) -> int:
-        return len(self.scenes)
+        return len(self.cores)
 
     def __getitem__(self, i: int) -> Sample:
-        scene = self.scenes[i]
-        shape = scene.image.shape[:2]
+        index, top, left = self.cores[i]
+        scene = self.scenes[index]
+        height, width = scene.image.shape[:2]
+        rows = slice(max(top - self.context, 0), min(top + self.window + self.context, height))
+        cols = slice(max(left - self.context, 0), min(left + self.window + self.context, width))
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        nodata = None if scene.nodata is None else scene.nodata[rows, cols]
         sample = Sample(
-            image=self.stats.normalise(np.asarray(scene.image), scene.nodata),
-            labels=_labels_tensor(scene.labels, shape),
+            image=self.stats.normalise(np.asarray(scene.image[rows, cols]), nodata),
+            labels=_labels_tensor(None if scene.labels is None else scene.labels[rows, cols], shape),
             key=scene.key,
-            origin=torch.tensor([0, 0]),
+            origin=torch.tensor([rows.start, cols.start]),
         )
         if scene.mask is not None:
-            sample["mask"] = _labels_tensor(scene.mask, shape)
+            mask = _labels_tensor(scene.mask[rows, cols], shape)
+            core = torch.zeros(shape, dtype=torch.bool)
+            core[top - rows.start : top - rows.start + self.window, left - cols.start : left - cols.start + self.window] = True
+            mask[~core] = IGNORE_INDEX  # the margin: scored in its own window
+            sample["mask"] = mask
         return sample
