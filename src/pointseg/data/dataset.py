@@ -401,8 +401,10 @@ class WholeImageDataset(Dataset[Sample]):
 
     >>> scene = Scene("s", np.zeros((5, 9, 1), np.float32), mask=np.ones((5, 9), np.int16))
     >>> samples = WholeImageDataset([scene], BandStats(mean=(0.0,), std=(1.0,)), window=4, context=1)
-    >>> [(s["origin"].tolist(), tuple(s["mask"].shape), int((s["mask"] == 1).sum())) for s in samples]
-    [([0, 0], (5, 5), 16), ([0, 3], (5, 6), 16), ([0, 7], (5, 2), 4), ([3, 0], (2, 5), 4), ([3, 3], (2, 6), 4), ([3, 7], (2, 2), 1)]
+    >>> [(s["origin"].tolist(), tuple(s["mask"].shape)) for s in samples]
+    [([0, 0], (5, 5)), ([0, 3], (5, 6)), ([0, 7], (5, 2)), ([3, 0], (2, 5)), ([3, 3], (2, 6)), ([3, 7], (2, 2))]
+    >>> [int((s["mask"] == 1).sum()) for s in samples]  # the cores, 4 x 4 or what is left of the scene
+    [16, 16, 4, 4, 4, 1]
     """
 
     def __init__(self, scenes: Sequence[Scene], stats: BandStats, window: int = 1024, context: int = 64) -> None:
