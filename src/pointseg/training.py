@@ -216,7 +216,8 @@ def make_trainer(**options: Any) -> L.Trainer:
     """A :class:`lightning.Trainer`; accelerator, device or strategy options it rejects raise :class:`ConfigError`."""
     try:
         return L.Trainer(**options)
-    except (MisconfigurationException, ValueError, RuntimeError, ImportError) as err:  # ImportError: e.g. tpu without torch_xla
+    # ImportError: e.g. tpu without torch_xla; TypeError: a list of devices on the CPU
+    except (MisconfigurationException, ValueError, RuntimeError, ImportError, TypeError) as err:
         raise ConfigError(
             f"cannot set up Lightning with accelerator={options.get('accelerator')!r}, devices={options.get('devices')!r}, "
             f"strategy={options.get('strategy', 'auto')!r}: {err}",
@@ -226,7 +227,7 @@ def make_trainer(**options: Any) -> L.Trainer:
 
 def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.Trainer:
     """The Lightning Trainer of a run: budget, devices, loggers, checkpointing, progress bar."""
-    devices: int | str = int(config.devices) if config.devices.isdigit() else config.devices
+    devices: int | str = int(config.devices) if config.devices.lstrip("-").isdigit() else config.devices  # -1: all
     return make_trainer(
         default_root_dir=config.out,
         max_epochs=config.epochs if config.max_steps is None else -1,
