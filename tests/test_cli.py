@@ -134,6 +134,21 @@ def test_a_training_stopped_by_sigterm_fails_with_status_143(dataset, classes_cs
     assert not (tmp_path / "run/model.ckpt").exists()
 
 
+def test_only_the_first_process_of_a_distributed_training_reports(dataset, classes_csv, tmp_path, capsys, monkeypatch):
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from pointseg import training
+
+    # every process but the first gets no metrics back: it used to say "no validation image" beside the first's table
+    monkeypatch.setattr(training, "train", lambda config: training.TrainResult(tmp_path / "model.ckpt", None, None))
+    argv = ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run")]
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    assert run(argv, capsys) == (0, "", "")
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and "no validation image" in out  # a run without validation, as the first process says it
+
+
 @pytest.mark.slow
 def test_sweep_and_report_from_the_command_line(dataset, classes_csv, tmp_path, capsys):
     config = tmp_path / "sweep.yaml"

@@ -261,11 +261,15 @@ def train(
 ) -> None:
     """Train a network with partial cross-entropy on point labels (or full masks) and evaluate it."""
     options = {name: getattr(value, "value", value) for name, value in locals().items() if value is not None}
+    from lightning.pytorch.utilities import rank_zero_only
+
     from pointseg.config import TrainConfig
     from pointseg.report import metrics_table
     from pointseg.training import train as run_training
 
     result = run_training(TrainConfig(**options))
+    if rank_zero_only.rank:  # another process of a distributed run: the first one reports
+        return
     if result.metrics is None:
         console.print(f"run folder: [bold]{out}[/bold] (checkpoint {result.checkpoint.name}, metrics.csv; no validation image)")
         return
