@@ -37,6 +37,13 @@ def test_bad_values_fail_at_parse_time(options, message, tmp_path, monkeypatch):
         TrainConfig(**BASE, **options)
 
 
+def test_the_depth_limits_the_crop_of_the_u_nets_alone():
+    assert TrainConfig(**BASE, model="segformer", crop=16).crop == 16  # its depth is not --depth's
+    assert TrainConfig(**BASE, model="deeplabv3plus", crop=16, depth=4).crop == 16
+    with pytest.raises(ValidationError, match="--crop 16 is too small for --depth 4"):
+        TrainConfig(**BASE, model="resunet", crop=16)
+
+
 def test_points_and_class_weights_are_parsed():
     config = TrainConfig(**BASE, points="0.001", class_weights="1, 2.5,1")
     assert config.point_spec.fraction == 0.001

@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 
 from pointseg.data.dataset import Normalisation
 from pointseg.data.points import PointSpec, Strategy
-from pointseg.models import ModelName
+from pointseg.models import U_NETS, ModelName
 
 Optimizer = Literal["adam", "adamw", "sgd"]
 Method = Literal["pce", "crf", "superpixels", "superpixels+crf", "self-training", "consistency", "superpixels+consistency"]
@@ -132,7 +132,7 @@ class TrainConfig(BaseModel):
             self.full_masks = True
         if self.points_file is not None and self.point_labels is not None:
             raise ValueError("give either --points-file or --point-labels, not both")
-        if self.crop < 2 ** (self.depth + 1):
+        if self.model in U_NETS and self.crop < 2 ** (self.depth + 1):
             raise ValueError(
                 f"--crop {self.crop} is too small for --depth {self.depth}: the U-Net's deepest level would be "
                 f"under 2x2 pixels; use --crop {2 ** (self.depth + 1)} or more, or a smaller --depth"

@@ -34,6 +34,8 @@ from pointseg.models.segformer import SegFormer
 from pointseg.models.unet import AttentionUNet, ResUNet, UNet
 
 ModelName = Literal["unet", "resunet", "attention-unet", "deeplabv3plus", "segformer"]
+U_NETS = frozenset({"unet", "resunet", "attention-unet"})
+"""The networks that ``depth`` shapes: each halves the crop ``depth`` times."""
 
 
 class ModelConfig(BaseModel):
