@@ -16,7 +16,7 @@ from PIL import Image
 
 import pointseg.sweep as sweep_module
 from conftest import COLOURS, make_dataset
-from pointseg.errors import ConfigError, DatasetError, PointsegWarning
+from pointseg.errors import ConfigError, DatasetError, PointsegWarning, TrainingDiverged
 from pointseg.sweep import build_spec, collect_results, run_name, run_sweep
 from pointseg.sweep_report import write_report
 
@@ -293,12 +293,26 @@ def test_a_first_command_whose_every_configuration_failed_does_not_hold_the_fold
     out = tmp_path / "s"
     rows = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,7")), out)
     assert [r["status"] for r in rows] == ["failed", "failed"] and "--bands 1,7" in rows[0]["message"]
+    corrected = tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,3", val_fraction=0.5)
     with pytest.warns(PointsegWarning, match="the 2 failed configuration.s. of the earlier options of .* are forgotten"):
-        rows = run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,3")), out)
+        rows = run_sweep(build_spec(corrected), out)
     assert [r["status"] for r in rows] == ["done", "done"]
     assert json.loads((out / "sweep.json").read_text())["base"]["bands"] == "1,3"
+    run_sweep(build_spec(corrected), tmp_path / "fresh")  # the points drawn again, for the new split
+    (drawn,) = (out / "points").glob("*/points.csv")
+    assert drawn.read_text() == next((tmp_path / "fresh/points").glob("*/points.csv")).read_text()
     with pytest.raises(ConfigError, match="holds a sweep with other --bands"):  # once one has finished, the folder is held
-        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.02", max_steps=2, bands="1,2")), out)
+        run_sweep(build_spec(corrected | {"bands": "1,2"}), out)
+
+
+def test_a_first_command_that_diverged_holds_the_folder(dataset, classes_csv, tmp_path, monkeypatch):
+    def diverge(config, callbacks=()):
+        raise TrainingDiverged(step=3, loss=float("nan"))
+
+    monkeypatch.setattr(sweep_module, "train", diverge)
+    run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="10,20")), tmp_path / "s")
+    with pytest.raises(ConfigError, match="holds a sweep with other --lr"):  # a diverged learning rate is a result
+        run_sweep(build_spec(tiny_options(dataset, classes_csv, lr="0.01")), tmp_path / "s")
 
 
 def test_results_are_read_only_from_a_study_that_exists(dataset, classes_csv, tmp_path, monkeypatch):

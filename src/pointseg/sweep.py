@@ -598,12 +598,13 @@ def _store_spec(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | 
 
 
 def _forget_failures(study: optuna.Study, spec: SweepSpec, out: Path, storage: str | None) -> optuna.Study:
-    """The study, emptied if it holds another specification whose every outcome is a failure.
+    """The study, emptied if it holds another specification whose every outcome is ``failed``.
 
     A first command whose every configuration failed (a typo in an option) leaves failures
-    only: the corrected command takes the study, as it would an empty one, and those
-    failures are forgotten with a warning. A study with a finished configuration, or one
-    training, is left for :func:`_store_spec` to refuse.
+    only: the corrected command takes the study and the sweep folder's points, as it would
+    an empty one, and those failures are forgotten with a warning. A study with a finished
+    or diverged configuration (a result), or one training, is left for :func:`_store_spec`
+    to refuse.
     """
     stored = _stored_spec(study)
     if stored is None or not spec_differences(stored, spec.model_dump(mode="json")):
@@ -611,9 +612,13 @@ def _forget_failures(study: optuna.Study, spec: SweepSpec, out: Path, storage: s
     trials = study.get_trials(deepcopy=False)
     active = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
     failed = [t for t in trials if _holds_result(t)]
-    if not failed or any(t.user_attrs["status"] == "done" for t in failed) or any(t.state in active for t in trials):
+    if not failed or any(t.user_attrs["status"] != "failed" for t in failed) or any(t.state in active for t in trials):
         return study
-    optuna.delete_study(study_name=STUDY_NAME, storage=_url(out, storage))
+    try:  # by its id: a command that took the study meanwhile has another one, left alone
+        study._storage.delete_study(study._study_id)
+    except KeyError:  # another corrected command deleted it first
+        pass
+    shutil.rmtree(out / "points", ignore_errors=True)  # drawn for the earlier options
     message = (
         f"the {len(failed)} failed configuration(s) of the earlier options of {out} are forgotten: these options replace them"
     )
