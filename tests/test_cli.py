@@ -132,6 +132,13 @@ def test_a_training_stopped_by_sigterm_fails_with_status_143(dataset, classes_cs
     assert code == 143  # Lightning's own exit status here is 0: a job stopped half-way would pass for done
     assert "terminated by SIGTERM" in " ".join(err.split()) and "Traceback" not in err
     assert not (tmp_path / "run/model.ckpt").exists()
+    # a sweep's training so stopped: the same status and message, the configuration to train again on resume
+    code, _, err = run(
+        ["sweep", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "sweep"), "--points", "5",
+         "--lr", "0.01", "--batch-size", "2", "--max-steps", "50", "--crop", "16", "--width", "4", "--depth", "2",
+         "--accelerator", "cpu", "--no-progress-bar"], capsys,
+    )  # fmt: skip
+    assert code == 143 and "terminated by SIGTERM" in " ".join(err.split()) and "Traceback" not in err
 
 
 def test_only_the_first_process_of_a_distributed_training_reports(dataset, classes_csv, tmp_path, capsys, monkeypatch):

@@ -359,10 +359,12 @@ def _progress_printer() -> Callable[[dict[str, Any]], None]:
 
 @contextlib.contextmanager
 def _resumable() -> Iterator[None]:
-    """Ctrl-C during a sweep: say that nothing finished is lost, exit 130."""
+    """Ctrl-C during a sweep: say that nothing finished is lost, exit 130 (SIGTERM: :func:`main` exits 143)."""
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        if isinstance(err.__cause__, SystemExit) and _terminated(err.__cause__):  # a sweep's training stopped by SIGTERM
+            raise err.__cause__ from None
         errors.print("interrupted: finished configurations are stored; run the same command again to resume")
         raise typer.Exit(130) from None
 
