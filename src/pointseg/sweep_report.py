@@ -586,9 +586,9 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         (heatmap_figure(configs, figures_dir / "heatmap.png"), "Validation mIoU by learning rate and batch size"),
         (budget_figure(configs, counts, figures_dir / "label-budget.png"), "Validation mIoU by label budget"),
     ]
-    here = [r for r in rows if (sweep_dir / r["run"] / "metrics.csv").is_file()]  # not those of folders elsewhere
-    if here:
-        figures.append((curves_figure(here, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
+    here = [r for r in rows if (sweep_dir / r["run"] / "outcome.json").is_file()]  # not those of folders elsewhere
+    if logged := [r for r in here if (sweep_dir / r["run"] / "metrics.csv").is_file()]:
+        figures.append((curves_figure(logged, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
     finished = _ranked(configs)
     best_here = [  # the best configuration's runs in this folder
         r for r in here if finished and r["status"] == "done" and all(r.get(a) == finished[0].params[a] for a in axes)
@@ -605,7 +605,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
         f"Every configuration had the same budget: {spec.amount} {_BUDGET_WORDS[spec.budget]}. Fixed options: {fixed}. "
         f"Data: {spec.base.get('data')}" + (f", validated on {spec.base['val_data']}." if spec.base.get("val_data") else ".")
     )
-    if elsewhere := len(rows) - len(here):
+    if storage is not None and (elsewhere := len(rows) - len(here)):
         intro += (
             f" {elsewhere} of the trainings ran in another folder of the shared study ({storage}): their scores are here, "
             "their learning curves and predictions are in that folder's report."
