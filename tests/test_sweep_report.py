@@ -72,7 +72,7 @@ def test_conclusions_without_a_finished_run():
 def test_axis_values_with_unfinished_configurations_say_so():
     table = [row(0.001, 16, 0, 0.6), row(0.001, 32, 0, 0.5), row(0.1, 16, 0, 0.55), row(0.1, 32, 0, None, "diverged", 12)]
     lines = conclusions(summarise(table, AXES))
-    assert "0.6000 at lr=0.001, 0.5500 at lr=0.1 (over the 1 of 2 settings of the other axes with a result" in lines[1]
+    assert "0.6000 at lr=0.001, 0.5500 at lr=0.1 (compared where every value has a result: at batch_size=16 only)" in lines[1]
     assert "(1 run)" in lines[0] and "single finished run" in lines[0]
 
 
@@ -82,14 +82,17 @@ def test_an_axis_value_is_compared_only_where_every_value_has_a_result():
              row(0.01, 16, 0, 0.45), row(0.01, 32, 0, 0.43), row(0.01, 64, 0, None, "diverged", 9)]  # fmt: skip
     lines = conclusions(summarise(table, AXES))
     assert lines[1] == (
-        "Learning rate: mean mIoU 0.4900 at lr=0.001, 0.4400 at lr=0.01 (over the 2 of 3 settings of the other axes with a "
-        "result at every value); the best value is lr=0.001 (+0.0500 over the worst)."
+        "Learning rate: mean mIoU 0.4900 at lr=0.001, 0.4400 at lr=0.01 (compared where every value has a result: at "
+        "batch_size=16 and batch_size=32 only); the best value is lr=0.001 (+0.0500 over the worst)."
     )  # over all cells, lr=0.01 came out best: 0.4400 against 0.3933
     assert lines[2].startswith(
-        "Batch size: mean mIoU 0.5000 at batch_size=16, 0.4800 at batch_size=32, 0.2000 at batch_size=64 (over"
+        "Batch size: mean mIoU 0.5000 at batch_size=16, 0.4800 at batch_size=32, 0.2000 at batch_size=64 (compared"
     )
-    only_diverged = conclusions(summarise([row(0.001, 16, 0, 0.5), row(0.01, 32, 0, None, "diverged", 3)], AXES))
-    assert "Learning rate: no setting of the other axes has a result at every value of lr: not compared." in only_diverged
+    apart = conclusions(summarise([row(0.001, 16, 0, 0.5), row(0.01, 32, 0, 0.4), row(0.01, 16, 0, None, "diverged", 3)], AXES))
+    assert "Learning rate: no setting of the other axes has a result at every value of lr: not compared." in apart
+    # a learning rate that diverged everywhere is named, and the others are still compared
+    table += [row(1.0, 16, 0, None, "diverged", 2), row(1.0, 32, 0, None, "diverged", 2), row(1.0, 64, 0, None, "diverged", 1)]
+    assert conclusions(summarise(table, AXES))[1].endswith("(+0.0500 over the worst); lr=1.0 has no result.")
 
 
 def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_path, monkeypatch):
@@ -117,7 +120,8 @@ def test_the_label_budget_table_gives_each_method_its_share_of_full_masks(tmp_pa
     lines = conclusions(configs)  # the method means over the point budgets: full masks were trained with pce alone
     assert "method: mean mIoU 0.3300 at method=crf, 0.2500 at method=pce; the best value is method=crf" in lines[2]
     assert lines[1].startswith(  # full masks trained with pce alone: the budgets compared on pce
-        "points: mean mIoU 0.2000 at points=5, 0.3000 at points=20, 0.4000 at points=full (over the 1 of 2 settings"
+        "points: mean mIoU 0.2000 at points=5, 0.3000 at points=20, 0.4000 at points=full (compared where every value "
+        "has a result: at method=pce only)"
     )
     figures = []
     monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it

@@ -165,29 +165,34 @@ def _axis_line(axis: str, configs: Sequence[Configuration]) -> str | None:
     """Mean mIoU at each value of one axis, over the settings of the other axes where every value has a result.
 
     A value is never compared over other settings than the rest: were a configuration to
-    diverge where the others score low, its value would otherwise look the better for it.
+    diverge where the others score low, its value would otherwise look the better for it. A
+    value without any result (diverged everywhere) is named and left out of the comparison.
     """
     values = sorted({c.params[axis] for c in configs}, key=value_order)
-    if len(values) < 2:
-        return None
     cells: dict[tuple, dict[Any, float | None]] = {}  # the other axes' setting -> this axis's value -> mIoU
     for config in configs:
         other = tuple(sorted((k, v) for k, v in config.params.items() if k != axis))
         cells.setdefault(other, {})[config.params[axis]] = config.miou
-    matched = [cell for cell in cells.values() if all(cell.get(v) is not None for v in values)]
+    scored = [v for v in values if any(cell.get(v) is not None for cell in cells.values())]
+    if len(scored) < 2:
+        return None
+    matched = {other: cell for other, cell in cells.items() if all(cell.get(v) is not None for v in scored)}
     name = {"lr": "Learning rate", "batch_size": "Batch size"}.get(axis, axis)
+    unscored = "".join(f"; {axis}={v} has no result" for v in values if v not in scored)
     if not matched:
-        return f"{name}: no setting of the other axes has a result at every value of {axis}: not compared."
-    means = {v: statistics.mean(cell[v] for cell in matched) for v in values}  # type: ignore[misc]
+        return f"{name}: no setting of the other axes has a result at every value of {axis}: not compared{unscored}."
+    means = {v: statistics.mean(cell[v] for cell in matched.values()) for v in scored}  # type: ignore[misc]
     parts = ", ".join(f"{mean:.4f} at {axis}={value}" for value, mean in means.items())
-    note = "" if len(matched) == len(cells) else (
-        f" (over the {len(matched)} of {len(cells)} settings of the other axes with a result at every value)"
-    )  # fmt: skip
+    note = ""
+    if len(matched) < len(cells):
+        settings = [", ".join(f"{k}={v}" for k, v in other) for other in matched]
+        where = f"at {' and '.join(settings)} only" if len(settings) <= 2 else f"over {len(matched)} of {len(cells)} settings"
+        note = f" (compared where every value has a result: {where})"
     top = max(means, key=means.__getitem__)
     gain = means[top] - min(means.values())
-    text = f"{name}: mean mIoU {parts}{note}; the best value is {axis}={top} (+{gain:.4f} over the worst)"
-    if all(isinstance(v, int | float) for v in values) and len(values) > 2:
-        steps = [means[b] - means[a] for a, b in zip(values, values[1:])]
+    text = f"{name}: mean mIoU {parts}{note}; the best value is {axis}={top} (+{gain:.4f} over the worst){unscored}"
+    if all(isinstance(v, int | float) for v in scored) and len(scored) > 2:
+        steps = [means[b] - means[a] for a, b in zip(scored, scored[1:])]
         if all(d > 0 for d in steps):
             text += f"; mIoU rises with {axis}"
         elif all(d < 0 for d in steps):
