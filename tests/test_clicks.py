@@ -2,6 +2,7 @@
 
 import csv
 import json
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -265,6 +266,12 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     clicks_module._record_loop(tmp_path, ClickLoop(k=5), config.model_copy(update={"accelerator": "gpu"}))  # resumed
     with pytest.raises(ConfigError, match=r"other settings: --k\n"):
         clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)
+    recorded = json.loads((tmp_path / "loop.json").read_text())
+    assert recorded["click_stream"] == clicks_module.CLICK_STREAM == 2
+    del recorded["click_stream"]  # a loop begun before the rounds' clicks had streams of their own
+    (tmp_path / "loop.json").write_text(json.dumps(recorded))
+    assert clicks_module._record_loop(tmp_path, ClickLoop(k=5, rounds=4), config)["click_stream"] == 1  # goes on as begun
+    assert json.loads((tmp_path / "loop.json").read_text())["click_stream"] == 1
     # the same folders given as absolute paths, and rounds added, resume it
     absolute = config.model_copy(update={"data": Path("data").resolve(), "classes": Path("classes.csv").resolve()})
     clicks_module._record_loop(tmp_path, ClickLoop(k=5, rounds=5), absolute)
@@ -380,5 +387,21 @@ def test_a_diverged_round_is_named_in_the_error(tmp_path, monkeypatch):
     run = tmp_path / "random/round-2"
     points = PointLabels(np.array(["a"], dtype=object), np.array([1]), np.array([2]), np.array([0]))
     with pytest.raises(TrainingDiverged, match=f"step 3: the loss is not finite, in {run} ") as caught:
-        clicks_module._train_round(config, run, points, TABLE)
+        clicks_module._train_round(config, run, points, TABLE, lambda: None)
     assert caught.value.step == 3 and not (run / "round.json").exists()  # not marked done: trained again on resume
+
+
+def test_a_round_of_a_loop_taken_over_meanwhile_is_not_marked_done(tmp_path, monkeypatch):
+    monkeypatch.setattr(clicks_module, "train", lambda config: SimpleNamespace(metrics={"miou": 0.5}))
+    config = TrainConfig(data="data", classes="classes.csv", out=tmp_path)
+    first = clicks_module._record_loop(tmp_path, ClickLoop(k=5), config)
+    check = partial(clicks_module._require_loop, tmp_path, first)
+    clicks_module._record_loop(tmp_path, ClickLoop(k=6), config)  # another command, while round 0 trains: no round done
+    run = tmp_path / "initial/round-0"
+    points = PointLabels(np.array(["a"], dtype=object), np.array([1]), np.array([2]), np.array([0]))
+    with pytest.raises(ConfigError, match="another command took the click loop of .* for other settings"):
+        clicks_module._train_round(config, run, points, TABLE, check)
+    assert not (run / "round.json").exists()
+    clicks_module._record_loop(tmp_path, ClickLoop(k=5, rounds=7), config)  # the same loop, more rounds
+    assert clicks_module._train_round(config, run, points, TABLE, check) == {"miou": 0.5}
+    assert (run / "round.json").exists()

@@ -41,6 +41,7 @@ import csv
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ from pointseg.suggest import check_options, suggest, write_suggestions
 from pointseg.training import split_dataset, train
 
 ARMS = ("suggested", "random")
+CLICK_STREAM = 2
+"""How the rounds' clicks are seeded (see :func:`click_seed`); ``loop.json`` keeps its loop's."""
 
 
 @dataclass(frozen=True)
@@ -202,8 +205,9 @@ def simulate_clicks(
     _check_training(config)
     table, _, train_pairs, _ = split_dataset(config)
     masks, _ = dense_masks(train_pairs, table)
-    _record_loop(out, loop, config)  # once the data is found: a mistyped --data leaves no loop to be refused by
-    annotator = _Annotator(config, loop, train_pairs, masks, table)
+    recorded = _record_loop(out, loop, config)  # once the data is found: a mistyped --data leaves no loop to be refused by
+    check_loop = partial(_require_loop, out, recorded)
+    annotator = _Annotator(config, loop, train_pairs, masks, table, recorded["click_stream"])
     points = {arm: simulate_points(masks, PointSpec(per_image=loop.initial_points), "random", config.seed) for arm in ARMS}
     shown = points["suggested"]  # the pixels the suggested arm has labelled or skipped: never suggested again
     rows: list[dict[str, Any]] = []
@@ -221,6 +225,7 @@ def simulate_clicks(
                     folder,
                     points[arm],
                     table,
+                    check_loop,
                 )
                 for r, folder in enumerate(_repeat_runs(run, loop.repeats))
             ]
@@ -242,6 +247,8 @@ class _Annotator:
     pairs: Sequence[ImagePair]
     masks: Mapping[str, np.ndarray]
     table: ClassTable
+    stream: int = CLICK_STREAM
+    """The seeding of the rounds' clicks (see :func:`click_seed`): the loop's own, as ``loop.json`` records it."""
 
     def click(self, arm: str, round_: int, run: Path, taken: PointLabels, shown: PointLabels) -> tuple[PointLabels, PointLabels]:
         """The arm's points after ``round_`` and the pixels shown to the annotator so far (the suggested arm's).
@@ -257,7 +264,7 @@ class _Annotator:
         run.mkdir(parents=True, exist_ok=True)
         loop = self.loop
         random_k = loop.k if arm == "random" else loop.random_k
-        round_seed = click_seed(self.config.seed, round_)
+        round_seed = click_seed(self.config.seed, round_, self.stream)
         parts = [taken]
         if arm == "suggested":
             previous = _repeat_runs(_previous_run(run.parent.parent, arm, round_), loop.repeats)
@@ -294,24 +301,23 @@ def _previous_run(out: Path, arm: str, round_: int) -> Path:
     return out / (arm if round_ > 1 else "initial") / f"round-{round_ - 1}"
 
 
-_ROUND_STREAM = 2**32
-"""Offset of the seeds of the rounds' clicks, above every seed a loop runs at (see :func:`click_seed`)."""
 _MIXED_STREAM = 500
 """Offset of the seeds of the suggested arm's random clicks, away from the random arm's (:func:`click_seed`)."""
 
 
-def click_seed(seed: int, round_: int) -> int:
+def click_seed(seed: int, round_: int, stream: int = CLICK_STREAM) -> int:
     """The seed of the clicks of ``round_`` in the loop at ``seed``: ``2**32 + seed x 1009 + round``.
 
     A stream of its own: never the seed of another round, nor of any loop's initial points
-    (the loop's seed itself). Loops recorded before it drew round ``r`` at ``seed x 1009 + r``,
-    so that the initial points of the loop at seed ``s + r`` mostly repeated the random clicks
-    of round ``r`` at seed ``s``.
+    (the loop's seed itself). Loops recorded before it (``stream`` 1 in their ``loop.json``)
+    drew round ``r`` at ``seed x 1009 + r``, so that the initial points of the loop at seed
+    ``s + r`` mostly repeated the random clicks of round ``r`` at seed ``s``; they go on
+    with it when resumed, so that the same seed still gives the same clicks.
 
-    >>> click_seed(0, 1) - 2**32, click_seed(1, 0) - 2**32
-    (1, 1009)
+    >>> click_seed(0, 1) - 2**32, click_seed(1, 0) - 2**32, click_seed(0, 1, stream=1)
+    (1, 1009, 1)
     """
-    return _ROUND_STREAM + seed * 1009 + round_
+    return (0 if stream == 1 else 2**32) + seed * 1009 + round_
 
 
 def _check_training(config: TrainConfig) -> None:
@@ -328,8 +334,8 @@ def _check_training(config: TrainConfig) -> None:
         )
 
 
-def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
-    """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same.
+def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> dict[str, Any]:
+    """Write ``loop.json`` (the loop and its training options), or check that the loop in ``out`` has the same; returns them.
 
     Until a round has finished (a first command with a bad option), another command's settings
     replace the recorded ones; the number of rounds may change at any time, to stop a loop
@@ -338,15 +344,34 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", fix="give a folder for the loop's runs")
     training = config.model_dump(mode="json", exclude=set(MACHINE_OPTIONS))
-    settings = {**asdict(loop), "training": training | _absolute(training)}
+    settings = {**asdict(loop), "training": training | _absolute(training), "click_stream": CLICK_STREAM}
     if (out / "loop.json").is_file() and any(out.rglob(_DONE)):
-        if changed := [key for key in loop_differences(read_loop(out), settings) if key != "rounds"]:
+        recorded = read_loop(out)
+        if changed := [key for key in loop_differences(recorded, settings) if key != "rounds"]:
             raise ConfigError(
                 f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
                 fix="give another --out, or the settings of that loop (its loop.json) to resume it",
             )
+        settings["click_stream"] = recorded["click_stream"]  # a loop goes on drawing as it began
     out.mkdir(parents=True, exist_ok=True)
     (out / "loop.json").write_text(json.dumps(settings, indent=2))
+    return settings
+
+
+def _require_loop(out: Path, recorded: Mapping[str, Any]) -> None:
+    """Stop if another command took the loop in ``out`` for other settings since this one recorded ``recorded``.
+
+    Until a round has finished a command with other settings may take the folder (see
+    :func:`_record_loop`); one still training round 0 with the old settings must not mark it done.
+
+    Raises:
+        ConfigError: ``loop.json`` now holds other settings (the number of rounds aside).
+    """
+    if [key for key in loop_differences(read_loop(out), recorded) if key != "rounds"]:
+        raise ConfigError(
+            f"another command took the click loop of {out} for other settings while this one ran",
+            fix="give this loop its own --out: the folder now holds the other command's loop",
+        )
 
 
 def _absolute(training: Mapping[str, Any]) -> dict[str, Any]:
@@ -354,7 +379,7 @@ def _absolute(training: Mapping[str, Any]) -> dict[str, Any]:
     return {key: str(Path(training[key]).resolve()) for key in PATH_OPTIONS & training.keys() if training[key] is not None}
 
 
-_PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy", "repeats": 1}
+_PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy", "repeats": 1, "click_stream": 1}
 """Each loop setting added after loops were first recorded, with the value that loops recorded before it ran with."""
 
 
@@ -376,14 +401,15 @@ def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 
     A training option that one loop does not record counts with its default there: an option
     added to ``pointseg train`` since the loop began, whose default trains as before it. One
-    that only the older loop records, removed since, is not compared.
+    that only the older loop records, removed since, is not compared; nor is the seeding of
+    the clicks (see :func:`click_seed`), which only draws other random points.
 
     >>> loop_differences({"k": 20, "training": {"seed": 0}}, {"k": 10, "training": {"seed": 1, "lr": 0.001}})
     ['k', 'seed']
     >>> loop_differences({"training": {"seed": 0, "superpixel_schedule": "constant"}}, {"training": {"seed": 0, "lr": 0.01}})
     ['lr']
     """
-    changed = [key for key in a.keys() | b.keys() if key != "training" and a.get(key) != b.get(key)]
+    changed = [key for key in (a.keys() | b.keys()) - {"training", "click_stream"} if a.get(key) != b.get(key)]
     defaults = option_defaults()
     training_a, training_b = ({**defaults, **loop.get("training", {})} for loop in (a, b))
     training_a, training_b = (training | _absolute(training) for training in (training_a, training_b))
@@ -412,8 +438,13 @@ def _finished(run: Path) -> dict[str, Any] | None:
     return _read_json(path, fix=f"delete {run} to train that round again") if path.is_file() else None
 
 
-def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: ClassTable) -> dict[str, Any]:
-    """Train on ``points`` in ``run`` and return the final metrics; a round finished before is not trained again."""
+def _train_round(
+    config: TrainConfig, run: Path, points: PointLabels, table: ClassTable, check_loop: Callable[[], None]
+) -> dict[str, Any]:
+    """Train on ``points`` in ``run`` and return the final metrics; a round finished before is not trained again.
+
+    ``check_loop`` (see :func:`_require_loop`) runs before the round is marked done.
+    """
     if (metrics := _finished(run)) is not None:
         return metrics
     run.mkdir(parents=True, exist_ok=True)
@@ -422,6 +453,7 @@ def _train_round(config: TrainConfig, run: Path, points: PointLabels, table: Cla
         result = train(config.model_copy(update={"out": run, "points_file": run / "points.csv", "progress_bar": False}))
     except TrainingDiverged as err:  # name the arm and round
         raise TrainingDiverged(err.step, err.loss, f"{err.reason}, in {run}") from err
+    check_loop()
     partial = run / f"{_DONE}.partial"  # renamed once complete: a killed write leaves no half-written mark
     partial.write_text(json.dumps(result.metrics or {}))
     partial.replace(run / _DONE)
