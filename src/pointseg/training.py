@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -79,7 +80,7 @@ class PreparedData:
     settings: dict[str, object] | None = None
     """Where the points came from (their file, or how they were drawn), as ``points.json`` says."""
     val_images: list[Path] = field(default_factory=list)
-    """The image files of ``val_scenes``."""
+    """The image files held out for validation, those without mask or point among them (not in ``val_scenes``)."""
 
     def write_points(self, out: Path) -> None:
         """Write ``points.csv`` and ``points.json`` into ``out``; with full masks, remove an earlier run's there."""
@@ -227,7 +228,7 @@ def make_trainer(**options: Any) -> L.Trainer:
 
 def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.Trainer:
     """The Lightning Trainer of a run: budget, devices, loggers, checkpointing, progress bar."""
-    devices: int | str = int(config.devices) if config.devices.lstrip("-").isdigit() else config.devices  # -1: all
+    devices: int | str = int(config.devices) if re.fullmatch(r"-?\d+", config.devices) else config.devices  # -1: all
     return make_trainer(
         default_root_dir=config.out,
         max_epochs=config.epochs if config.max_steps is None else -1,

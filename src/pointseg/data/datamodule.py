@@ -89,13 +89,14 @@ class PointSegDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
-        """Whole images, one per batch; each image in exactly one process; no loader without validation images."""
+        """Whole images (a large one in windows), one per batch, each in exactly one process; none without validation images."""
         replicas, rank = self._replicas()
         if len(self.val_dataset) == 0:
             return []  # Lightning then skips validation
         if len(self.val_dataset) < replicas:
             raise DatasetError(
-                f"{len(self.val_dataset)} validation image(s) for {replicas} processes: every process needs at least one",
+                f"{len(self.val_dataset)} validation image(s) or window(s) for {replicas} processes: every process needs "
+                "at least one",
                 fix="hold out more images (--val-fraction, --val-data) or train on fewer devices",
             )
         return DataLoader(
