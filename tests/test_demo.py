@@ -35,3 +35,13 @@ def test_demo_runs_the_classic_study_and_reports_it(tmp_path):
     # the sweep's points: 0.04 % of the 14 training images' pixels, drawn once for all configurations
     with (tmp_path / "demo/points/0.0004_random/points.csv").open() as handle:
         assert 900 < sum(1 for _ in csv.DictReader(handle)) < 1000
+
+
+def test_a_demo_on_a_device_this_machine_lacks_is_refused_before_training(tmp_path, capsys):
+    from pointseg.cli import main
+
+    with pytest.raises(SystemExit) as info:  # every configuration used to fail on it, and a rerun trained nothing
+        main(["demo", "--accelerator", "gpu", "--out", str(tmp_path / "demo"), "--epochs", "1"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and "cannot set up Lightning with accelerator='gpu'" in err and "fix:" in err
+    assert not (tmp_path / "demo/runs").exists()

@@ -143,6 +143,28 @@ def test_an_interrupted_configuration_runs_again_on_resume(dataset, classes_csv,
     assert sorted(r["status"] for r in rows) == ["done", "done"]
 
 
+def test_a_configuration_of_a_process_that_died_trains_once_its_heartbeat_is_found_stopped(
+    dataset, classes_csv, tmp_path, monkeypatch, count_trainings
+):
+    spec = build_spec(tiny_options(dataset, classes_csv, lr="0.01,0.003", max_steps=2))
+    (tmp_path / "s").mkdir()
+    study = sweep_module.open_study(tmp_path / "s")
+    sweep_module._store_spec(study, spec, tmp_path / "s", None)
+    study.sampler = optuna.samplers.GridSampler({"lr": [0.01, 0.003], "seed": [0]}, seed=0)
+    dead = study.ask()  # drawn from the grid by a process that then died: its grid point is taken
+    dead.suggest_categorical("lr", [0.01, 0.003]), dead.suggest_categorical("seed", [0])
+    calls = []
+
+    def stale_after_the_first_look(study):  # Optuna fails a dead process's trial once its grace period is over
+        calls.append(1)
+        if len(calls) == 2:
+            study.tell(dead.number, state=optuna.trial.TrialState.FAIL)
+
+    monkeypatch.setattr(optuna.storages, "fail_stale_trials", stale_after_the_first_look)
+    rows = run_sweep(spec, tmp_path / "s")  # the other configuration first, then the dead one's, in the same command
+    assert sorted(r["lr"] for r in rows if r["status"] == "done") == [0.003, 0.01] and len(count_trainings) == 2
+
+
 def test_two_processes_share_one_study(dataset, classes_csv, tmp_path):
     options = tiny_options(dataset, classes_csv, lr="0.01,0.003", batch_size="2,4")
     script = textwrap.dedent(

@@ -40,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's help, which wraps long option names instead of cutting them at 80 columns
 )
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # a long path in a message stays whole, for copying
@@ -405,7 +406,7 @@ def sweep(
     axis of the grid: e.g. --optimizer adam,sgd --points 20,100. Re-running the same
     command resumes; several processes given the same --storage share the work.
     """
-    from pointseg.sweep import build_spec, run_sweep, running_elsewhere
+    from pointseg.sweep import build_spec, run_sweep
     from pointseg.sweep_report import results_table
 
     options = _read_yaml(config) if config is not None else {}
@@ -433,6 +434,12 @@ def sweep(
         )
     console.print(results_table(rows))
     console.print(f"{len(rows)} of {total} configurations stored; `pointseg report {out}` writes the report")
+    _say_running_elsewhere(out, storage)
+
+
+def _say_running_elsewhere(out: Path, storage: str | None = None) -> None:
+    from pointseg.sweep import running_elsewhere
+
     if elsewhere := running_elsewhere(out, storage):
         console.print(
             f"{elsewhere} configuration(s) still marked running: in other processes, or in one that died "
@@ -676,6 +683,11 @@ def demo(
     console.print(results_table(result.rows))
     console.print(f"report:   [bold]{result.report}[/bold] and {result.html.name} (figures in {out / 'figures'})")
     console.print(f"results:  [bold]{result.results}[/bold]")
+    _say_running_elsewhere(out)
+    if not any(row["status"] == "done" for row in result.rows):
+        errors.print("[red]error:[/red] no configuration of the demo finished (see results.csv for why)", highlight=False)
+        errors.print("[green]fix:[/green] correct the cause and run the demo again: it retries them", highlight=False)
+        raise typer.Exit(1)
 
 
 _default_showwarning = warnings.showwarning

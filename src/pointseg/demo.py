@@ -83,6 +83,9 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo's study and write its report under ``out``.
 
+    Run again, it trains only what is not finished, the configurations that failed included
+    (their cause fixed: say, a GPU asked for and since given back).
+
     Args:
         out: Sweep folder.
         epochs: Epochs of every configuration (20 take eight minutes in all on two CPU cores).
@@ -90,6 +93,6 @@ def run_demo(
         on_result: Called with each configuration's outcome as it is stored.
     """
     out = Path(out)
-    rows = run_sweep(demo_spec(epochs, accelerator), out, on_result=on_result)
+    rows = run_sweep(demo_spec(epochs, accelerator), out, on_result=on_result, retry_failed=True)
     report, html, results = write_report(out)
     return DemoResult(report=report, html=html, results=results, rows=rows)

@@ -59,7 +59,7 @@ from pointseg.config import (
     option_flag,
 )
 from pointseg.errors import ConfigError, PointsegWarning, TrainingDiverged
-from pointseg.training import check_class_weights, prepare_data, train
+from pointseg.training import check_class_weights, check_machine, prepare_data, train
 
 Budget = Literal["epochs", "steps", "samples"]
 Amount = Annotated[int, Field(ge=1)]
@@ -159,7 +159,8 @@ class SweepSpec(BaseModel):
         """Check every configuration before anything is trained.
 
         Raises:
-            ConfigError: An axis or option is unknown, reserved, missing or has an invalid value.
+            ConfigError: An axis or option is unknown, reserved, missing or has an invalid value, or asks
+                for an accelerator, devices or a strategy this machine does not have.
         """
         for name, metavar in _REQUIRED.items():
             if name not in self.base and name not in self.axes:
@@ -189,6 +190,7 @@ class SweepSpec(BaseModel):
                 "--points full trains the full-mask reference with plain cross-entropy, which --method leaves out",
                 fix="add pce to --method (e.g. --method pce,crf)",
             )
+        checked: set[tuple] = set()
         for params in self.configurations():
             try:
                 config = self.train_config(params, out, None)
@@ -198,6 +200,10 @@ class SweepSpec(BaseModel):
                 ) from err
             if isinstance(config.class_weights, list):  # else a failed run would keep the sweep's options
                 check_class_weights(config, ClassTable.read_csv(config.classes))
+            machine = (config.accelerator, config.devices, config.num_nodes, config.trainer_strategy)
+            if machine not in checked:  # else every configuration would fail on it, one after the other
+                check_machine(config)
+                checked.add(machine)
 
 
 def build_spec(options: Mapping[str, Any], seeds: int = 1, description: str = "") -> SweepSpec:
@@ -691,7 +697,6 @@ def run_sweep(
     points = _draw_points(spec, out / "points")
     _require_spec(study, stored, out)  # another command taking the folder meanwhile removed or replaced them
     num_classes = ClassTable.read_csv(spec.base["classes"]).num_classes
-    _requeue_interrupted(study, spec)
     if retry_failed:
         retried = _requeue_failed(study)
         if on_retry is not None:
@@ -730,12 +735,15 @@ def run_sweep(
 
     total = len(spec.grid())
     while True:
+        # before and after each round of trials: one of a process that died may have been failed meanwhile
+        _requeue_interrupted(study, spec)
         progress = _progress(study)
         if progress[0] >= total:
             break
         # GridSampler stops a study once every grid point has a trial, even while requeued
         # trials still wait: go round until nothing more can be done here
         study.optimize(objective, n_trials=total - progress[0] + progress[1])
+        _requeue_interrupted(study, spec)
         if _progress(study) == progress:  # the rest is running in other processes
             break
     return collect_results(out, storage)

@@ -226,15 +226,37 @@ def make_trainer(**options: Any) -> L.Trainer:
         ) from err
 
 
+def check_machine(config: TrainConfig) -> None:
+    """Fail now where this machine cannot run ``config``'s accelerator, devices, nodes and strategy.
+
+    Raises:
+        ConfigError: Lightning refuses them (e.g. ``--accelerator gpu`` without a GPU).
+    """
+    make_trainer(
+        accelerator=config.accelerator,
+        devices=_devices(config),
+        num_nodes=config.num_nodes,
+        strategy=config.trainer_strategy,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+
+
+def _devices(config: TrainConfig) -> int | str:
+    """``--devices`` as Lightning takes it: a count (-1: every device) as a number, else as given."""
+    return int(config.devices) if re.fullmatch(r"-?\d+", config.devices) else config.devices
+
+
 def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.Trainer:
     """The Lightning Trainer of a run: budget, devices, loggers, checkpointing, progress bar."""
-    devices: int | str = int(config.devices) if re.fullmatch(r"-?\d+", config.devices) else config.devices  # -1: all
     return make_trainer(
         default_root_dir=config.out,
         max_epochs=config.epochs if config.max_steps is None else -1,
         max_steps=config.max_steps if config.max_steps is not None else -1,
         accelerator=config.accelerator,
-        devices=devices,
+        devices=_devices(config),
         num_nodes=config.num_nodes,
         strategy=config.trainer_strategy,
         check_val_every_n_epoch=config.val_every,
