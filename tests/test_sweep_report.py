@@ -19,6 +19,10 @@ def test_summarise_groups_seeds_with_mean_and_spread():
     assert header[:2] == AXES and header[-1] == "status"
     assert rows[0][header.index("mIoU")] == "0.6200 ± 0.0283"
     assert rows[1][header.index("mIoU")] == "-" and rows[1][-1] == "diverged (1/1)"
+    grid = [{"lr": lr, "batch_size": 16, "seed": 0} for lr in (0.001, 0.01, 0.1)]  # a third never started
+    with_grid = summarise(finished_in_this_order, AXES, grid=grid)
+    assert [(c.params["lr"], c.status) for c in with_grid] == [(0.001, "done"), (0.01, "diverged (1/1)"), (0.1, "not run (1/1)")]
+    assert conclusions(with_grid)[0].startswith("Best of the 1 configurations with a result: lr=0.001, batch_size=16")
     two_seeds = summarise(finished_in_this_order, AXES, seeds=2)  # a sweep of two seeds, stopped half-way
     assert [c.status for c in two_seeds] == ["done", "diverged (1/2), not run (1/2)"]
     assert conclusions(two_seeds)[-1] == "Diverged: lr=0.01, batch_size=16 (1 of 2 seeds, at step 30)."

@@ -29,14 +29,14 @@ import json
 import math
 import statistics
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from pointseg.config import FULL
+from pointseg.config import FULL, TrainConfig
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 from pointseg.figures import pyplot
 from pointseg.sweep import SweepSpec, collect_results, grid_key, points_key, value_order
@@ -100,12 +100,19 @@ NOT_RUN = "not run"
 """The status of a configuration's seed that has no outcome yet (a sweep stopped half-way)."""
 
 
-def summarise(rows: Sequence[dict[str, Any]], axes: Sequence[str], seeds: int = 1) -> list[Configuration]:
+def summarise(
+    rows: Sequence[dict[str, Any]], axes: Sequence[str], seeds: int = 1, grid: Sequence[Mapping[str, Any]] = ()
+) -> list[Configuration]:
     """Group result rows by configuration (all axes but the seed), in grid order.
 
-    A configuration with fewer rows than ``seeds`` counts its missing seeds as ``not run``.
+    A configuration with fewer rows than ``seeds`` counts its missing seeds as ``not run``; so
+    does every configuration of ``grid`` (:meth:`~pointseg.sweep.SweepSpec.configurations`)
+    without a row, so that a half-finished sweep shows what it has not run yet.
     """
     groups: dict[tuple, Configuration] = {}
+    for params in grid:
+        config = {name: params.get(name) for name in axes}
+        groups.setdefault(tuple(str(v) for v in config.values()), Configuration(config))
     for row in rows:
         params = {name: row.get(name) for name in axes}
         group = groups.setdefault(tuple(str(v) for v in params.values()), Configuration(params))
@@ -140,10 +147,15 @@ def _runs(config: Configuration) -> str:
     return f"{config.finished} run{'s' * (config.finished != 1)}" + (f" of {total} finished" if config.finished < total else "")
 
 
-def _best_line(finished: Sequence[Configuration]) -> str:
-    """The best configuration and whether its margin exceeds twice the standard error of the difference."""
+def _best_line(finished: Sequence[Configuration], unfinished: int = 0) -> str:
+    """The best configuration and whether its margin exceeds twice the standard error of the difference.
+
+    With ``unfinished`` configurations left without result, it is the best of those with one.
+    """
     best = finished[0]
     line = f"Best configuration: {best.label} with mIoU {best.miou:.4f} ({_runs(best)})."
+    if unfinished:
+        line = line.replace("Best configuration:", f"Best of the {len(finished)} configurations with a result:", 1)
     if len(finished) == 1:
         return line
     second = finished[1]
@@ -229,7 +241,8 @@ def conclusions(configs: Sequence[Configuration]) -> list[str]:
         return ["No configuration has finished yet: there is nothing to conclude.", *_failure_lines(configs)]
     budgets = [c for c in configs if str(c.params.get("points")) != FULL]
     axis_lines = (_axis_line(axis, configs if axis == "points" else budgets) for axis in finished[0].params)
-    return [_best_line(finished), *(line for line in axis_lines if line), *_failure_lines(configs)]
+    unfinished = len(configs) - len(finished)
+    return [_best_line(finished, unfinished), *(line for line in axis_lines if line), *_failure_lines(configs)]
 
 
 def table_rows(configs: Sequence[Configuration]) -> tuple[list[str], list[list[str]]]:
@@ -577,7 +590,7 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
     spec, storage = read_sweep(sweep_dir)
     rows = collect_results(sweep_dir, storage)
     axes = list(spec.axes)
-    configs = summarise(rows, axes, spec.seeds)
+    configs = summarise(rows, axes, spec.seeds, spec.configurations())
     with (sweep_dir / "results.csv").open("w", newline="") as handle:
         columns = list(dict.fromkeys(k for row in rows for k in row)) or [*axes, "seed", "status", *_METRICS]
         writer = csv.DictWriter(handle, fieldnames=columns)
@@ -593,7 +606,18 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
     ]
     here = [r for r in rows if (sweep_dir / r["run"] / "outcome.json").is_file()]  # not those of folders elsewhere
     if logged := [r for r in here if (sweep_dir / r["run"] / "metrics.csv").is_file()]:
-        figures.append((curves_figure(logged, axes, sweep_dir, figures_dir / "curves.png"), "Learning curves (mean over seeds)"))
+        figures.append(
+            (
+                curves_figure(logged, axes, sweep_dir, figures_dir / "curves.png"),
+                "Learning curves (mean over seeds"
+                + (
+                    "; validated during training with BatchNorm's running averages, the table's final scores after "
+                    "PreciseBN, so that the last points may differ from them)"
+                    if spec.base.get("precise_bn", TrainConfig.model_fields["precise_bn"].default)
+                    else ")"
+                ),
+            )
+        )
     finished = _ranked(configs)
     best_here = [  # the best configuration's runs in this folder
         r for r in here if finished and r["status"] == "done" and all(r.get(a) == finished[0].params[a] for a in axes)
