@@ -55,3 +55,8 @@ def train_once(config: TrainConfig) -> tuple[dict, float]:
         train(config)
         seconds.write_text(f"{time.perf_counter() - start:.1f}\n")
     return json.loads((config.out / "metrics.json").read_text()), float(seconds.read_text())
+
+
+if __name__ == "__main__":  # the views the benchmarks read: python benchmarks/dubai.py (from the repository root)
+    for val_tile in (7, 6):
+        print(*dubai_split(val_tile=val_tile))

@@ -25,7 +25,7 @@ from pointseg.config import TrainConfig
 from pointseg.data.superpixels import superpixels
 from pointseg.training import train
 
-METHODS = ["pce", "crf", "superpixels", "self-training", "superpixels+crf", "consistency"]
+METHODS = ["pce", "crf", "superpixels", "self-training", "superpixels+crf", "consistency", "superpixels+consistency"]
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 

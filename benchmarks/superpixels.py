@@ -7,7 +7,7 @@ labels with the dense masks: per class, the pixels it gained per point and the s
 them that truly are that class (its precision). Tile 7 is not read, so the choice stays
 blind to the validation tile. Writes ``superpixels.json`` in ``--out``.
 
-    python benchmarks/superpixels.py --areas 100 400 --compactness 0.1 1 10
+    python benchmarks/superpixels.py --areas 100 400 --compactness 0.1 0.5 1 10
 """
 
 from __future__ import annotations

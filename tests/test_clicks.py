@@ -286,6 +286,8 @@ def test_a_loop_resumes_only_with_its_own_settings_and_training_options(tmp_path
     # a loop begun before --fine-tune, --boundary-gap, --query and --precise-bn, with an option removed and without one
     # added since, resumes with the values it ran with
     config = config.model_copy(update={"precise_bn": 0})
+    read = clicks_module.read_loop(tmp_path)["training"]  # the removed option left out: TrainConfig takes the rest
+    assert "superpixel_schedule" not in read and TrainConfig(**read, out=tmp_path).precise_bn == 0
     clicks_module._record_loop(tmp_path, ClickLoop(k=5, query="entropy"), config)
     (tmp_path / "loop.json").write_text(json.dumps(older))
     with pytest.raises(ConfigError, match=r"other settings: --precise-bn\n"):  # its BatchNorm kept the running averages

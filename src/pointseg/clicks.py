@@ -386,6 +386,9 @@ _PREDATED = {"boundary_gap": 0, "fine_tune": False, "query": "entropy", "repeats
 def read_loop(out: Path) -> dict[str, Any]:
     """The settings of the loop in ``out``: its ``loop.json``, plus the settings added since with the values it ran with.
 
+    Training options removed from ``pointseg train`` since the loop ran are left out, so that
+    ``TrainConfig(**read_loop(out)["training"], ...)`` rebuilds its trainings' options.
+
     Raises:
         ConfigError: ``loop.json`` is missing, garbled or holds no JSON object.
     """
@@ -393,7 +396,8 @@ def read_loop(out: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{out} holds no click loop (no loop.json)", fix="give the --out folder of `pointseg simulate-clicks`")
     loop = {**_PREDATED, **_read_json(path, fix="delete it to resume with the settings of this command, or give another --out")}
-    return loop | {"training": PREDATED_OPTIONS | loop.get("training", {})}
+    training = PREDATED_OPTIONS | loop.get("training", {})
+    return loop | {"training": {key: value for key, value in training.items() if key in TrainConfig.model_fields}}
 
 
 def loop_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
