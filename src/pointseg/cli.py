@@ -702,7 +702,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pointseg`` command."""
-    warnings.filterwarnings("ignore", message=r".*(exists and is not empty|does not have many workers|LeafSpec|weights_only).*")
+    warnings.filterwarnings(  # Lightning's advice that a pointseg user cannot act on
+        "ignore",
+        message=r".*(exists and is not empty|does not have many workers|LeafSpec|weights_only|than the logging interval).*",
+    )
     warnings.showwarning = _show_warning
     # Lightning advertises a cloud logger at every Trainer; nothing a pointseg user can act on
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
