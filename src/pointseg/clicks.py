@@ -347,7 +347,7 @@ def _record_loop(out: Path, loop: ClickLoop, config: TrainConfig) -> dict[str, A
     settings = {**asdict(loop), "training": training | _absolute(training), "click_stream": CLICK_STREAM}
     if (out / "loop.json").is_file() and any(out.rglob(_DONE)):
         recorded = read_loop(out)
-        if changed := [key for key in loop_differences(recorded, settings) if key != "rounds"]:
+        if changed := _other_settings(recorded, settings):
             raise ConfigError(
                 f"{out} holds a click loop with other settings: {', '.join(map(option_flag, changed))}",
                 fix="give another --out, or the settings of that loop (its loop.json) to resume it",
@@ -367,11 +367,16 @@ def _require_loop(out: Path, recorded: Mapping[str, Any]) -> None:
     Raises:
         ConfigError: ``loop.json`` now holds other settings (the number of rounds aside).
     """
-    if [key for key in loop_differences(read_loop(out), recorded) if key != "rounds"]:
+    if _other_settings(read_loop(out), recorded):
         raise ConfigError(
             f"another command took the click loop of {out} for other settings while this one ran",
             fix="give this loop its own --out: the folder now holds the other command's loop",
         )
+
+
+def _other_settings(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """:func:`loop_differences` that make ``a`` and ``b`` other loops: the number of rounds is not one of them."""
+    return [key for key in loop_differences(a, b) if key != "rounds"]
 
 
 def _absolute(training: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,12 +110,15 @@ def summarise(
     without a row, so that a half-finished sweep shows what it has not run yet.
     """
     groups: dict[tuple, Configuration] = {}
+
+    def group_of(values: Mapping[str, Any]) -> Configuration:
+        params = {name: values.get(name) for name in axes}
+        return groups.setdefault(tuple(str(v) for v in params.values()), Configuration(params))
+
     for params in grid:
-        config = {name: params.get(name) for name in axes}
-        groups.setdefault(tuple(str(v) for v in config.values()), Configuration(config))
+        group_of(params)
     for row in rows:
-        params = {name: row.get(name) for name in axes}
-        group = groups.setdefault(tuple(str(v) for v in params.values()), Configuration(params))
+        group = group_of(row)
         group.statuses.append(row["status"])
         if row["status"] == "done":
             for metric in [*_METRICS, *(k for k in row if k.startswith("iou_"))]:
@@ -153,9 +156,8 @@ def _best_line(finished: Sequence[Configuration], unfinished: int = 0) -> str:
     With ``unfinished`` configurations left without result, it is the best of those with one.
     """
     best = finished[0]
-    line = f"Best configuration: {best.label} with mIoU {best.miou:.4f} ({_runs(best)})."
-    if unfinished:
-        line = line.replace("Best configuration:", f"Best of the {len(finished)} configurations with a result:", 1)
+    head = f"Best of the {len(finished)} configurations with a result" if unfinished else "Best configuration"
+    line = f"{head}: {best.label} with mIoU {best.miou:.4f} ({_runs(best)})."
     if len(finished) == 1:
         return line
     second = finished[1]
@@ -606,26 +608,20 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
     ]
     here = [r for r in rows if (sweep_dir / r["run"] / "outcome.json").is_file()]  # not those of folders elsewhere
     if logged := [r for r in here if (sweep_dir / r["run"] / "metrics.csv").is_file()]:
-        figures.append(
-            (
-                curves_figure(logged, axes, sweep_dir, figures_dir / "curves.png"),
-                "Learning curves (mean over seeds"
-                + (
-                    "; validated during training with BatchNorm's running averages, the table's final scores after "
-                    "PreciseBN, so that the last points may differ from them)"
-                    if spec.base.get("precise_bn", TrainConfig.model_fields["precise_bn"].default)
-                    else ")"
-                ),
+        caption = "Learning curves (mean over seeds)"
+        if spec.base.get("precise_bn", TrainConfig.model_fields["precise_bn"].default):
+            caption = caption[:-1] + (
+                "; validated during training with BatchNorm's running averages, the table's final scores after "
+                "PreciseBN, so that the last points may differ from them)"
             )
-        )
+        figures.append((curves_figure(logged, axes, sweep_dir, figures_dir / "curves.png"), caption))
     finished = _ranked(configs)
-    best_here = [  # the best configuration's runs in this folder
-        r for r in here if finished and r["status"] == "done" and all(r.get(a) == finished[0].params[a] for a in axes)
-    ]
-    if best_here:
-        best, run = finished[0], sweep_dir / best_here[0]["run"]
-        caption = f"Predictions of the best configuration ({best.label}): image, ground truth, training points, prediction"
-        figures.append((panels_figure(run, figures_dir / "predictions.png"), caption))
+    if finished:
+        best = finished[0]
+        runs = (r["run"] for r in here if r["status"] == "done" and all(r.get(a) == best.params[a] for a in axes))
+        if (run := next(runs, None)) is not None:  # the best configuration trained in this folder
+            caption = f"Predictions of the best configuration ({best.label}): image, ground truth, training points, prediction"
+            figures.append((panels_figure(sweep_dir / run, figures_dir / "predictions.png"), caption))
 
     fixed = ", ".join(f"{k}={v}" for k, v in spec.base.items() if k not in _NOT_SHOWN)
     intro = (
