@@ -279,3 +279,19 @@ def test_a_picture_beside_a_world_file_alone_keeps_its_map_coordinates_without_a
     assert (placed.rows.tolist(), placed.cols.tolist()) == ([9], [20])
     rows = write_suggestions(points, np.zeros(2), pairs, TABLE.names, tmp_path / "next.csv").read_text().splitlines()
     assert rows[1] == "w,0,0,water,300000.25,2799999.75,0.0000"
+
+
+def test_points_on_pixels_without_data_in_the_mask_alone_are_skipped(tmp_path):
+    """The image has data everywhere; its mask raster has none in its left third, so a point there has no class to check."""
+    profile = dict(driver="GTiff", width=30, height=20, crs="EPSG:32640", transform=from_origin(300_000, 2_800_000, 1, 1))
+    with rasterio.open(tmp_path / "scene.tif", "w", count=3, dtype="uint8", **profile) as dst:
+        dst.write(np.full((3, 20, 30), 9, np.uint8))
+    with rasterio.open(tmp_path / "mask.tif", "w", count=3, dtype="uint8", nodata=0, **profile) as dst:
+        colours = np.zeros((3, 20, 30), np.uint8)
+        colours[:, :, 10:] = np.array((226, 169, 41), np.uint8)[:, None, None]  # water, right of column 10
+        dst.write(colours)
+    pair = ImagePair("scene", tmp_path / "scene.tif", tmp_path / "mask.tif", (20, 30))
+    xs, ys = [300_005.5, 300_020.5, 300_009.5], [2_799_995.5, 2_799_995.5, 2_799_990.5]  # columns 5, 20 and 9
+    imported = read_vector_points(write_features(tmp_path / "p.gpkg", xs, ys, ["water"] * 3, "EPSG:32640"), TABLE, [pair])
+    assert imported.skipped["on pixels without data"] == 2
+    assert imported.points.cols.tolist() == [20] and imported.points.rows.tolist() == [4]

@@ -51,9 +51,9 @@ from pointseg.config import TrainConfig
 from pointseg.data.datamodule import PointSegDataModule
 from pointseg.data.dataset import BandStats, Scene
 from pointseg.data.discover import ImagePair, discover_pairs
-from pointseg.data.masks import mask_nodata
+from pointseg.data.masks import on_pixels_without_data
 from pointseg.data.points import PointLabels, simulate_points, write_points
-from pointseg.data.raster import RasterPixels, is_raster
+from pointseg.data.raster import RasterPixels
 from pointseg.data.scenes import load_split, split_pairs
 from pointseg.data.superpixels import cached_superpixels, expand_points
 from pointseg.data.vector import read_vector_points
@@ -104,19 +104,10 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
     return table, pairs, *split_pairs(pairs, config.val_fraction, config.held_out_seed)
 
 
-def _with_data(
-    points: PointLabels, pairs: Sequence[ImagePair], scenes: Sequence[Scene], table: ClassTable, source: Path
-) -> PointLabels:
-    """The points of a points file on pixels where ``scenes`` (those of ``pairs``) have data, in the image and in its mask
-    raster; the others left out with a warning, as ``--point-labels`` does."""
-    empty = np.zeros(len(points), bool)
-    masks = {pair.key: pair.mask for pair in pairs}
-    for scene in scenes:
-        mask = masks[scene.key]
-        holes = [scene.nodata, mask_nodata(mask, table) if mask is not None and is_raster(mask) else None]
-        if parts := [hole for hole in holes if hole is not None]:
-            mine = points.keys == scene.key
-            empty[mine] = np.logical_or.reduce(parts)[points.rows[mine], points.cols[mine]]
+def _with_data(points: PointLabels, pairs: Sequence[ImagePair], table: ClassTable, source: Path) -> PointLabels:
+    """The points of a points file on pixels where ``pairs`` have data, in the image and in its mask raster; the
+    others left out with a warning, as ``--point-labels`` does."""
+    empty = on_pixels_without_data(pairs, table, points.keys, points.rows, points.cols)
     if empty.any():
         message = f"{empty.sum()} of the {len(points)} points of {source} lie on pixels without data: not trained on"
         warnings.warn(PointsegWarning(message), stacklevel=3)
@@ -144,8 +135,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         if config.points_file is not None:
             points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
             read = len(points)
-            scenes = train_scenes if config.val_data is not None else [*train_scenes, *val_scenes]
-            points = _with_data(points, pairs, scenes, table, source)
+            points = _with_data(points, pairs, table, source)
         else:
             imported = read_vector_points(source, table, pairs, config.label_field, config.point_crs)
             if any(imported.skipped.values()):

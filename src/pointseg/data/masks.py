@@ -149,6 +149,29 @@ def mask_nodata(path: str | Path, table: ClassTable) -> np.ndarray | None:
     return None if _nodata_class(path, table) is not None else nodata_mask(path)
 
 
+def on_pixels_without_data(
+    pairs: Sequence[ImagePair], table: ClassTable, keys: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """True for each point whose pixel has no data in its image raster or its mask raster (:func:`mask_nodata`).
+
+    A point lies on the pair named by its entry of ``keys`` at ``(rows, cols)``; a key of no pair is on no
+    pixel without data. Points there are not trained on: the image says nothing there, or the mask holds
+    no class to check them against.
+    """
+    empty = np.zeros(len(keys), dtype=bool)
+    for pair in pairs:
+        mine = np.flatnonzero(np.asarray(keys) == pair.key)
+        if not mine.size:
+            continue
+        holes = [
+            nodata_mask(pair.image) if is_raster(pair.image) else None,
+            mask_nodata(pair.mask, table) if pair.mask is not None and is_raster(pair.mask) else None,
+        ]
+        for hole in (hole for hole in holes if hole is not None):
+            empty[mine] |= hole[rows[mine], cols[mine]]
+    return empty
+
+
 def _nodata_class(path: str | Path, table: ClassTable) -> str | None:
     """The class whose value (or grey colour) a mask raster declares as its nodata value, if any.
 

@@ -45,8 +45,9 @@ from rasterio.transform import Affine
 
 from pointseg.classes import ClassTable
 from pointseg.data.discover import ImagePair
+from pointseg.data.masks import on_pixels_without_data
 from pointseg.data.points import PointLabels, read_csv_records, require_fields
-from pointseg.data.raster import is_raster, nodata_mask, open_raster
+from pointseg.data.raster import is_raster, open_raster
 from pointseg.errors import PointsError
 
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
@@ -252,16 +253,6 @@ def _class_index(labels: list[str], table: ClassTable) -> np.ndarray:
     )
 
 
-def _on_nodata(pairs: Sequence[ImagePair], placed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """True for each placed point whose pixel has no data in its raster (:func:`~pointseg.data.raster.nodata_mask`)."""
-    empty = np.zeros(placed.size, dtype=bool)
-    for index, pair in enumerate(pairs):
-        mine = np.flatnonzero(placed == index)
-        if mine.size and is_raster(pair.image) and (nodata := nodata_mask(pair.image)) is not None:
-            empty[mine] = nodata[rows[mine], cols[mine]]
-    return empty
-
-
 def read_vector_points(
     path: str | Path, table: ClassTable, pairs: Sequence[ImagePair], label_field: str = "class", point_crs: str | None = None
 ) -> ImportedPoints:
@@ -324,7 +315,8 @@ def read_vector_points(
         placed[inside], rows[inside], cols[inside] = index, row[inside], col[inside]
     ambiguous = pictures_under > 1
     placed[ambiguous] = -1
-    empty = _on_nodata(pairs, placed, rows, cols)
+    keys = np.array([pair.key for pair in pairs] + [None], dtype=object)[placed]  # placed -1: None, on no image
+    empty = on_pixels_without_data(pairs, table, keys, rows, cols)
     skipped = {
         "outside every image": int(((placed < 0) & ~ambiguous).sum()),
         "on several pictures, none named in the image field": int(ambiguous.sum()),
