@@ -61,6 +61,15 @@ def test_an_output_folder_where_a_file_is_is_one_message_with_a_fix(dataset, cla
     assert f"cannot make the folder {tmp_path / 'afile'}: a file is in the way" in " ".join(err.split()) and "fix:" in err
 
 
+def test_an_output_file_where_a_folder_is_is_one_message_with_a_fix(dataset, classes_csv, tmp_path, capsys):
+    (tmp_path / "pts/points.csv").mkdir(parents=True)
+    code, _, err = run(["points", "--data", str(dataset), "--classes", str(classes_csv), "--points", "5",
+                        "--out", str(tmp_path / "pts")], capsys)  # fmt: skip
+    assert code == 2 and "Traceback" not in err and (tmp_path / "pts/points.csv").is_dir()
+    assert [path.name for path in (tmp_path / "pts").iterdir()] == ["points.csv"]  # no half-written file left
+    assert f"cannot write {tmp_path / 'pts/points.csv'}: a folder is in the way" in " ".join(err.split()) and "fix:" in err
+
+
 def test_bad_option_values_name_the_option(dataset, classes_csv, tmp_path, capsys):
     common = ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "o")]
     code, _, err = run([*common, "--lr", "-1"], capsys)

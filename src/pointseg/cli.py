@@ -717,6 +717,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(describe_error(err))
     except (FileExistsError, NotADirectoryError) as err:  # making an output's folder where a file is
         _fail(f"cannot make the folder {err.filename}: a file is in the way", "give an output path whose folders are not files")
+    except IsADirectoryError as err:  # writing an output file where a folder is
+        target = err.filename2 or err.filename  # a file written aside, then renamed, names the rename's target second
+        _fail(f"cannot write {target}: a folder is in the way", "move the folder, or give another output path")
     except SystemExit as err:
         if not _terminated(err):
             raise

@@ -267,7 +267,11 @@ class PointLabels:
             writer.writerow(POINT_COLUMNS)
             for key, row, col, cls in zip(self.keys.tolist(), self.rows.tolist(), self.cols.tolist(), self.classes.tolist()):
                 writer.writerow([key, row, col, table.names[cls]])
-        os.replace(partial, path)
+        try:
+            os.replace(partial, path)
+        except OSError:  # a folder where the file goes: leave nothing behind
+            partial.unlink()
+            raise
 
     @classmethod
     def read_csv(cls, path: str | Path, table: ClassTable, sizes: Mapping[str, tuple[int, int]] | None = None) -> PointLabels:
