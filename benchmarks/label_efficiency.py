@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine", help="as pointseg train --lr-schedule")
     parser.add_argument("--val-every", type=int, default=4, help="validate every N epochs (for the learning curve)")
     parser.add_argument("--val-tile", type=int, default=7, help="validate on this tile, train on those before (6: tuning)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of this process")
@@ -80,7 +81,7 @@ def main() -> None:
             config = TrainConfig(data=train_root, classes=classes, out=args.out / f"{arm}-seed{seed}", val_data=val_root,
                                  full_masks=arm == "full", points=args.points, seed=seed, max_steps=args.max_steps,
                                  batch_size=args.batch_size, crop=args.crop, width=args.width, val_every=args.val_every,
-                                 progress_bar=False)  # fmt: skip
+                                 lr_schedule=args.lr_schedule, progress_bar=False)  # fmt: skip
             metrics, run_seconds = train_once(config)
             results[arm].append(metrics["miou"])
             seconds[arm].append(run_seconds)
@@ -93,7 +94,13 @@ def main() -> None:
 
     full, points = statistics.mean(results["full"]), statistics.mean(results["points"])
     summary = {
-        "budget": {"max_steps": args.max_steps, "batch_size": args.batch_size, "crop": args.crop, "width": args.width},
+        "budget": {
+            "max_steps": args.max_steps,
+            "batch_size": args.batch_size,
+            "crop": args.crop,
+            "width": args.width,
+            "lr_schedule": args.lr_schedule,
+        },
         "points": args.points,
         "seeds": args.seeds,
         "miou_full": results["full"],
