@@ -150,6 +150,18 @@ def test_a_training_stopped_by_sigterm_fails_with_status_143(dataset, classes_cs
     assert code == 143 and "terminated by SIGTERM" in " ".join(err.split()) and "Traceback" not in err
 
 
+def test_labelled_crop_placement_puts_a_point_in_every_crop(dataset, classes_csv, tmp_path, capsys):
+    code, _, _ = run(
+        ["train", "--data", str(dataset), "--classes", str(classes_csv), "--out", str(tmp_path / "run"), "--points", "1",
+         "--max-steps", "4", "--crop", "16", "--batch-size", "2", "--width", "4", "--depth", "2", "--precise-bn", "0",
+         "--crop-placement", "labelled", "--accelerator", "cpu", "--no-progress-bar"], capsys,
+    )  # fmt: skip
+    assert code == 0 and json.loads((tmp_path / "run/config.json").read_text())["crop_placement"] == "labelled"
+    with (tmp_path / "run/metrics.csv").open() as handle:
+        labelled = [float(row["train_labelled_pixels"]) for row in csv.DictReader(handle) if row["train_labelled_pixels"]]
+    assert labelled == [8.0]  # 4 steps of 2 crops of 16 px, each holding its image's one point (1 crop in 3 at random)
+
+
 def test_only_the_first_process_of_a_distributed_training_reports(dataset, classes_csv, tmp_path, capsys, monkeypatch):
     from lightning.pytorch.utilities import rank_zero_only
 

@@ -93,6 +93,57 @@ def test_epoch_length_covers_the_pixels_and_crops_are_seeded():
     assert not torch.equal(dataset[3]["labels"], again[3]["labels"])
 
 
+def point_scene(points, height=100, width=120):
+    """A scene labelled only at ``points`` ((row, col), class 1), band 0 of its image 1 there."""
+    labels = np.full((height, width), IGNORE_INDEX, np.int16)
+    image = np.zeros((height, width, 3), np.uint8)
+    for row, col in points:
+        labels[row, col], image[row, col, 0] = 1, 1
+    return Scene("p", image, labels=labels)
+
+
+def coverage(dataset, pixels, epochs=40):
+    """Share of the crops of ``epochs`` epochs that hold each of ``pixels`` ((row, col))."""
+    held, crops = np.zeros(len(pixels)), 0
+    for epoch in range(epochs):
+        dataset.set_epoch(epoch)
+        for i in range(len(dataset)):
+            top, left = dataset[i]["origin"].tolist()
+            held += [top <= row < top + dataset.crop and left <= col < left + dataset.crop for row, col in pixels]
+            crops += 1
+    return held / crops
+
+
+def test_labelled_crops_hold_a_point_each_and_train_a_border_point_as_often_as_a_middle_one():
+    points = [(0, 0), (50, 60), (99, 119)]  # two corners and the middle
+    anywhere = RandomCropDataset([point_scene(points)], IDENTITY, crop=32, seed=0, augment=False)
+    labelled = RandomCropDataset([point_scene(points)], IDENTITY, crop=32, seed=0, augment=False, placement="labelled")
+    assert labelled.anchors[0].tolist() == [0, 50 * 120 + 60, 99 * 120 + 119]
+    near, middle, far = coverage(anywhere, points)
+    assert near < 0.01 and far < 0.01 and 0.1 < middle < 0.25  # 1/69 x 1/89 of the crops against 32/69 x 32/89 (0.17)
+    assert (coverage(labelled, points) > 0.25).all()  # each anchors a third of the crops
+    for i in range(len(labelled)):
+        sample = labelled[i]  # every crop holds a point, shown by the image as by the labels
+        assert (sample["labels"] == 1).sum() >= 1 and torch.equal(sample["labels"] == 1, sample["image"][0] == 1)
+
+
+def test_labelled_crops_of_a_dense_mask_cover_its_border_half_as_often_as_its_middle():
+    scene = coded_scene(height=100, width=120)  # every pixel labelled: no index of them is kept
+    labelled = RandomCropDataset([scene], IDENTITY, crop=32, seed=0, augment=False, placement="labelled")
+    assert labelled.anchors == [None]
+    corner, edge, middle = coverage(labelled, [(0, 0), (0, 60), (50, 60)], epochs=500)
+    # along a side, the border lies in crops anchored within 32 px of it, moved inside: about (32 + 1) / 2 of 100 rows
+    assert edge / middle == pytest.approx(0.5, abs=0.1) and corner / middle == pytest.approx(0.25, abs=0.08)
+
+
+def test_labelled_crops_of_a_scene_without_labels_fall_anywhere():
+    scene = point_scene([])
+    labelled = RandomCropDataset([scene], IDENTITY, crop=32, seed=3, placement="labelled")
+    assert labelled.anchors == [None]
+    corners = {tuple(labelled[i]["origin"].tolist()) for i in range(len(labelled))}
+    assert len(corners) > 1 and all(0 <= top <= 68 and 0 <= left <= 88 for top, left in corners)
+
+
 def test_small_scenes_are_padded_with_ignored_labels():
     dataset = RandomCropDataset([coded_scene(height=10, width=12)], IDENTITY, crop=16, seed=0, augment=False)
     sample = dataset[0]

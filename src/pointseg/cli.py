@@ -29,7 +29,7 @@ from rich.table import Table
 
 from pointseg.classes import ClassTable
 from pointseg.config import DEFAULT_QUERY, QUERIES, Method, Optimizer, Schedule, describe_error
-from pointseg.data.dataset import Normalisation
+from pointseg.data.dataset import CropPlacement, Normalisation
 from pointseg.data.points import STRATEGIES
 from pointseg.errors import ConfigError, PointsegError, PointsegWarning
 from pointseg.models import ModelName
@@ -59,6 +59,7 @@ StrategyChoice = Enum("StrategyChoice", {name: name for name in STRATEGIES}, typ
 ScheduleChoice = Enum("ScheduleChoice", {name: name for name in get_args(Schedule)}, type=str)  # type: ignore[misc]
 ModelChoice = Enum("ModelChoice", {name: name for name in get_args(ModelName)}, type=str)  # type: ignore[misc]
 MethodChoice = Enum("MethodChoice", {name: name for name in get_args(Method)}, type=str)  # type: ignore[misc]
+CropPlacementChoice = Enum("CropPlacementChoice", {name: name for name in get_args(CropPlacement)}, type=str)  # type: ignore[misc]
 NormalisationChoice = Enum("NormalisationChoice", {name: name for name in get_args(Normalisation)}, type=str)  # type: ignore[misc]
 OptimizerChoice = Enum("OptimizerChoice", {name: name for name in get_args(Optimizer)}, type=str)  # type: ignore[misc]
 StrategyOpt = Annotated[StrategyChoice, typer.Option("--strategy", help="How points are drawn from the masks.")]
@@ -241,6 +242,14 @@ def train(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Budget in epochs (default 20).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Budget in optimisation steps.")] = None,
     crop: Annotated[int, typer.Option("--crop", help="Side of the square training crops in pixels.")] = 256,
+    crop_placement: Annotated[
+        CropPlacementChoice,
+        typer.Option(
+            "--crop-placement",
+            help="anywhere: crops fall anywhere in their image alike, so that few hold a point near its border; "
+            "labelled: each crop holds a labelled pixel drawn at random, so that every point is trained on alike.",
+        ),
+    ] = CropPlacementChoice.anywhere,
     precise_bn: Annotated[
         int,
         typer.Option(

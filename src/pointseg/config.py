@@ -24,7 +24,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
-from pointseg.data.dataset import Normalisation
+from pointseg.data.dataset import CropPlacement, Normalisation
 from pointseg.data.points import PointSpec, Strategy
 from pointseg.models import U_NETS, ModelName
 
@@ -90,6 +90,7 @@ class TrainConfig(BaseModel):
     epochs: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)
     crop: int = Field(256, ge=8)
+    crop_placement: CropPlacement = "anywhere"
     precise_bn: int = Field(1024, ge=0)
     val_every: int = Field(1, ge=1)
     num_workers: int = Field(0, ge=0)

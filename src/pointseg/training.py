@@ -350,7 +350,14 @@ def train(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResul
     )
     report = None if config.init_weights is None else load_weights(module.model, config.init_weights)
     datamodule = PointSegDataModule(
-        data.train_scenes, data.val_scenes, stats, config.crop, config.batch_size, config.seed, config.num_workers
+        data.train_scenes,
+        data.val_scenes,
+        stats,
+        config.crop,
+        config.batch_size,
+        config.seed,
+        config.num_workers,
+        config.crop_placement,
     )
     metrics_path, checkpoint = config.out / "metrics.json", config.out / "model.ckpt"
     trainer = build_trainer(config, [MetricsWriter(metrics_path), PreciseBatchNorm(config.precise_bn), *callbacks])

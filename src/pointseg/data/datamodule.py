@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 import lightning as L
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from pointseg.data.dataset import BandStats, RandomCropDataset, Scene, WholeImageDataset
+from pointseg.data.dataset import BandStats, CropPlacement, RandomCropDataset, Scene, WholeImageDataset
 from pointseg.errors import DatasetError
 
 
@@ -48,6 +48,7 @@ class PointSegDataModule(L.LightningDataModule):
         batch_size: Crops per batch (per process).
         seed: Seed of crops, augmentation and shuffling.
         num_workers: Data loading processes.
+        placement: Where training crops fall (see :class:`~pointseg.data.dataset.RandomCropDataset`).
     """
 
     def __init__(
@@ -59,9 +60,10 @@ class PointSegDataModule(L.LightningDataModule):
         batch_size: int,
         seed: int,
         num_workers: int = 0,
+        placement: CropPlacement = "anywhere",
     ) -> None:
         super().__init__()
-        self.train_dataset = RandomCropDataset(train_scenes, stats, crop=crop, seed=seed)
+        self.train_dataset = RandomCropDataset(train_scenes, stats, crop=crop, seed=seed, placement=placement)
         self.val_dataset = WholeImageDataset(val_scenes, stats)
         self.batch_size = batch_size
         self.seed = seed

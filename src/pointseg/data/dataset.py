@@ -74,6 +74,12 @@ class Scene:
 
 
 Normalisation = Literal["mean-std", "percentiles"]
+CropPlacement = Literal["anywhere", "labelled"]
+"""Where training crops fall: ``anywhere`` in their image alike, or each on a ``labelled`` pixel (see
+:class:`RandomCropDataset`)."""
+SPARSE_LABELS = 1 / 16
+"""Share of labelled pixels below which ``labelled`` crops keep an index of them (points); above it (a dense
+mask) any pixel anchors a crop, which differs only on the unlabelled share and indexes no pixel."""
 PERCENTILES = (2.0, 98.0)
 """The range a ``percentiles`` normalisation stretches to [-1, 1]; values beyond are clipped."""
 PERCENTILE_SAMPLE = 1_000_000
@@ -322,15 +328,45 @@ class RandomCropDataset(Dataset[Sample]):
     worker processes or on any number of devices. Scenes smaller than the crop are padded
     (image 0 after normalisation, labels :data:`IGNORE_INDEX`).
 
+    ``placement`` says where a crop falls in its scene:
+
+    * ``anywhere``: its corner uniformly over the positions that keep it inside. A pixel
+      near the border then lies in few crops: with 256-px crops of a 700-px image, one on
+      the border in 1 of 445 positions along each side against 256 in the middle, so a point
+      there is hardly ever trained on; and with a few points an image, most crops hold none.
+    * ``labelled``: around a labelled pixel drawn uniformly from the scene's (any pixel of a
+      dense mask or of a scene without labels, see :data:`SPARSE_LABELS`), at a uniform
+      place in the crop, moved inside the image where it would stick out: every crop holds
+      a label, every point anchors crops alike wherever it lies, and a border pixel of a
+      dense mask lies in about half as many crops as a middle one.
+
     Args:
         scenes: Scenes with ``labels``.
         stats: Band statistics for normalisation.
         crop: Side of the square crops in pixels.
         seed: Seed of crop positions and augmentations.
         augment: Whether to flip and rotate.
+        placement: Where crops fall: ``anywhere`` or ``labelled``.
+
+    Example:
+        >>> labels = np.full((100, 100), IGNORE_INDEX, np.int16)
+        >>> labels[99, 0] = 1  # one point, in a corner
+        >>> scene = Scene("a", np.zeros((100, 100, 3), np.uint8), labels=labels)
+        >>> stats = BandStats.compute([scene.image])
+        >>> crops = RandomCropDataset([scene], stats, crop=32, seed=0, augment=False, placement="labelled")
+        >>> all(crops[i]["origin"].tolist() == [68, 0] for i in range(len(crops)))
+        True
     """
 
-    def __init__(self, scenes: Sequence[Scene], stats: BandStats, crop: int, seed: int, augment: bool = True) -> None:
+    def __init__(
+        self,
+        scenes: Sequence[Scene],
+        stats: BandStats,
+        crop: int,
+        seed: int,
+        augment: bool = True,
+        placement: CropPlacement = "anywhere",
+    ) -> None:
         if not scenes:
             raise DatasetError("no training image", fix="check --data and --val-fraction")
         self.scenes = list(scenes)
@@ -338,10 +374,12 @@ class RandomCropDataset(Dataset[Sample]):
         self.crop = crop
         self.seed = seed
         self.augment = augment
+        self.placement = placement
         self.epoch = 0
         self.index = np.concatenate(
             [np.full(math.ceil(s.image.shape[0] * s.image.shape[1] / crop**2), i) for i, s in enumerate(self.scenes)]
         )
+        self.anchors = [_sparse_labels(scene) if placement == "labelled" else None for scene in self.scenes]
 
     def __len__(self) -> int:
         return int(self.index.size)
@@ -353,9 +391,7 @@ class RandomCropDataset(Dataset[Sample]):
     def __getitem__(self, i: int) -> Sample:
         scene = self.scenes[int(self.index[i])]
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        height, width = scene.image.shape[:2]
-        top = int(rng.integers(max(height - self.crop, 0) + 1))
-        left = int(rng.integers(max(width - self.crop, 0) + 1))
+        top, left = self._corner(int(self.index[i]), rng)
         window = (slice(top, top + self.crop), slice(left, left + self.crop))
         image = self.stats.normalise(scene.image[window], None if scene.nodata is None else scene.nodata[window])
         maps = [_labels_tensor(None if scene.labels is None else scene.labels[window], tuple(image.shape[1:]))]
@@ -381,6 +417,39 @@ class RandomCropDataset(Dataset[Sample]):
         if scene.expanded is not None:
             sample["expanded"] = maps[1].contiguous()
         return sample
+
+    def _corner(self, index: int, rng: np.random.Generator) -> tuple[int, int]:
+        """``(top, left)`` of a crop of scene ``index`` (see the class docstring)."""
+        height, width = self.scenes[index].image.shape[:2]
+        if self.placement == "anywhere":
+            return int(rng.integers(max(height - self.crop, 0) + 1)), int(rng.integers(max(width - self.crop, 0) + 1))
+        anchors = self.anchors[index]
+        if anchors is None:
+            row, col = int(rng.integers(height)), int(rng.integers(width))
+        else:
+            row, col = divmod(int(anchors[rng.integers(anchors.size)]), width)
+        return _start(row, height, self.crop, rng), _start(col, width, self.crop, rng)
+
+
+def _sparse_labels(scene: Scene) -> np.ndarray | None:
+    """Flat indices of a scene's labelled pixels where fewer than :data:`SPARSE_LABELS` of them are; else None."""
+    if scene.labels is None:
+        return None
+    labelled = scene.labels != IGNORE_INDEX
+    if not 0 < np.count_nonzero(labelled) < SPARSE_LABELS * labelled.size:
+        return None
+    return np.flatnonzero(labelled)
+
+
+def _start(anchor: int, length: int, crop: int, rng: np.random.Generator) -> int:
+    """First row (or column) of a crop that holds ``anchor`` at a uniform place, moved inside ``length``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> starts = [_start(5, 100, 32, rng) for _ in range(1000)]
+    >>> min(starts), max(starts), _start(99, 100, 32, rng)
+    (0, 5, 68)
+    """
+    return int(np.clip(anchor - rng.integers(crop), 0, max(length - crop, 0)))
 
 
 class WholeImageDataset(Dataset[Sample]):
