@@ -8,8 +8,9 @@ held per optimisation step (``train_labelled_pixels`` of ``metrics.csv``). Write
 ``table.md`` and ``summary.json`` in ``--out``, again after each run; a run finished before
 (its ``metrics.json``) is read, not trained again, so that a stopped benchmark resumes.
 
-    python benchmarks/crop_placement.py /work/scratch/clicks5-power-seed0 /work/scratch/clicks5-power-seed1 \\
-        --runs initial/round-0 random/round-3 --out docs/benchmarks/crop-placement
+    python benchmarks/crop_placement.py docs/benchmarks/clicks5-balanced-power \\
+        docs/benchmarks/clicks5-balanced-power-seed1 docs/benchmarks/clicks5-balanced-power-seed2 \\
+        --runs initial/round-0 --out docs/benchmarks/crop-placement
 """
 
 from __future__ import annotations

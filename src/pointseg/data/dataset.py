@@ -333,7 +333,7 @@ class RandomCropDataset(Dataset[Sample]):
     * ``anywhere``: its corner uniformly over the positions that keep it inside. A pixel
       near the border then lies in few crops: with 256-px crops of a 700-px image, one on
       the border in 1 of 445 positions along each side against 256 in the middle, so a point
-      there is hardly ever trained on; and with a few points an image, most crops hold none.
+      there is hardly ever trained on; and with a few points an image, a crop holds under one on the mean.
     * ``labelled``: around a labelled pixel drawn uniformly from the scene's (any pixel of a
       dense mask or of a scene without labels, see :data:`SPARSE_LABELS`), at a uniform
       place in the crop, moved inside the image where it would stick out: every crop holds
