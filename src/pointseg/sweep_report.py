@@ -608,12 +608,13 @@ def write_report(sweep_dir: str | Path) -> list[Path]:
     ]
     here = [r for r in rows if (sweep_dir / r["run"] / "outcome.json").is_file()]  # not those of folders elsewhere
     if logged := [r for r in here if (sweep_dir / r["run"] / "metrics.csv").is_file()]:
-        caption = "Learning curves (mean over seeds)"
+        note = ""
         if spec.base.get("precise_bn", TrainConfig.model_fields["precise_bn"].default):
-            caption = caption[:-1] + (
+            note = (
                 "; validated during training with BatchNorm's running averages, the table's final scores after "
-                "PreciseBN, so that the last points may differ from them)"
+                "PreciseBN, so that the last points may differ from them"
             )
+        caption = f"Learning curves (mean over seeds{note})"
         figures.append((curves_figure(logged, axes, sweep_dir, figures_dir / "curves.png"), caption))
     finished = _ranked(configs)
     if finished:

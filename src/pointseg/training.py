@@ -223,10 +223,7 @@ def check_machine(config: TrainConfig) -> None:
         ConfigError: Lightning refuses them (e.g. ``--accelerator gpu`` without a GPU).
     """
     make_trainer(
-        accelerator=config.accelerator,
-        devices=_devices(config),
-        num_nodes=config.num_nodes,
-        strategy=config.trainer_strategy,
+        **_machine(config),
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -234,9 +231,16 @@ def check_machine(config: TrainConfig) -> None:
     )
 
 
-def _devices(config: TrainConfig) -> int | str:
-    """``--devices`` as Lightning takes it: a count (-1: every device) as a number, else as given."""
-    return int(config.devices) if re.fullmatch(r"-?\d+", config.devices) else config.devices
+def _machine(config: TrainConfig) -> dict[str, Any]:
+    """The Trainer options of ``config``'s accelerator, devices, nodes and strategy; ``--devices`` a count
+    (-1: every device) as a number, else as given."""
+    devices: int | str = int(config.devices) if re.fullmatch(r"-?\d+", config.devices) else config.devices
+    return {
+        "accelerator": config.accelerator,
+        "devices": devices,
+        "num_nodes": config.num_nodes,
+        "strategy": config.trainer_strategy,
+    }
 
 
 def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.Trainer:
@@ -245,10 +249,7 @@ def build_trainer(config: TrainConfig, callbacks: Sequence[Callback] = ()) -> L.
         default_root_dir=config.out,
         max_epochs=config.epochs if config.max_steps is None else -1,
         max_steps=config.max_steps if config.max_steps is not None else -1,
-        accelerator=config.accelerator,
-        devices=_devices(config),
-        num_nodes=config.num_nodes,
-        strategy=config.trainer_strategy,
+        **_machine(config),
         check_val_every_n_epoch=config.val_every,
         num_sanity_val_steps=0,
         log_every_n_steps=10,
