@@ -104,10 +104,13 @@ def split_dataset(config: TrainConfig) -> tuple[ClassTable, list[ImagePair], lis
     return table, pairs, *split_pairs(pairs, config.val_fraction, config.held_out_seed)
 
 
-def _with_data(points: PointLabels, pairs: Sequence[ImagePair], table: ClassTable, source: Path) -> PointLabels:
-    """The points of a points file on pixels where ``pairs`` have data, in the image and in its mask raster; the
-    others left out with a warning, as ``--point-labels`` does."""
-    empty = on_pixels_without_data(pairs, table, points.keys, points.rows, points.cols)
+def _with_data(
+    points: PointLabels, pairs: Sequence[ImagePair], scenes: Sequence[Scene], table: ClassTable, source: Path
+) -> PointLabels:
+    """The points of a points file on pixels where ``pairs`` (loaded as ``scenes``) have data, in the image and in
+    its mask raster; the others left out with a warning, as ``--point-labels`` does."""
+    image_nodata = {scene.key: scene.nodata for scene in scenes}  # read when the scenes were loaded
+    empty = on_pixels_without_data(pairs, table, points.keys, points.rows, points.cols, image_nodata)
     if empty.any():
         message = f"{empty.sum()} of the {len(points)} points of {source} lie on pixels without data: not trained on"
         warnings.warn(PointsegWarning(message), stacklevel=3)
@@ -135,7 +138,8 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         if config.points_file is not None:
             points = PointLabels.read_csv(config.points_file, table, sizes={p.key: p.size for p in pairs})
             read = len(points)
-            points = _with_data(points, pairs, table, source)
+            scenes = train_scenes if config.val_data is not None else [*train_scenes, *val_scenes]  # those of pairs
+            points = _with_data(points, pairs, scenes, table, source)
         else:
             imported = read_vector_points(source, table, pairs, config.label_field, config.point_crs)
             if any(imported.skipped.values()):

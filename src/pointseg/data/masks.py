@@ -150,13 +150,19 @@ def mask_nodata(path: str | Path, table: ClassTable) -> np.ndarray | None:
 
 
 def on_pixels_without_data(
-    pairs: Sequence[ImagePair], table: ClassTable, keys: np.ndarray, rows: np.ndarray, cols: np.ndarray
+    pairs: Sequence[ImagePair],
+    table: ClassTable,
+    keys: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    image_nodata: Mapping[str, np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """True for each point whose pixel has no data in its image raster or its mask raster (:func:`mask_nodata`).
 
     A point lies on the pair named by its entry of ``keys`` at ``(rows, cols)``; a key of no pair is on no
     pixel without data. Points there are not trained on: the image says nothing there, or the mask holds
-    no class to check them against.
+    no class to check them against. ``image_nodata`` gives the images' nodata maps by key where they were
+    read already (as loaded scenes hold them: None where an image has data everywhere); else they are read here.
     """
     empty = np.zeros(len(keys), dtype=bool)
     for pair in pairs:
@@ -164,7 +170,7 @@ def on_pixels_without_data(
         if not mine.size:
             continue
         holes = [
-            nodata_mask(pair.image) if is_raster(pair.image) else None,
+            image_nodata[pair.key] if image_nodata is not None else nodata_mask(pair.image) if is_raster(pair.image) else None,
             mask_nodata(pair.mask, table) if pair.mask is not None and is_raster(pair.mask) else None,
         ]
         for hole in (hole for hole in holes if hole is not None):
